@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Debian packages the project needs: python3-venv to make .venv, PostgreSQL for the store's tests.
+# Installs only what is missing, and only as root; otherwise says what to install.
+set -euo pipefail
+
+missing=()
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-deps: please install these Debian packages: ${missing[*]}" >&2
+  exit 0
+fi
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packaged cluster is not used: tests start their own throwaway server on a loopback port.
+command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
+  pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
+done
+exit 0

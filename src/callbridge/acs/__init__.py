@@ -1,0 +1,1 @@
+"""The communication identity API, shaped like Azure Communication Services' identity REST API."""

@@ -1,0 +1,97 @@
+"""Communication users (``8:acs:<resource>_<guid>``): create, issue tokens with scopes, revoke, delete."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from callbridge.acs import errors
+from callbridge.acs import tokens as comm_tokens
+from callbridge.acs.context import AcsContext
+from callbridge.acs.exchange import Exchanged
+from callbridge.store.models import CommunicationIdentity
+
+SCOPES = ("chat", "voip", "chat.join", "chat.join.limited", "voip.join")
+MIN_MINUTES, MAX_MINUTES = 60, 1440
+
+
+def _scopes(value: Any, target: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v in SCOPES for v in value):
+        raise errors.validation(f"{target} must be a non-empty list of: {', '.join(SCOPES)}.", target)
+    return tuple(dict.fromkeys(value))
+
+
+def _minutes(value: Any) -> int:
+    if value is None:
+        return MAX_MINUTES
+    if not isinstance(value, int) or isinstance(value, bool) or not MIN_MINUTES <= value <= MAX_MINUTES:
+        raise errors.validation(f"ExpiresInMinutes must be between {MIN_MINUTES} and {MAX_MINUTES}.",
+                                "expiresInMinutes")
+    return value
+
+
+def _issue(ctx: AcsContext, identity: CommunicationIdentity, scopes: tuple[str, ...], minutes: int,
+           now: datetime) -> Exchanged:
+    expires_at = now + timedelta(minutes=minutes)
+    token = comm_tokens.issue(ctx.ring, ctx.issuer, identity.id, identity.resource_id, scopes, now, expires_at)
+    return Exchanged(token, expires_at)
+
+
+async def create_identity(ctx: AcsContext, resource_id: str, body: Any) -> dict[str, Any]:
+    body = body or {}
+    if not isinstance(body, dict):
+        raise errors.validation("The request body must be a JSON object.", "body")
+    now = ctx.clock.now()
+    identity = CommunicationIdentity(id=f"8:acs:{resource_id}_{uuid.uuid4()}", resource_id=resource_id, created_at=now)
+    async with ctx.db.transaction() as s:
+        s.add(identity)
+    result: dict[str, Any] = {"identity": {"id": identity.id}}
+    if body.get("createTokenWithScopes"):
+        scopes = _scopes(body["createTokenWithScopes"], "createTokenWithScopes")
+        result["accessToken"] = _issue(ctx, identity, scopes, _minutes(body.get("expiresInMinutes")), now).body()
+    return result
+
+
+async def _get(ctx: AcsContext, resource_id: str, identity_id: str) -> CommunicationIdentity:
+    async with ctx.db.session() as s:
+        identity = await s.get(CommunicationIdentity, identity_id)
+    if identity is None or identity.resource_id != resource_id:
+        raise errors.not_found(f"Identity '{identity_id}' was not found.")
+    return identity
+
+
+async def issue_token(ctx: AcsContext, resource_id: str, identity_id: str, body: Any) -> dict[str, str]:
+    if not isinstance(body, dict):
+        raise errors.validation("The request body must be a JSON object.", "body")
+    scopes = _scopes(body.get("scopes"), "scopes")
+    minutes = _minutes(body.get("expiresInMinutes"))
+    identity = await _get(ctx, resource_id, identity_id)
+    return _issue(ctx, identity, scopes, minutes, ctx.clock.now()).body()
+
+
+async def revoke_tokens(ctx: AcsContext, resource_id: str, identity_id: str) -> None:
+    await _get(ctx, resource_id, identity_id)
+    async with ctx.db.transaction() as s:
+        identity = await s.get(CommunicationIdentity, identity_id)
+        assert identity is not None
+        identity.tokens_valid_from = ctx.clock.now()
+
+
+async def delete_identity(ctx: AcsContext, resource_id: str, identity_id: str) -> None:
+    await _get(ctx, resource_id, identity_id)
+    async with ctx.db.transaction() as s:
+        identity = await s.get(CommunicationIdentity, identity_id)
+        if identity is not None:
+            await s.delete(identity)
+
+
+async def token_still_valid(ctx: AcsContext, token: comm_tokens.CommunicationToken) -> bool:
+    """False for a communication user's token issued before a revocation, or for a deleted identity."""
+    if not token.raw_id.startswith("8:acs:"):
+        return True
+    async with ctx.db.session() as s:
+        identity = await s.get(CommunicationIdentity, token.raw_id)
+    if identity is None:
+        return False
+    return identity.tokens_valid_from is None or token.issued_at >= identity.tokens_valid_from.replace(microsecond=0)

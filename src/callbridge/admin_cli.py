@@ -1,0 +1,352 @@
+"""``callbridge admin``: tenants, users, licences, numbers, apps, consent, resources and signing keys."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callbridge.directory import apps, consent, resources, tenants, users
+from callbridge.directory.errors import Invalid
+from callbridge.directory.values import parse_guid
+
+
+def _run(action: Any) -> Any:
+    from callbridge.cli import run_admin
+
+    return run_admin(action)
+
+
+def _on_off(value: str) -> bool:
+    if value.lower() in ("on", "true", "yes", "1"):
+        return True
+    if value.lower() in ("off", "false", "no", "0"):
+        return False
+    raise Invalid(f"expected on or off, not {value!r}")
+
+
+@click.group()
+def admin() -> None:
+    """Manage the directory (changes are atomic: an error changes nothing)."""
+
+
+# -- tenants -------------------------------------------------------------------------------------------------
+@admin.group()
+def tenant() -> None:
+    """Tenants and their settings."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@click.option("--domain", "domains", multiple=True, required=True, help="verified domain (repeatable)")
+@click.option("--id", "tenant_id", default=None, help="tenant GUID (default: a new one)")
+@click.option("--interop/--no-interop", default=True, help="Teams interop with communication resources")
+@click.option("--password-grant/--no-password-grant", default=False, help="allow the password grant (tests)")
+def tenant_create(name: str, domains: tuple[str, ...], tenant_id: str | None, interop: bool,
+                  password_grant: bool) -> None:
+    async def act(s: AsyncSession) -> None:
+        t = await tenants.create_tenant(s, name, list(domains), tenant_id=tenant_id, acs_interop_enabled=interop,
+                                        password_grant_enabled=password_grant)
+        click.echo(f"{t.id}\t{t.display_name}\t{','.join(d.name for d in t.domains)}")
+
+    _run(act)
+
+
+@tenant.command("list")
+def tenant_list() -> None:
+    async def act(s: AsyncSession) -> None:
+        for t in await tenants.list_tenants(s):
+            flags = [k for k in tenants.TENANT_SETTINGS if getattr(t, k)]
+            click.echo(f"{t.id}\t{t.display_name}\t{','.join(d.name for d in t.domains)}\t{' '.join(flags)}")
+
+    _run(act)
+
+
+@tenant.command("set")
+@click.argument("tenant_ref")
+@click.argument("setting", type=click.Choice(tenants.TENANT_SETTINGS))
+@click.argument("value")
+def tenant_set(tenant_ref: str, setting: str, value: str) -> None:
+    async def act(s: AsyncSession) -> None:
+        await tenants.set_tenant_setting(s, tenant_ref, setting, _on_off(value))
+        click.echo(f"{setting} = {value}")
+
+    _run(act)
+
+
+# -- users ---------------------------------------------------------------------------------------------------
+@admin.group()
+def user() -> None:
+    """Users, licences and phone numbers."""
+
+
+@user.command("create")
+@click.argument("tenant_ref")
+@click.argument("upn")
+@click.option("--name", "display_name", required=True)
+@click.option("--password", default=None)
+@click.option("--given-name", default=None)
+@click.option("--surname", default=None)
+@click.option("--job-title", default=None)
+@click.option("--licence", "licences", multiple=True, help="TEAMS, TEAMS_PHONE (repeatable)")
+@click.option("--number", default=None, help="assigned phone number, E.164")
+@click.option("--admin", "is_admin", is_flag=True, help="tenant administrator")
+@click.option("--id", "user_id", default=None, help="object id GUID (default: a new one)")
+def user_create(tenant_ref: str, upn: str, display_name: str, password: str | None, given_name: str | None,
+                surname: str | None, job_title: str | None, licences: tuple[str, ...], number: str | None,
+                is_admin: bool, user_id: str | None) -> None:
+    async def act(s: AsyncSession) -> None:
+        new = users.NewUser(upn=upn, display_name=display_name, password=password, given_name=given_name,
+                            surname=surname, job_title=job_title, licences=list(licences), phone_number=number,
+                            enterprise_voice=number is not None, admin=is_admin, user_id=user_id)
+        u = await users.create_user(s, tenant_ref, new)
+        click.echo(f"{u.id}\t{u.user_principal_name}")
+
+    _run(act)
+
+
+@user.command("list")
+@click.argument("tenant_ref")
+def user_list(tenant_ref: str) -> None:
+    async def act(s: AsyncSession) -> None:
+        for u in await users.list_users(s, tenant_ref):
+            state = "enabled" if u.account_enabled else "disabled"
+            click.echo(f"{u.id}\t{u.user_principal_name}\t{u.display_name}\t{','.join(u.licence_skus) or '-'}\t"
+                       f"{u.phone_number or '-'}\t{state}")
+
+    _run(act)
+
+
+@user.command("licence")
+@click.argument("user_ref")
+@click.argument("operation", type=click.Choice(["add", "remove"]))
+@click.argument("licence")
+def user_licence(user_ref: str, operation: str, licence: str) -> None:
+    async def act(s: AsyncSession) -> None:
+        u = await users.set_licence(s, user_ref, licence, operation == "add")
+        click.echo(f"{u.user_principal_name}\t{','.join(u.licence_skus) or '-'}")
+
+    _run(act)
+
+
+@user.command("number")
+@click.argument("user_ref")
+@click.argument("number", required=False)
+@click.option("--release", is_flag=True, help="release the user's number")
+def user_number(user_ref: str, number: str | None, release: bool) -> None:
+    if bool(number) == release:
+        raise click.UsageError("give a number or --release")
+
+    async def act(s: AsyncSession) -> None:
+        u = await users.assign_number(s, user_ref, None if release else number, enterprise_voice=False)
+        click.echo(f"{u.user_principal_name}\t{u.phone_number or '-'}")
+
+    _run(act)
+
+
+@user.command("enable")
+@click.argument("user_ref")
+@click.option("--off", is_flag=True, help="disable the account instead")
+def user_enable(user_ref: str, off: bool) -> None:
+    async def act(s: AsyncSession) -> None:
+        u = await users.set_account_enabled(s, user_ref, not off)
+        click.echo(f"{u.user_principal_name}\t{'enabled' if u.account_enabled else 'disabled'}")
+
+    _run(act)
+
+
+# -- app registrations and consent ---------------------------------------------------------------------------
+@admin.group()
+def app() -> None:
+    """App registrations and client secrets."""
+
+
+def _permissions(delegated: tuple[str, ...], application: tuple[str, ...]) -> dict[str, Any]:
+    from callbridge.identity.scopes import APPLICATION, DELEGATED, ScopeError, _split
+
+    result: dict[str, Any] = {}
+    for kind, items, known in (("delegated", delegated, DELEGATED), ("application", application, APPLICATION)):
+        for item in items:
+            try:
+                resource, name = _split(item)
+            except ScopeError as exc:
+                raise Invalid(str(exc)) from None
+            if name not in known[resource]:
+                raise Invalid(f"unknown {kind} permission {item!r}")
+            result.setdefault(resource, {}).setdefault(kind, []).append(name)
+    return result
+
+
+@app.command("create")
+@click.argument("tenant_ref")
+@click.argument("name")
+@click.option("--multi-tenant", is_flag=True)
+@click.option("--public-client", is_flag=True, help="allow public client flows (PKCE, password grant)")
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--permission", "delegated", multiple=True, help="delegated scope, e.g. User.Read or "
+              "https://auth.msft.communication.azure.com/Teams.ManageCalls")
+@click.option("--app-permission", "application", multiple=True, help="application permission, e.g. User.Read.All")
+@click.option("--secret-days", type=int, default=0, help="also make a client secret living this many days")
+def app_create(tenant_ref: str, name: str, multi_tenant: bool, public_client: bool, redirect_uris: tuple[str, ...],
+               delegated: tuple[str, ...], application: tuple[str, ...], secret_days: int) -> None:
+    async def act(s: AsyncSession) -> None:
+        a = await apps.create_app(s, tenant_ref, name, multi_tenant=multi_tenant, allow_public_client=public_client,
+                                  redirect_uris=list(redirect_uris), permissions=_permissions(delegated, application))
+        click.echo(f"client_id\t{a.client_id}")
+        if secret_days:
+            _, value = await apps.add_secret(s, a.client_id, secret_days)
+            click.echo(f"client_secret\t{value}")
+
+    _run(act)
+
+
+@app.command("list")
+def app_list() -> None:
+    async def act(s: AsyncSession) -> None:
+        for a in await apps.list_apps(s):
+            kind = "multi-tenant" if a.multi_tenant else "single-tenant"
+            click.echo(f"{a.client_id}\t{a.display_name}\t{kind}\t{' '.join(a.redirect_uris) or '-'}")
+
+    _run(act)
+
+
+@app.command("secret")
+@click.argument("client_id")
+@click.option("--days", type=int, default=365)
+def app_secret(client_id: str, days: int) -> None:
+    async def act(s: AsyncSession) -> None:
+        stored, value = await apps.add_secret(s, client_id, days)
+        click.echo(f"{value}\t(expires {stored.expires_at:%Y-%m-%d}; shown once)")
+
+    _run(act)
+
+
+@admin.group("consent")
+def consent_group() -> None:
+    """Consent grants."""
+
+
+@consent_group.command("grant")
+@click.argument("tenant_ref")
+@click.argument("client_id")
+def consent_grant(tenant_ref: str, client_id: str) -> None:
+    """Admin consent: everyone in TENANT may use CLIENT_ID with what it requires."""
+
+    async def act(s: AsyncSession) -> None:
+        t = await tenants.get_tenant(s, tenant_ref)
+        granted = await consent.grant_admin_consent(s, t, await apps.get_app(s, parse_guid(client_id, "client id")))
+        click.echo(f"granted in {t.display_name}: {' '.join(granted) or '(nothing required)'}")
+
+    _run(act)
+
+
+@consent_group.command("list")
+@click.argument("tenant_ref")
+def consent_list(tenant_ref: str) -> None:
+    async def act(s: AsyncSession) -> None:
+        for g in await consent.list_grants(s, await tenants.get_tenant(s, tenant_ref)):
+            click.echo(f"{g.client_id}\t{g.resource_app_id}\t{g.consent_type}\t{g.principal_id or '-'}\t{g.scopes}")
+
+    _run(act)
+
+
+# -- communication resources and keys ------------------------------------------------------------------------
+@admin.group()
+def resource() -> None:
+    """Communication resources and their access keys."""
+
+
+@resource.command("create")
+@click.argument("tenant_ref")
+@click.argument("name")
+def resource_create(tenant_ref: str, name: str) -> None:
+    async def act(s: AsyncSession) -> None:
+        r = await resources.create_resource(s, tenant_ref, name)
+        click.echo(f"{r.id}\t{r.name}")
+
+    _run(act)
+
+
+@resource.command("list")
+def resource_list() -> None:
+    async def act(s: AsyncSession) -> None:
+        for r in await resources.list_resources(s):
+            click.echo(f"{r.id}\t{r.name}\tkeys rotated {r.keys_rotated_at:%Y-%m-%d %H:%M}")
+
+    _run(act)
+
+
+@resource.command("rotate-key")
+@click.argument("resource_ref")
+@click.argument("which", type=click.Choice(resources.KEY_NAMES))
+def resource_rotate(resource_ref: str, which: str) -> None:
+    async def act(s: AsyncSession) -> None:
+        await resources.rotate_key(s, resource_ref, which)
+        click.echo(f"{which} key rotated")
+
+    _run(act)
+
+
+@resource.command("connection-string")
+@click.argument("resource_ref")
+@click.option("--key", "which", type=click.Choice(resources.KEY_NAMES), default="primary")
+def resource_connection_string(resource_ref: str, which: str) -> None:
+    from callbridge.config import Settings
+
+    async def act(s: AsyncSession) -> None:
+        r = await resources.get_resource(s, resource_ref)
+        click.echo(resources.connection_string(r, f"{Settings().public_base_url}/acs", which))
+
+    _run(act)
+
+
+@admin.group()
+def keys() -> None:
+    """Token signing keys."""
+
+
+@keys.command("rotate")
+@click.option("--purpose", type=click.Choice(["idp", "communication"]), default="idp")
+def keys_rotate(purpose: str) -> None:
+    """Make a new signing key; the old one stays published until the tokens it signed expire."""
+    from callbridge.config import Settings
+    from callbridge.identity.keys import KeyRing
+    from callbridge.store.types import utcnow
+
+    settings = Settings()
+    lifetime = max(settings.access_token_lifetime_s, settings.id_token_lifetime_s, settings.session_lifetime_s)
+    if purpose == "communication":
+        lifetime = max(settings.access_token_lifetime_s, settings.communication_user_token_lifetime_s)
+    lifetime += settings.key_rotation_overlap_s
+
+    async def act() -> None:
+        from callbridge.store.db import Database
+
+        db = Database(settings.effective_database_url)
+        try:
+            await db.migrate()
+            ring = KeyRing(db, purpose, "RS256" if purpose == "idp" else "ES256")
+            await ring.load(utcnow())
+            key = await ring.rotate(utcnow(), timedelta(seconds=lifetime))
+        finally:
+            await db.close()
+        click.echo(f"new {purpose} key {key.kid}; retired keys stay published for {lifetime} s")
+
+    asyncio.run(act())
+
+
+@keys.command("list")
+def keys_list() -> None:
+    from sqlalchemy import select
+
+    from callbridge.store.models import SigningKey
+
+    async def act(s: AsyncSession) -> None:
+        for k in (await s.scalars(select(SigningKey).order_by(SigningKey.created_at))).all():
+            state = "active" if k.retired_at is None else f"retired, published until {k.publish_until:%Y-%m-%d %H:%M}"
+            click.echo(f"{k.kid}\t{k.purpose}\t{k.algorithm}\t{k.created_at:%Y-%m-%d %H:%M}\t{state}")
+
+    _run(act)

@@ -1,0 +1,59 @@
+"""The HTTPS application: every wire surface of the platform on one port."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from callbridge import __version__, metrics
+from callbridge.acs.routes import router as acs_router
+from callbridge.bootstrap import Platform, build
+from callbridge.clock import Clock
+from callbridge.config import Settings
+from callbridge.identity.admin_consent import router as admin_consent_router
+from callbridge.identity.routes import router as identity_router
+
+log = logging.getLogger("callbridge.http")
+
+
+def create_app(settings: Settings, clock: Clock | None = None, platform: Platform | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ready = platform or await build(settings, clock)
+        app.state.platform = ready
+        app.state.identity = ready.identity
+        app.state.acs = ready.acs
+        yield
+        if platform is None:
+            await ready.db.close()
+
+    app = FastAPI(title="callbridge", version=__version__, lifespan=lifespan)
+    if platform is not None:  # already built (tests, benchmarks): usable without a lifespan
+        app.state.platform, app.state.identity, app.state.acs = platform, platform.identity, platform.acs
+    app.middleware("http")(metrics.middleware)
+    app.include_router(identity_router)
+    app.include_router(admin_consent_router)
+    app.include_router(acs_router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def prometheus() -> Response:
+        return metrics.endpoint()
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        incident = str(uuid.uuid4())
+        log.exception("unhandled error", extra={"incident": incident, "path": request.url.path})
+        return JSONResponse({"error": {"code": "InternalServerError",
+                                       "message": f"Something went wrong on our side. Incident {incident}."}},
+                            status_code=500)
+
+    return app

@@ -1,0 +1,57 @@
+"""The one place that picks implementations from configuration and wires them together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from callbridge.acs.context import AcsContext
+from callbridge.clock import Clock, SystemClock
+from callbridge.config import Settings
+from callbridge.identity.context import IdentityContext
+from callbridge.identity.keys import KeyRing
+from callbridge.identity.minting import TokenMinter
+from callbridge.identity.throttle import SignInThrottle
+from callbridge.store.db import Database
+
+log = logging.getLogger("callbridge")
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    db: Database
+    clock: Clock
+    identity: IdentityContext
+    acs: AcsContext
+
+
+async def build(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Platform:
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = db or Database(settings.effective_database_url)
+    await db.migrate()
+    idp_ring = KeyRing(db, "idp", "RS256")
+    comm_ring = KeyRing(db, "communication", "ES256")
+    now = clock.now()
+    await idp_ring.load(now)
+    await comm_ring.load(now)
+    minter = TokenMinter(settings.public_base_url, idp_ring, settings.access_token_lifetime_s,
+                         settings.id_token_lifetime_s)
+    throttle = SignInThrottle(db, settings.signin_failures_per_user, settings.signin_failures_per_address,
+                              settings.signin_failure_window_s)
+    identity = IdentityContext(settings, db, clock, idp_ring, minter, throttle)
+    acs = AcsContext(settings, db, clock, idp_ring, comm_ring)
+    log.info("platform ready", extra={"database": db.dialect, "base_url": settings.public_base_url})
+    return Platform(settings, db, clock, identity, acs)
+
+
+@asynccontextmanager
+async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Platform]:
+    platform = await build(settings, clock)
+    try:
+        yield platform
+    finally:
+        await platform.db.close()

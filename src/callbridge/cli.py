@@ -1,0 +1,74 @@
+"""``callbridge``: serve, demo, and ``admin`` for the directory."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from callbridge.config import Settings
+from callbridge.directory.errors import DirectoryError
+
+T = TypeVar("T")
+
+
+def run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``action(session)`` in one transaction against the configured store; a directory error is one line
+    on stderr, exit code 1, and nothing is changed."""
+    from callbridge.store.db import Database
+
+    async def main() -> T:
+        settings = Settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.effective_database_url)
+        try:
+            await db.migrate()
+            async with db.transaction() as s:
+                return await action(s)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(main())
+    except DirectoryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@click.group()
+@click.version_option(package_name="callbridge")
+def main() -> None:
+    """callbridge: self-hosted calling with organisation identities."""
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on (default from CALLBRIDGE_HOST)")
+@click.option("--port", type=int, default=None, help="HTTPS port (default from CALLBRIDGE_HTTPS_PORT)")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the platform (HTTPS)."""
+    from callbridge.server import serve as run_server
+
+    overrides = {k: v for k, v in {"host": host, "https_port": port}.items() if v is not None}
+    run_server(Settings(**overrides))
+
+
+@main.command()
+@click.option("--seed-only", is_flag=True, help="seed and write var/demo.json, then exit")
+def demo(seed_only: bool) -> None:
+    """Seed the demo data if the database is empty, print the sign-ins, and run the platform."""
+    from callbridge.demo import seed_and_describe
+    from callbridge.server import serve as run_server
+
+    settings = Settings()
+    summary = asyncio.run(seed_and_describe(settings))
+    click.echo(summary)
+    if not seed_only:
+        run_server(settings)
+
+
+from callbridge.admin_cli import admin  # noqa: E402
+
+main.add_command(admin)

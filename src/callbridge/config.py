@@ -1,0 +1,86 @@
+"""Settings from CALLBRIDGE_* environment variables and an optional TOML file.
+
+Precedence (highest first): environment, the TOML file named by CALLBRIDGE_CONFIG (or ``callbridge.toml`` in
+the working directory), the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLBRIDGE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    https_port: int = 8443
+    base_url: str = ""  # default: https://localhost:{https_port}
+    data_dir: Path = Path("var")
+    database_url: str = ""  # default: sqlite+aiosqlite:///{data_dir}/callbridge.db
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    log_level: str = "INFO"
+    log_format: str = "json"  # json | text
+
+    # identity provider
+    access_token_lifetime_s: int = 3600
+    id_token_lifetime_s: int = 3600
+    refresh_token_lifetime_s: int = 90 * 24 * 3600
+    auth_code_lifetime_s: int = 600
+    session_lifetime_s: int = 8 * 3600
+    key_rotation_overlap_s: int = Field(default=0, description="extra time retired keys stay published")
+    signin_failures_per_user: int = 5
+    signin_failures_per_address: int = 20
+    signin_failure_window_s: int = 300
+
+    # token exchange
+    hmac_max_skew_s: int = 900
+    communication_user_token_lifetime_s: int = 24 * 3600
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def public_base_url(self) -> str:
+        return self.base_url or f"https://localhost:{self.https_port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'callbridge.db'}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get("CALLBRIDGE_CONFIG", "callbridge.toml"))
+        if not path.is_file():
+            return {}
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+        section = data.get("callbridge", data)
+        return {k: v for k, v in section.items() if k in self.settings_cls.model_fields}

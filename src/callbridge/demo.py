@@ -1,0 +1,163 @@
+"""Demo data: a vendor (Contoso) with its multi-tenant app and communication resource, a customer (Fabrikam)
+whose administrator consented, Alice, Megan and colleagues, and a second customer (Northwind) for isolation.
+Seeded only into an empty database; ``var/demo.json`` tells scripts everything they need."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callbridge.config import Settings
+from callbridge.directory import apps, consent, resources, tenants, users
+from callbridge.directory.values import COMMUNICATION_APP_ID
+from callbridge.store.db import Database
+from callbridge.store.models import Tenant, User
+from callbridge.tls import ensure_local_tls
+
+GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "Chat.Create", "Chat.Read", "Calendars.Read",
+                "Calendars.ReadWrite", "OnlineMeetings.Read"]
+COLLEAGUES = [
+    "Adele Vance", "Alex Wilber", "Diego Siciliani", "Grady Archie", "Henrietta Mueller", "Isaiah Langer",
+    "Johanna Lorenz", "Joni Sherman", "Lee Gu", "Lidia Holloway", "Lynne Robbins", "Miriam Graham",
+    "Nestor Wilke", "Patti Fernandez", "Pradeep Gupta", "Allan Deyoung", "Christie Cline", "Debra Berger",
+    "Emily Braun", "Enrico Cattaneo", "Irvin Sayers", "Jordan Miller", "Kristina Davis", "Lena Hartmann",
+    "Marco Rossi", "Nora Lindqvist", "Omar Haddad", "Priya Natarajan",
+]
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    name: str
+    domain: str
+    licences: tuple[str, ...] = ("TEAMS",)
+    number: str | None = None
+    admin: bool = False
+    job_title: str | None = None
+
+    @property
+    def upn(self) -> str:
+        return f"{self.name.split()[0].lower()}@{self.domain}"
+
+    @property
+    def password(self) -> str:
+        return f"Demo-{self.name.split()[0]}-2026!"
+
+
+def _people() -> dict[str, list[DemoUser]]:
+    fabrikam = "fabrikam.example"
+    return {
+        "Contoso": [DemoUser("Carol Admin", "contoso.example", (), admin=True, job_title="IT administrator")],
+        "Fabrikam": [
+            DemoUser("Fabrikam Admin", fabrikam, ("TEAMS",), admin=True, job_title="IT administrator"),
+            DemoUser("Alice Smith", fabrikam, ("TEAMS", "TEAMS_PHONE"), "+14255550101", job_title="Account manager"),
+            DemoUser("Megan Bowen", fabrikam, ("TEAMS",), job_title="Marketing manager"),
+            *[DemoUser(n, fabrikam, ("TEAMS", "TEAMS_PHONE") if i % 4 == 0 else ("TEAMS",),
+                       f"+14255550{110 + i}" if i % 4 == 0 else None)
+              for i, n in enumerate(COLLEAGUES)],
+        ],
+        "Northwind": [
+            DemoUser("Nina Olsen", "northwind.example", ("TEAMS", "TEAMS_PHONE"), "+14255550190"),
+            DemoUser("Northwind Admin", "northwind.example", ("TEAMS",), admin=True),
+            DemoUser("Oscar Perez", "northwind.example", ("TEAMS",)),
+        ],
+    }
+
+
+async def _seed_tenant(s: AsyncSession, name: str, people: list[DemoUser]) -> tuple[Tenant, list[User]]:
+    tenant = await tenants.create_tenant(s, name, [people[0].domain], password_grant_enabled=True)
+    created = []
+    for p in people:
+        given, _, surname = p.name.partition(" ")
+        created.append(await users.create_user(s, tenant.id, users.NewUser(
+            upn=p.upn, display_name=p.name, password=p.password, given_name=given, surname=surname or None,
+            job_title=p.job_title, licences=list(p.licences), phone_number=p.number,
+            enterprise_voice=p.number is not None, admin=p.admin, business_phones=[p.number] if p.number else [],
+        )))
+    return tenant, created
+
+
+async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
+    base = settings.public_base_url
+    people = _people()
+    contoso, _ = await _seed_tenant(s, "Contoso", people["Contoso"])
+    app = await apps.create_app(
+        s, contoso.id, "Contoso Calling", multi_tenant=True, allow_public_client=True,
+        redirect_uris=[f"{base}/portal/auth/callback", "http://localhost"],
+        permissions={
+            "00000003-0000-0000-c000-000000000000": {"delegated": GRAPH_SCOPES, "application": ["User.Read.All"]},
+            COMMUNICATION_APP_ID: {"delegated": ["Teams.ManageCalls", "Teams.ManageChats"]},
+        },
+    )
+    _, secret = await apps.add_secret(s, app.client_id, 365)
+    resource = await resources.create_resource(s, contoso.id, "contoso-acs")
+    described = []
+    for name in ("Fabrikam", "Northwind"):
+        tenant, members = await _seed_tenant(s, name, people[name])
+        await consent.grant_admin_consent(s, tenant, app)
+        described.append(_describe_tenant(base, tenant, members, people[name]))
+    return {
+        "base_url": base,
+        "graph_base_url": f"{base}/graph/v1.0",
+        "communication": {
+            "endpoint": f"{base}/acs",
+            "connection_string": resources.connection_string(resource, f"{base}/acs"),
+            "resource_id": resource.id,
+            "resource_app_id": COMMUNICATION_APP_ID,
+        },
+        "app": {"client_id": app.client_id, "client_secret": secret, "redirect_uri": app.redirect_uris[0],
+                "tenant_id": contoso.id, "name": app.display_name},
+        "tenants": described,
+    }
+
+
+def _describe_tenant(base: str, tenant: Tenant, members: list[User], people: list[DemoUser]) -> dict[str, Any]:
+    return {
+        "id": tenant.id, "name": tenant.display_name, "domain": tenants.default_domain(tenant),
+        "authority": f"{base}/login/{tenant.id}",
+        "users": [{"id": u.id, "upn": u.user_principal_name, "password": p.password, "display_name": u.display_name,
+                   "phone_number": u.phone_number, "licences": u.licence_skus, "admin": u.is_tenant_admin}
+                  for u, p in zip(members, people, strict=True)],
+    }
+
+
+async def seed_and_describe(settings: Settings) -> str:
+    """Seed an empty database, write demo.json, and return what to print."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tls = ensure_local_tls(settings.tls_dir)
+    path = settings.data_dir / "demo.json"
+    db = Database(settings.effective_database_url)
+    try:
+        await db.migrate()
+        async with db.transaction() as s:
+            if not await users.count_users(s):
+                info = await seed(s, settings)
+                info["ca_file"] = str(tls.ca_file.resolve()) if tls.ca_file else None
+                path.write_text(json.dumps(info, indent=2))
+                path.chmod(0o600)
+    finally:
+        await db.close()
+    if not path.exists():
+        raise SystemExit(f"the database already holds data that the demo did not seed, and {path} is missing; "
+                         "remove the data directory to start over")
+    return summary(json.loads(path.read_text()), path)
+
+
+def summary(info: dict[str, Any], path: Path) -> str:
+    lines = [
+        "callbridge demo",
+        f"  base URL         {info['base_url']}",
+        f"  CA certificate   {info['ca_file']}",
+        f"  sign-in (OIDC)   {info['base_url']}/login/organizations/v2.0/.well-known/openid-configuration",
+        f"  token exchange   {info['communication']['endpoint']}/teamsUser/:exchangeAccessToken",
+        f"  metrics          {info['base_url']}/metrics",
+        f"  demo.json        {path.resolve()}",
+        "  demo sign-ins:",
+    ]
+    for tenant in info["tenants"]:
+        for u in tenant["users"][:3]:
+            lines.append(f"    {tenant['name']:<10} {u['upn']:<28} {u['password']:<22} {u['phone_number'] or ''}")
+    return "\n".join(lines)

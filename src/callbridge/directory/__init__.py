@@ -1,0 +1,1 @@
+"""The directory: tenants, users, licences, numbers, app registrations, consent, communication resources."""

@@ -1,0 +1,68 @@
+"""The tenant segment of ``/login/{tenant}``: a GUID, a verified domain, ``organizations`` or ``common``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callbridge.directory.tenants import find_tenant
+from callbridge.identity.errors import OAuthError
+from callbridge.store.models import Tenant
+
+MULTI_TENANT_SEGMENTS = ("common", "organizations")
+
+
+@dataclass(frozen=True)
+class Authority:
+    segment: str
+    tenant_id: str | None  # None for common / organizations
+
+    def admits(self, tenant_id: str) -> bool:
+        return self.tenant_id is None or self.tenant_id == tenant_id
+
+
+async def resolve_authority(s: AsyncSession, segment: str) -> Authority:
+    if segment.lower() in MULTI_TENANT_SEGMENTS:
+        return Authority(segment.lower(), None)
+    tenant: Tenant | None = await find_tenant(s, segment)
+    if tenant is None:
+        raise OAuthError(
+            "invalid_tenant",
+            f"Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing "
+            "into the correct cloud.",
+            90002,
+        )
+    return Authority(segment, tenant.id)
+
+
+def issuer(base_url: str, tenant_id: str) -> str:
+    return f"{base_url}/login/{tenant_id}/v2.0"
+
+
+def openid_configuration(base_url: str, authority: Authority) -> dict[str, Any]:
+    root = f"{base_url}/login/{authority.segment}"
+    return {
+        "issuer": issuer(base_url, authority.tenant_id or "{tenantid}"),
+        "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+        "token_endpoint": f"{root}/oauth2/v2.0/token",
+        "jwks_uri": f"{root}/discovery/v2.0/keys",
+        "end_session_endpoint": f"{root}/oauth2/v2.0/logout",
+        "userinfo_endpoint": f"{base_url}/graph/oidc/userinfo",
+        "response_types_supported": ["code", "id_token", "code id_token"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "name", "oid", "tid",
+            "preferred_username", "email", "ver",
+        ],
+        "tenant_region_scope": None,
+        "cloud_instance_name": "callbridge",
+        "request_uri_parameter_supported": False,
+    }

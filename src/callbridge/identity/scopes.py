@@ -1,0 +1,116 @@
+"""Scopes as Microsoft spells them, resolved to one resource and its permission names.
+
+``https://graph.microsoft.com/User.Read`` and bare ``User.Read`` are Graph's; ``https://auth.msft.communication.azure.com
+/Teams.ManageCalls`` is the communication resource app's; ``{resource}/.default`` means everything consented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callbridge.directory.values import (
+    COMMUNICATION_APP_ID,
+    COMMUNICATION_RESOURCE_URI,
+    GRAPH_APP_ID,
+    GRAPH_RESOURCE_URI,
+)
+
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
+DEFAULT = ".default"
+
+DELEGATED: dict[str, frozenset[str]] = {
+    GRAPH_APP_ID: frozenset(
+        {
+            "User.Read", "User.ReadBasic.All", "User.Read.All", "Directory.Read.All",
+            "Chat.Create", "Chat.Read", "Chat.ReadBasic", "Chat.ReadWrite",
+            "Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite",
+            "OnlineMeetings.Read", "OnlineMeetings.ReadWrite", "Presence.Read", "People.Read",
+        }
+    ),
+    COMMUNICATION_APP_ID: frozenset({"Teams.ManageCalls", "Teams.ManageChats"}),
+}
+APPLICATION: dict[str, frozenset[str]] = {
+    GRAPH_APP_ID: frozenset({"User.Read.All", "Directory.Read.All", "Chat.Create", "Chat.Read.All",
+                             "Calendars.Read", "OnlineMeetings.Read.All"}),
+    COMMUNICATION_APP_ID: frozenset(),
+}
+_RESOURCE_BY_PREFIX = {
+    GRAPH_RESOURCE_URI: GRAPH_APP_ID,
+    "https://graph.microsoft.com/v1.0": GRAPH_APP_ID,
+    GRAPH_APP_ID: GRAPH_APP_ID,
+    COMMUNICATION_RESOURCE_URI: COMMUNICATION_APP_ID,
+    COMMUNICATION_APP_ID: COMMUNICATION_APP_ID,
+    f"api://{COMMUNICATION_APP_ID}": COMMUNICATION_APP_ID,
+}
+
+
+class ScopeError(Exception):
+    def __init__(self, error: str, message: str, aadsts: int) -> None:
+        super().__init__(message)
+        self.error = error
+        self.aadsts = aadsts
+
+
+@dataclass(frozen=True)
+class ScopeRequest:
+    resource_app_id: str
+    permissions: frozenset[str]  # bare names; empty with ``default``
+    oidc: frozenset[str]
+    default: bool = False
+
+    @property
+    def resource_uri(self) -> str:
+        return {GRAPH_APP_ID: GRAPH_RESOURCE_URI, COMMUNICATION_APP_ID: COMMUNICATION_RESOURCE_URI}[
+            self.resource_app_id
+        ]
+
+    def spelled(self, permissions: frozenset[str] | set[str]) -> list[str]:
+        """Scopes as a response's ``scope`` spells them (resource URI + name; Graph's bare)."""
+        prefix = "" if self.resource_app_id == GRAPH_APP_ID else f"{self.resource_uri}/"
+        return [f"{prefix}{p}" for p in sorted(permissions)]
+
+
+def parse_scopes(raw: str) -> ScopeRequest:
+    oidc: set[str] = set()
+    by_resource: dict[str, set[str]] = {}
+    for item in raw.split():
+        if item in OIDC_SCOPES:
+            oidc.add(item)
+            continue
+        resource, name = _split(item)
+        by_resource.setdefault(resource, set()).add(name)
+    if len(by_resource) > 1:
+        raise ScopeError(
+            "invalid_scope",
+            "AADSTS28000: Provided value for the input parameter scope is not valid because it contains more "
+            "than one resource.",
+            28000,
+        )
+    if not by_resource:
+        if not oidc:
+            raise ScopeError("invalid_scope", "AADSTS900144: The request body must contain 'scope'.", 900144)
+        return ScopeRequest(GRAPH_APP_ID, frozenset({"User.Read"}), frozenset(oidc))
+    resource, names = next(iter(by_resource.items()))
+    if DEFAULT in names:
+        if len(names) > 1:
+            raise ScopeError("invalid_scope", "AADSTS70011: .default cannot be combined with other scopes.", 70011)
+        return ScopeRequest(resource, frozenset(), frozenset(oidc), default=True)
+    unknown = names - DELEGATED[resource]
+    if unknown:
+        bad = sorted(unknown)[0]
+        raise ScopeError("invalid_scope", f"AADSTS70011: The provided value for scope {bad} is not valid.", 70011)
+    return ScopeRequest(resource, frozenset(names), frozenset(oidc))
+
+
+def _split(item: str) -> tuple[str, str]:
+    prefix, sep, name = item.rpartition("/")
+    if not sep:
+        return GRAPH_APP_ID, item
+    resource = _RESOURCE_BY_PREFIX.get(prefix.rstrip("/").lower())
+    if resource is None or not name:
+        raise ScopeError(
+            "invalid_resource",
+            f"AADSTS500011: The resource principal named {prefix} was not found in the tenant.",
+            500011,
+        )
+    return resource, name

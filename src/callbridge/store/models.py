@@ -1,0 +1,217 @@
+"""The durable tables of the directory and the identity provider.
+
+Every change to this file goes with an Alembic migration under ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from callbridge.store.types import UtcDateTime, new_guid, utcnow
+
+GUID = String(36)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
+    display_name: Mapped[str] = mapped_column(String(256))
+    acs_interop_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_grant_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    user_consent_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    domains: Mapped[list[TenantDomain]] = relationship(
+        back_populates="tenant", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class TenantDomain(Base):
+    __tablename__ = "tenant_domains"
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)  # lower case
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    tenant: Mapped[Tenant] = relationship(back_populates="domains")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_principal_name: Mapped[str] = mapped_column(String(256), unique=True)  # lower case
+    display_name: Mapped[str] = mapped_column(String(256))
+    given_name: Mapped[str | None] = mapped_column(String(64))
+    surname: Mapped[str | None] = mapped_column(String(64))
+    mail: Mapped[str | None] = mapped_column(String(256))
+    job_title: Mapped[str | None] = mapped_column(String(128))
+    mobile_phone: Mapped[str | None] = mapped_column(String(64))
+    business_phones: Mapped[list[str]] = mapped_column(JSON, default=list)
+    office_location: Mapped[str | None] = mapped_column(String(128))
+    preferred_language: Mapped[str | None] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    account_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_tenant_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    enterprise_voice_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    phone_number: Mapped[str | None] = mapped_column(String(16), unique=True)  # E.164
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    licences: Mapped[list[UserLicence]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+    @property
+    def licence_skus(self) -> list[str]:
+        return sorted(lic.sku for lic in self.licences)
+
+
+class UserLicence(Base):
+    __tablename__ = "user_licences"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), primary_key=True)
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AppRegistration(Base):
+    __tablename__ = "app_registrations"
+    client_id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    multi_tenant: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_public_client: Mapped[bool] = mapped_column(Boolean, default=False)
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # {resource app id: {"delegated": [scope, ...], "application": [role, ...]}}
+    required_permissions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    secrets: Mapped[list[ClientSecret]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+
+class ClientSecret(Base):
+    __tablename__ = "client_secrets"
+    id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("app_registrations.client_id", ondelete="CASCADE"), index=True
+    )
+    hint: Mapped[str] = mapped_column(String(8))
+    secret_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of a 256-bit random secret
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ServicePrincipal(Base):
+    """An app's presence in a tenant, created by consent."""
+
+    __tablename__ = "service_principals"
+    __table_args__ = (UniqueConstraint("tenant_id", "app_id"),)
+    id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[str] = mapped_column(GUID)
+    display_name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ConsentGrant(Base):
+    """Delegated permissions granted to a client for one resource: for a whole tenant or for one user.
+
+    Shaped like Graph's oAuth2PermissionGrant: consent_type AllPrincipals (admin) or Principal (user).
+    """
+
+    __tablename__ = "consent_grants"
+    __table_args__ = (Index("ix_consent_lookup", "tenant_id", "client_id", "resource_app_id"),)
+    id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(GUID)
+    resource_app_id: Mapped[str] = mapped_column(GUID)
+    consent_type: Mapped[str] = mapped_column(String(16))  # AllPrincipals | Principal
+    principal_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scopes: Mapped[str] = mapped_column(Text, default="")  # space separated
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AppRoleGrant(Base):
+    """An application permission (app role) an administrator granted to a client in a tenant."""
+
+    __tablename__ = "app_role_grants"
+    __table_args__ = (UniqueConstraint("tenant_id", "client_id", "resource_app_id", "role"),)
+    id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(GUID)
+    resource_app_id: Mapped[str] = mapped_column(GUID)
+    role: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CommunicationResource(Base):
+    __tablename__ = "communication_resources"
+    id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)  # immutable resource id
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    primary_key: Mapped[str] = mapped_column(String(128))  # base64 of 64 random bytes
+    secondary_key: Mapped[str] = mapped_column(String(128))
+    keys_rotated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CommunicationIdentity(Base):
+    """A communication user (``8:acs:<resource>_<guid>``) created through the identity API."""
+
+    __tablename__ = "communication_identities"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # raw id
+    resource_id: Mapped[str] = mapped_column(
+        ForeignKey("communication_resources.id", ondelete="CASCADE"), index=True
+    )
+    tokens_valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SigningKey(Base):
+    __tablename__ = "signing_keys"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32), index=True)  # idp | communication
+    algorithm: Mapped[str] = mapped_column(String(8))  # RS256 | ES256
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    publish_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "authorization_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(GUID)
+    tenant_id: Mapped[str] = mapped_column(GUID)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text)
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    auth_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(GUID, index=True)
+    client_id: Mapped[str] = mapped_column(GUID)
+    tenant_id: Mapped[str] = mapped_column(GUID)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scopes: Mapped[str] = mapped_column(Text)
+    auth_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SignInFailure(Base):
+    """Failed sign-ins, counted per user and per address over a sliding window (shared by all nodes)."""
+
+    __tablename__ = "signin_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)  # "user:<upn>" | "addr:<ip>"
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
