@@ -1,0 +1,126 @@
+"""Shared fixtures: a seeded platform served over real TLS, clients for it, and a throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from callbridge.bootstrap import Platform
+from callbridge.config import Settings
+from callbridge.demo import seed_and_describe
+from callbridge.tls import TlsFiles, ensure_local_tls
+from tests.support.server import free_port, running_server
+
+TEAMS_SCOPES = [
+    "https://auth.msft.communication.azure.com/Teams.ManageCalls",
+    "https://auth.msft.communication.azure.com/Teams.ManageChats",
+]
+
+
+@dataclass
+class Demo:
+    settings: Settings
+    info: dict[str, Any]
+    tls: TlsFiles
+    platform: Platform
+
+    @property
+    def base_url(self) -> str:
+        return str(self.info["base_url"])
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.tls.ca_file)
+
+    @property
+    def client_id(self) -> str:
+        return str(self.info["app"]["client_id"])
+
+    def tenant(self, name: str) -> dict[str, Any]:
+        return next(t for t in self.info["tenants"] if t["name"] == name)
+
+    def user(self, upn_prefix: str) -> dict[str, Any]:
+        for tenant in self.info["tenants"]:
+            for u in tenant["users"]:
+                if u["upn"].split("@")[0] == upn_prefix:
+                    return {**u, "tenant_id": tenant["id"], "authority": tenant["authority"]}
+        raise KeyError(upn_prefix)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, verify=ssl.create_default_context(cafile=self.ca_file),
+                            timeout=30)
+
+    def password_token(self, who: str, scopes: list[str], *, client_secret: bool = False) -> dict[str, Any]:
+        user = self.user(who)
+        form = {"grant_type": "password", "client_id": self.client_id, "username": user["upn"],
+                "password": user["password"], "scope": " ".join([*scopes, "openid", "profile", "offline_access"])}
+        if client_secret:
+            form["client_secret"] = self.info["app"]["client_secret"]
+        with self.client() as c:
+            r = c.post(f"/login/{user['tenant_id']}/oauth2/v2.0/token", data=form)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def forge(self, claims: dict[str, Any], *, purpose: str = "idp", headers: dict[str, Any] | None = None) -> str:
+        """A token signed with the platform's real key (to test claim checks one at a time)."""
+        ring = self.platform.identity.ring if purpose == "idp" else self.platform.acs.ring
+        key = ring.active
+        return jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid, **(headers or {})})
+
+    def org_claims(self, who: str, **overrides: Any) -> dict[str, Any]:
+        """The claims of a valid communication-resource token for ``who``; override one to break it."""
+        user = self.user(who)
+        now = int(time.time())
+        claims = {"aud": "1fd5118e-2576-4263-8130-9503064c837a",
+                  "iss": f"{self.base_url}/login/{user['tenant_id']}/v2.0", "iat": now, "nbf": now,
+                  "exp": now + 3600, "appid": self.client_id, "azp": self.client_id, "oid": user["id"],
+                  "tid": user["tenant_id"], "scp": "Teams.ManageCalls Teams.ManageChats", "ver": "2.0",
+                  "name": user["display_name"], "preferred_username": user["upn"]}
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    data_dir = tmp_path_factory.mktemp("callbridge")
+    port = free_port()
+    settings = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
+                        log_level="WARNING", signin_failures_per_user=5, signin_failures_per_address=50)
+    asyncio.run(seed_and_describe(settings))
+    info = json.loads((data_dir / "demo.json").read_text())
+    tls = ensure_local_tls(settings.tls_dir)
+    with running_server(settings, tls) as server:
+        platform: Platform = server.config.app.state.platform
+        yield Demo(settings, info, tls, platform)
+
+
+@pytest.fixture(scope="session")
+def ca_bundle_env(demo: Demo) -> Iterator[str]:
+    """Official clients built on requests read the CA bundle from REQUESTS_CA_BUNDLE."""
+    old = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = demo.ca_file
+    yield demo.ca_file
+    if old is None:
+        os.environ.pop("REQUESTS_CA_BUNDLE", None)
+    else:
+        os.environ["REQUESTS_CA_BUNDLE"] = old
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tier markers from the folder: tests/unit, tests/integration, tests/interop."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for tier in ("unit", "integration", "interop"):
+            if tier in parts:
+                item.add_marker(getattr(pytest.mark, tier))
