@@ -84,7 +84,7 @@ def _client_secret(request: Request, form: dict[str, str]) -> str | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("basic "):
         try:
-            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            client_id, _, secret = base64.b64decode(header[6:], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise errors.invalid_client("The Authorization header is malformed.") from None
         form.setdefault("client_id", unquote(client_id))

@@ -1,0 +1,42 @@
+import pytest
+
+from callbridge.directory.values import COMMUNICATION_APP_ID, GRAPH_APP_ID
+from callbridge.identity.pkce import s256, valid_challenge, verifier_matches
+from callbridge.identity.scopes import ScopeError, parse_scopes
+
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+
+def test_pkce_rfc7636_appendix_b() -> None:
+    assert s256(VERIFIER) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert valid_challenge(s256(VERIFIER))
+    assert verifier_matches(VERIFIER, s256(VERIFIER))
+
+
+@pytest.mark.parametrize("verifier", [None, "", "short", VERIFIER[:-1] + "l", VERIFIER + "!"])
+def test_pkce_wrong_verifier(verifier: str | None) -> None:
+    assert not verifier_matches(verifier, s256(VERIFIER))
+
+
+def test_scopes_spelled_as_microsoft_spells_them() -> None:
+    req = parse_scopes("https://auth.msft.communication.azure.com/Teams.ManageCalls "
+                       "https://auth.msft.communication.azure.com/Teams.ManageChats openid offline_access")
+    assert req.resource_app_id == COMMUNICATION_APP_ID
+    assert req.permissions == {"Teams.ManageCalls", "Teams.ManageChats"}
+    assert req.oidc == {"openid", "offline_access"}
+    assert parse_scopes("User.Read").resource_app_id == GRAPH_APP_ID
+    assert parse_scopes("https://graph.microsoft.com/User.ReadBasic.All").permissions == {"User.ReadBasic.All"}
+    assert parse_scopes("https://graph.microsoft.com/.default").default
+
+
+@pytest.mark.parametrize("raw,aadsts", [
+    ("User.Read https://auth.msft.communication.azure.com/Teams.ManageCalls", 28000),
+    ("https://evil.example/Thing", 500011),
+    ("Not.A.Scope", 70011),
+    ("https://graph.microsoft.com/.default User.Read", 70011),
+    ("", 900144),
+])
+def test_bad_scopes(raw: str, aadsts: int) -> None:
+    with pytest.raises(ScopeError) as info:
+        parse_scopes(raw)
+    assert info.value.aadsts == aadsts
