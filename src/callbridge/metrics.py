@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.routing import Match
 
 REQUESTS = Counter("callbridge_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("callbridge_http_request_seconds", "HTTP request latency", ["method", "route"],
@@ -17,11 +16,9 @@ SIGNIN_FAILURES = Counter("callbridge_signin_failures_total", "Failed sign-ins")
 
 
 def route_of(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+    """The route's template (``/login/{tenant}/...``), never the raw path, so labels stay few."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched")
 
 
 async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -208,3 +208,50 @@ def test_unsigned_request_denied(demo: Demo) -> None:
         r = c.post(PATH, json={"token": "x", "appId": demo.client_id, "userId": demo.user("alice")["id"]})
     assert r.status_code == 401 and r.json() == {"error": {"code": "Denied",
                                                            "message": "Denied by the resource provider."}}
+
+
+def _set_enabled(demo: Demo, upn: str, value: bool) -> None:
+    from callbridge.directory import users
+
+    async def flip() -> None:
+        db = Database(demo.settings.effective_database_url)
+        try:
+            async with db.transaction() as s:
+                await users.set_account_enabled(s, upn, value)
+        finally:
+            await db.close()
+
+    asyncio.run(flip())
+
+
+def test_disabled_user_refused(demo: Demo) -> None:
+    megan = demo.user("megan")
+    org = demo.password_token("megan", TEAMS_SCOPES)["access_token"]
+    _set_enabled(demo, megan["upn"], False)
+    try:
+        r = exchange(demo, org, user_id=megan["id"])
+    finally:
+        _set_enabled(demo, megan["upn"], True)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "InvalidAccessToken"
+
+
+def test_communication_token_is_readable_by_the_platform(demo: Demo) -> None:
+    from callbridge.acs import tokens as comm_tokens
+
+    org = demo.password_token("alice", TEAMS_SCOPES)["access_token"]
+    token = exchange(demo, org).json()["token"]
+    acs = demo.platform.acs
+    read = comm_tokens.read(acs.ring, acs.issuer, token, datetime.now(UTC))
+    assert read.raw_id == f"8:orgid:{demo.user('alice')['id']}"
+    assert read.tenant_id == demo.user("alice")["tenant_id"] and read.scopes == ("voip", "chat")
+    with pytest.raises(comm_tokens.TokenInvalid):  # an organisation token is not a communication token
+        comm_tokens.read(acs.ring, acs.issuer, org, datetime.now(UTC))
+
+
+def test_health_and_metrics(demo: Demo) -> None:
+    with demo.client() as c:
+        assert c.get("/healthz").json()["status"] == "ok"
+        demo.password_token("alice", TEAMS_SCOPES)
+        text = c.get("/metrics").text
+    assert 'callbridge_http_requests_total{method="POST",route="/login/{tenant}/oauth2/v2.0/token",status="200"}' \
+        in text
