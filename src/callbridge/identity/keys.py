@@ -30,8 +30,9 @@ class KeyPair:
     publish_until: datetime | None
 
     def public_jwk(self) -> dict[str, Any]:
-        codec = RSAAlgorithm if self.algorithm == "RS256" else ECAlgorithm
-        jwk: dict[str, Any] = codec.to_jwk(self.public_key, as_dict=True)
+        key = self.public_key
+        jwk: dict[str, Any] = (RSAAlgorithm.to_jwk(key, as_dict=True) if isinstance(key, rsa.RSAPublicKey)
+                               else ECAlgorithm.to_jwk(key, as_dict=True))
         jwk.update(kid=self.kid, use="sig", alg=self.algorithm)
         return jwk
 
@@ -103,7 +104,8 @@ class KeyRing:
 
     def _new_row(self, now: datetime) -> SigningKey:
         pem = generate_pem(self.algorithm)
-        return SigningKey(kid=_kid(pem), purpose=self.purpose, algorithm=self.algorithm, private_pem=pem, created_at=now)
+        return SigningKey(kid=_kid(pem), purpose=self.purpose, algorithm=self.algorithm, private_pem=pem,
+                          created_at=now)
 
     def _install(self, rows: list[SigningKey], now: datetime) -> None:
         live = [r for r in rows if r.publish_until is None or r.publish_until > now]

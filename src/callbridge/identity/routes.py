@@ -182,7 +182,7 @@ class _Flow:
         if not self.areq.app.multi_tenant and self.areq.app.tenant_id != user.tenant_id:
             return message_page("App not available", f"{self.areq.app.display_name} is not available to accounts "
                                 f"of {tenant.display_name}.", code=700016)
-        scopes, missing = await consented(self.s, user, self.areq.app.client_id, self.areq.scope)
+        _, missing = await consented(self.s, user, self.areq.app.client_id, self.areq.scope)
         if consenting and missing and not self.areq.scope.default:
             if not tenant.user_consent_allowed:
                 return self._admin_approval_needed()
