@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from callbridge.acs.context import AcsContext
 from callbridge.clock import Clock, SystemClock
@@ -33,8 +34,10 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = db or Database(settings.effective_database_url)
     await db.migrate()
-    idp_ring = KeyRing(db, "idp", "RS256")
-    comm_ring = KeyRing(db, "communication", "ES256")
+    max_age = timedelta(days=settings.signing_key_max_age_days)
+    idp_ring = KeyRing(db, "idp", "RS256", max_age, timedelta(seconds=settings.longest_token_lifetime_s("idp")))
+    comm_ring = KeyRing(db, "communication", "ES256", max_age,
+                        timedelta(seconds=settings.longest_token_lifetime_s("communication")))
     now = clock.now()
     await idp_ring.load(now)
     await comm_ring.load(now)

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     auth_code_lifetime_s: int = 600
     session_lifetime_s: int = 8 * 3600
     key_rotation_overlap_s: int = Field(default=0, description="extra time retired keys stay published")
+    signing_key_max_age_days: int = 30  # an older active signing key is rotated automatically
     signin_failures_per_user: int = 5
     signin_failures_per_address: int = 20
     signin_failure_window_s: int = 300
@@ -55,6 +56,14 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'callbridge.db'}"
+
+    def longest_token_lifetime_s(self, purpose: str) -> int:
+        """How long a retired key of ``purpose`` must stay published: the longest life of what it signed."""
+        if purpose == "communication":
+            longest = max(self.access_token_lifetime_s, self.communication_user_token_lifetime_s)
+        else:
+            longest = max(self.access_token_lifetime_s, self.id_token_lifetime_s, self.session_lifetime_s)
+        return longest + self.key_rotation_overlap_s
 
     @property
     def tls_dir(self) -> Path:

@@ -137,3 +137,49 @@ async def test_rotation_keeps_old_key_published_until_its_tokens_expire(ring: tu
     assert [k.kid for k in keys.published(clock.now())] == [keys.active.kid]
     await keys.load(clock.now())  # another node reloading drops the expired key too
     assert keys.find(old_kid) is None
+
+
+async def test_a_key_rotated_by_another_node_is_learnt_on_first_sight(ring: tuple[KeyRing, FakeClock],
+                                                                      tmp_path: Path) -> None:
+    from callbridge.identity.tokens import verify_fresh
+
+    keys, clock = ring
+    other_node = KeyRing(keys._db, "idp", "RS256")
+    await other_node.load(clock.now())
+    await other_node.rotate(clock.now(), timedelta(hours=1))
+    token = sign(_claims(clock), other_node)
+    with pytest.raises(TokenInvalid, match="unknown kid"):
+        verify(token, keys, _expect(), clock.now())
+    clock.advance(6)  # unknown-kid reloads are rate limited
+    assert (await verify_fresh(token, keys, _expect(), clock.now()))["aud"] == AUD
+    assert keys.active.kid == other_node.active.kid  # and this node now signs with the new key too
+
+
+async def test_unknown_kid_reloads_are_rate_limited(ring: tuple[KeyRing, FakeClock]) -> None:
+    from callbridge.identity.tokens import verify_fresh
+
+    keys, clock = ring
+    forged = jwt.encode(_claims(clock), keys.active.private_key, algorithm="RS256", headers={"kid": "nope"})
+    clock.advance(6)
+    with pytest.raises(TokenInvalid):
+        await verify_fresh(forged, keys, _expect(), clock.now())
+    assert not await keys.reload_for_unknown_kid("nope", clock.now())  # no second read right away
+
+
+async def test_an_old_active_key_is_rotated_automatically(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'age.db'}")
+    await db.migrate()
+    clock = FakeClock()
+    keys = KeyRing(db, "idp", "RS256", max_age=timedelta(days=30), token_lifetime=timedelta(hours=2))
+    await keys.refresh_if_due(clock.now())
+    first = keys.active.kid
+    clock.advance(29 * 86400)
+    await keys.refresh_if_due(clock.now())
+    assert keys.active.kid == first
+    clock.advance(86400)
+    await keys.refresh_if_due(clock.now())
+    assert keys.active.kid != first and keys.find(first) is not None  # retired, still published
+    clock.advance(2 * 3600 + 31)
+    await keys.refresh_if_due(clock.now())
+    assert keys.find(first) is None
+    await db.close()

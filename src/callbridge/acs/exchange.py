@@ -17,7 +17,7 @@ from callbridge.acs.context import AcsContext
 from callbridge.directory.consent import granted_scopes
 from callbridge.directory.values import COMMUNICATION_APP_ID, COMMUNICATION_RESOURCE_URI, TEAMS_SCOPES, is_guid
 from callbridge.identity.authority import issuer
-from callbridge.identity.tokens import Expectation, TokenInvalid, verify
+from callbridge.identity.tokens import Expectation, TokenInvalid, verify_fresh
 from callbridge.store.models import Tenant, User
 
 ACCEPTED_AUDIENCES = frozenset({COMMUNICATION_APP_ID, COMMUNICATION_RESOURCE_URI})
@@ -50,9 +50,9 @@ def validate_body(body: Any) -> tuple[str, str, str]:
     return token, _required_guid(body, "appId", "AppId"), _required_guid(body, "userId", "UserId")
 
 
-def verify_organisation_token(ctx: AcsContext, token: str, now: datetime) -> dict[str, Any]:
+async def verify_organisation_token(ctx: AcsContext, token: str, now: datetime) -> dict[str, Any]:
     try:
-        claims = verify(token, ctx.idp_ring, Expectation(ACCEPTED_AUDIENCES), now)
+        claims = await verify_fresh(token, ctx.idp_ring, Expectation(ACCEPTED_AUDIENCES), now)
     except TokenInvalid:
         raise errors.invalid_access_token() from None
     tid = claims.get("tid")
@@ -70,7 +70,7 @@ def verify_organisation_token(ctx: AcsContext, token: str, now: datetime) -> dic
 async def exchange(ctx: AcsContext, body: Any, resource_id: str) -> Exchanged:
     now = ctx.clock.now()
     token, app_id, user_id = validate_body(body)
-    claims = verify_organisation_token(ctx, token, now)
+    claims = await verify_organisation_token(ctx, token, now)
     if str(claims.get("appid", claims.get("azp", ""))).lower() != app_id:
         raise errors.validation("AAD application is not the expected one.", "appId")
     if str(claims.get("oid", "")).lower() != user_id:
@@ -89,6 +89,7 @@ async def exchange(ctx: AcsContext, body: Any, resource_id: str) -> Exchanged:
         raise errors.forbidden(f"Teams interoperability with Communication Services is turned off for tenant "
                                f"{tenant_id}.")
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    await ctx.ring.refresh_if_due(now)
     signed = comm_tokens.issue(ctx.ring, ctx.issuer, f"8:orgid:{user_id}", resource_id, ("voip", "chat"), now,
                                expires_at, tenant_id=tenant_id)
     return Exchanged(signed, expires_at)

@@ -31,9 +31,10 @@ def _minutes(value: Any) -> int:
     return value
 
 
-def _issue(ctx: AcsContext, identity: CommunicationIdentity, scopes: tuple[str, ...], minutes: int,
-           now: datetime) -> Exchanged:
-    expires_at = now + timedelta(minutes=minutes)
+async def _issue(ctx: AcsContext, identity: CommunicationIdentity, scopes: tuple[str, ...], minutes: int,
+                 now: datetime) -> Exchanged:
+    await ctx.ring.refresh_if_due(now)
+    expires_at = (now + timedelta(minutes=minutes)).replace(microsecond=0)  # expiresOn == the JWT's exp
     token = comm_tokens.issue(ctx.ring, ctx.issuer, identity.id, identity.resource_id, scopes, now, expires_at)
     return Exchanged(token, expires_at)
 
@@ -49,7 +50,7 @@ async def create_identity(ctx: AcsContext, resource_id: str, body: Any) -> dict[
     result: dict[str, Any] = {"identity": {"id": identity.id}}
     if body.get("createTokenWithScopes"):
         scopes = _scopes(body["createTokenWithScopes"], "createTokenWithScopes")
-        result["accessToken"] = _issue(ctx, identity, scopes, _minutes(body.get("expiresInMinutes")), now).body()
+        result["accessToken"] = (await _issue(ctx, identity, scopes, _minutes(body.get("expiresInMinutes")), now)).body()
     return result
 
 
@@ -67,7 +68,7 @@ async def issue_token(ctx: AcsContext, resource_id: str, identity_id: str, body:
     scopes = _scopes(body.get("scopes"), "scopes")
     minutes = _minutes(body.get("expiresInMinutes"))
     identity = await _get(ctx, resource_id, identity_id)
-    return _issue(ctx, identity, scopes, minutes, ctx.clock.now()).body()
+    return (await _issue(ctx, identity, scopes, minutes, ctx.clock.now())).body()
 
 
 async def revoke_tokens(ctx: AcsContext, resource_id: str, identity_id: str) -> None:

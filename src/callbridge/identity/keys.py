@@ -28,6 +28,7 @@ class KeyPair:
     private_key: PrivateKey
     public_key: PublicKey
     publish_until: datetime | None
+    created_at: datetime
 
     def public_jwk(self) -> dict[str, Any]:
         key = self.public_key
@@ -52,7 +53,7 @@ def generate_pem(algorithm: str) -> str:
 def _load(row: SigningKey) -> KeyPair:
     private = serialization.load_pem_private_key(row.private_pem.encode(), password=None)
     assert isinstance(private, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
-    return KeyPair(row.kid, row.algorithm, private, private.public_key(), row.publish_until)
+    return KeyPair(row.kid, row.algorithm, private, private.public_key(), row.publish_until, row.created_at)
 
 
 def _kid(pem: str) -> str:
@@ -60,14 +61,26 @@ def _kid(pem: str) -> str:
 
 
 class KeyRing:
-    """The keys of one purpose, loaded from the store. ``active`` signs; ``find(kid)`` verifies."""
+    """The keys of one purpose, loaded from the store. ``active`` signs; ``find(kid)`` verifies.
 
-    def __init__(self, db: Database, purpose: str, algorithm: str) -> None:
+    Every node re-reads the store at most every ``RELOAD_EVERY`` (and at once for an unknown ``kid``, rate
+    limited), so a key rotated on one node is used and published by all; an active key older than ``max_age``
+    is rotated by whichever node notices first.
+    """
+
+    RELOAD_EVERY = timedelta(seconds=30)
+    UNKNOWN_KID_RELOAD = timedelta(seconds=5)
+
+    def __init__(self, db: Database, purpose: str, algorithm: str, max_age: timedelta | None = None,
+                 token_lifetime: timedelta = timedelta(days=1)) -> None:
         self._db = db
         self.purpose = purpose
         self.algorithm = algorithm
+        self.max_age = max_age
+        self.token_lifetime = token_lifetime
         self._keys: dict[str, KeyPair] = {}
         self._active: KeyPair | None = None
+        self._loaded_at: datetime | None = None
 
     @property
     def active(self) -> KeyPair:
@@ -107,8 +120,25 @@ class KeyRing:
         return SigningKey(kid=_kid(pem), purpose=self.purpose, algorithm=self.algorithm, private_pem=pem,
                           created_at=now)
 
+    async def refresh_if_due(self, now: datetime) -> None:
+        if self._loaded_at is not None and now - self._loaded_at < self.RELOAD_EVERY:
+            return
+        await self.load(now)
+        if self.max_age is not None and now - self.active.created_at >= self.max_age:
+            await self.rotate(now, self.token_lifetime)
+
+    async def reload_for_unknown_kid(self, kid: str, now: datetime) -> bool:
+        """Re-read the store if ``kid`` is unknown and the last read is not too recent; True if now known."""
+        if kid in self._keys:
+            return True
+        if self._loaded_at is not None and now - self._loaded_at < self.UNKNOWN_KID_RELOAD:
+            return False
+        await self.load(now)
+        return kid in self._keys
+
     def _install(self, rows: list[SigningKey], now: datetime) -> None:
         live = [r for r in rows if r.publish_until is None or r.publish_until > now]
         self._keys = {r.kid: _load(r) for r in live}
         active = max((r for r in live if r.retired_at is None), key=lambda r: r.created_at)
         self._active = self._keys[active.kid]
+        self._loaded_at = now

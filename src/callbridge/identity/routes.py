@@ -64,6 +64,7 @@ async def discovery(tenant: str, request: Request) -> Response:
 @router.get("/discovery/keys")
 async def jwks(tenant: str, request: Request) -> Response:
     ctx = _ctx(request)
+    await ctx.ring.refresh_if_due(ctx.clock.now())
     keys = [k.public_jwk() for k in ctx.ring.published(ctx.clock.now())]
     return JSONResponse({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})
 
@@ -72,6 +73,7 @@ async def jwks(tenant: str, request: Request) -> Response:
 async def token(tenant: str, request: Request) -> Response:
     ctx = _ctx(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    await ctx.ring.refresh_if_due(ctx.clock.now())
     try:
         secret = _client_secret(request, form)
         body = await token_request(ctx, tenant, form, secret, _address(request))

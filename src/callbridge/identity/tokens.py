@@ -65,6 +65,27 @@ def verify(token: str, ring: KeyRing, expect: Expectation, now: datetime) -> dic
     return claims
 
 
+async def verify_fresh(token: str, ring: KeyRing, expect: Expectation, now: datetime) -> dict[str, Any]:
+    """``verify``, re-reading the key ring once if the token names a key this node has not seen yet."""
+    try:
+        return verify(token, ring, expect, now)
+    except TokenInvalid as exc:
+        kid = _header_kid(token)
+        if not exc.reason.startswith("unknown kid") or kid is None:
+            raise
+        if not await ring.reload_for_unknown_kid(kid, now):
+            raise
+    return verify(token, ring, expect, now)
+
+
+def _header_kid(token: str) -> str | None:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
+    return kid if isinstance(kid, str) else None
+
+
 def _check_times(claims: dict[str, Any], now: float, leeway: int) -> None:
     for name in ("exp", "iat"):
         if not isinstance(claims.get(name), int | float):
