@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,10 +15,13 @@ from callbridge.directory.errors import Invalid
 from callbridge.directory.values import parse_guid
 
 
-def _run(action: Any) -> Any:
+def _run(action: Callable[[AsyncSession], Awaitable[list[str]]]) -> None:
+    """Run ``action`` in one transaction; print the lines it returns only once that transaction is committed,
+    so a refused change never prints output that looks like success."""
     from callbridge.cli import run_admin
 
-    return run_admin(action)
+    for line in run_admin(action):
+        click.echo(line)
 
 
 def _on_off(value: str) -> bool:
@@ -47,20 +51,22 @@ def tenant() -> None:
 @click.option("--password-grant/--no-password-grant", default=False, help="allow the password grant (tests)")
 def tenant_create(name: str, domains: tuple[str, ...], tenant_id: str | None, interop: bool,
                   password_grant: bool) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         t = await tenants.create_tenant(s, name, list(domains), tenant_id=tenant_id, acs_interop_enabled=interop,
                                         password_grant_enabled=password_grant)
-        click.echo(f"{t.id}\t{t.display_name}\t{','.join(d.name for d in t.domains)}")
+        return [f"{t.id}\t{t.display_name}\t{','.join(d.name for d in t.domains)}"]
 
     _run(act)
 
 
 @tenant.command("list")
 def tenant_list() -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
+        lines = []
         for t in await tenants.list_tenants(s):
             flags = [k for k in tenants.TENANT_SETTINGS if getattr(t, k)]
-            click.echo(f"{t.id}\t{t.display_name}\t{','.join(d.name for d in t.domains)}\t{' '.join(flags)}")
+            lines.append(f"{t.id}\t{t.display_name}\t{','.join(d.name for d in t.domains)}\t{' '.join(flags)}")
+        return lines
 
     _run(act)
 
@@ -70,9 +76,9 @@ def tenant_list() -> None:
 @click.argument("setting", type=click.Choice(tenants.TENANT_SETTINGS))
 @click.argument("value")
 def tenant_set(tenant_ref: str, setting: str, value: str) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         await tenants.set_tenant_setting(s, tenant_ref, setting, _on_off(value))
-        click.echo(f"{setting} = {value}")
+        return [f"{setting} = {value}"]
 
     _run(act)
 
@@ -98,12 +104,12 @@ def user() -> None:
 def user_create(tenant_ref: str, upn: str, display_name: str, password: str | None, given_name: str | None,
                 surname: str | None, job_title: str | None, licences: tuple[str, ...], number: str | None,
                 is_admin: bool, user_id: str | None) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         new = users.NewUser(upn=upn, display_name=display_name, password=password, given_name=given_name,
                             surname=surname, job_title=job_title, licences=list(licences), phone_number=number,
                             enterprise_voice=number is not None, admin=is_admin, user_id=user_id)
         u = await users.create_user(s, tenant_ref, new)
-        click.echo(f"{u.id}\t{u.user_principal_name}")
+        return [f"{u.id}\t{u.user_principal_name}"]
 
     _run(act)
 
@@ -111,11 +117,13 @@ def user_create(tenant_ref: str, upn: str, display_name: str, password: str | No
 @user.command("list")
 @click.argument("tenant_ref")
 def user_list(tenant_ref: str) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
+        lines = []
         for u in await users.list_users(s, tenant_ref):
             state = "enabled" if u.account_enabled else "disabled"
-            click.echo(f"{u.id}\t{u.user_principal_name}\t{u.display_name}\t{','.join(u.licence_skus) or '-'}\t"
-                       f"{u.phone_number or '-'}\t{state}")
+            lines.append(f"{u.id}\t{u.user_principal_name}\t{u.display_name}\t{','.join(u.licence_skus) or '-'}\t"
+                         f"{u.phone_number or '-'}\t{state}")
+        return lines
 
     _run(act)
 
@@ -125,9 +133,9 @@ def user_list(tenant_ref: str) -> None:
 @click.argument("operation", type=click.Choice(["add", "remove"]))
 @click.argument("licence")
 def user_licence(user_ref: str, operation: str, licence: str) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         u = await users.set_licence(s, user_ref, licence, operation == "add")
-        click.echo(f"{u.user_principal_name}\t{','.join(u.licence_skus) or '-'}")
+        return [f"{u.user_principal_name}\t{','.join(u.licence_skus) or '-'}"]
 
     _run(act)
 
@@ -140,9 +148,9 @@ def user_number(user_ref: str, number: str | None, release: bool) -> None:
     if bool(number) == release:
         raise click.UsageError("give a number or --release")
 
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         u = await users.assign_number(s, user_ref, None if release else number, enterprise_voice=False)
-        click.echo(f"{u.user_principal_name}\t{u.phone_number or '-'}")
+        return [f"{u.user_principal_name}\t{u.phone_number or '-'}"]
 
     _run(act)
 
@@ -151,9 +159,9 @@ def user_number(user_ref: str, number: str | None, release: bool) -> None:
 @click.argument("user_ref")
 @click.option("--off", is_flag=True, help="disable the account instead")
 def user_enable(user_ref: str, off: bool) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         u = await users.set_account_enabled(s, user_ref, not off)
-        click.echo(f"{u.user_principal_name}\t{'enabled' if u.account_enabled else 'disabled'}")
+        return [f"{u.user_principal_name}\t{'enabled' if u.account_enabled else 'disabled'}"]
 
     _run(act)
 
@@ -192,23 +200,26 @@ def _permissions(delegated: tuple[str, ...], application: tuple[str, ...]) -> di
 @click.option("--secret-days", type=int, default=0, help="also make a client secret living this many days")
 def app_create(tenant_ref: str, name: str, multi_tenant: bool, public_client: bool, redirect_uris: tuple[str, ...],
                delegated: tuple[str, ...], application: tuple[str, ...], secret_days: int) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         a = await apps.create_app(s, tenant_ref, name, multi_tenant=multi_tenant, allow_public_client=public_client,
                                   redirect_uris=list(redirect_uris), permissions=_permissions(delegated, application))
-        click.echo(f"client_id\t{a.client_id}")
+        lines = [f"client_id\t{a.client_id}"]
         if secret_days:
             _, value = await apps.add_secret(s, a.client_id, secret_days)
-            click.echo(f"client_secret\t{value}")
+            lines.append(f"client_secret\t{value}")
+        return lines
 
     _run(act)
 
 
 @app.command("list")
 def app_list() -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
+        lines = []
         for a in await apps.list_apps(s):
             kind = "multi-tenant" if a.multi_tenant else "single-tenant"
-            click.echo(f"{a.client_id}\t{a.display_name}\t{kind}\t{' '.join(a.redirect_uris) or '-'}")
+            lines.append(f"{a.client_id}\t{a.display_name}\t{kind}\t{' '.join(a.redirect_uris) or '-'}")
+        return lines
 
     _run(act)
 
@@ -217,9 +228,9 @@ def app_list() -> None:
 @click.argument("client_id")
 @click.option("--days", type=int, default=365)
 def app_secret(client_id: str, days: int) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         stored, value = await apps.add_secret(s, client_id, days)
-        click.echo(f"{value}\t(expires {stored.expires_at:%Y-%m-%d}; shown once)")
+        return [f"{value}\t(expires {stored.expires_at:%Y-%m-%d}; shown once)"]
 
     _run(act)
 
@@ -235,10 +246,10 @@ def consent_group() -> None:
 def consent_grant(tenant_ref: str, client_id: str) -> None:
     """Admin consent: everyone in TENANT may use CLIENT_ID with what it requires."""
 
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         t = await tenants.get_tenant(s, tenant_ref)
         granted = await consent.grant_admin_consent(s, t, await apps.get_app(s, parse_guid(client_id, "client id")))
-        click.echo(f"granted in {t.display_name}: {' '.join(granted) or '(nothing required)'}")
+        return [f"granted in {t.display_name}: {' '.join(granted) or '(nothing required)'}"]
 
     _run(act)
 
@@ -246,9 +257,10 @@ def consent_grant(tenant_ref: str, client_id: str) -> None:
 @consent_group.command("list")
 @click.argument("tenant_ref")
 def consent_list(tenant_ref: str) -> None:
-    async def act(s: AsyncSession) -> None:
-        for g in await consent.list_grants(s, await tenants.get_tenant(s, tenant_ref)):
-            click.echo(f"{g.client_id}\t{g.resource_app_id}\t{g.consent_type}\t{g.principal_id or '-'}\t{g.scopes}")
+    async def act(s: AsyncSession) -> list[str]:
+        grants = await consent.list_grants(s, await tenants.get_tenant(s, tenant_ref))
+        return [f"{g.client_id}\t{g.resource_app_id}\t{g.consent_type}\t{g.principal_id or '-'}\t{g.scopes}"
+                for g in grants]
 
     _run(act)
 
@@ -263,18 +275,18 @@ def resource() -> None:
 @click.argument("tenant_ref")
 @click.argument("name")
 def resource_create(tenant_ref: str, name: str) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         r = await resources.create_resource(s, tenant_ref, name)
-        click.echo(f"{r.id}\t{r.name}")
+        return [f"{r.id}\t{r.name}"]
 
     _run(act)
 
 
 @resource.command("list")
 def resource_list() -> None:
-    async def act(s: AsyncSession) -> None:
-        for r in await resources.list_resources(s):
-            click.echo(f"{r.id}\t{r.name}\tkeys rotated {r.keys_rotated_at:%Y-%m-%d %H:%M}")
+    async def act(s: AsyncSession) -> list[str]:
+        return [f"{r.id}\t{r.name}\tkeys rotated {r.keys_rotated_at:%Y-%m-%d %H:%M}"
+                for r in await resources.list_resources(s)]
 
     _run(act)
 
@@ -283,9 +295,9 @@ def resource_list() -> None:
 @click.argument("resource_ref")
 @click.argument("which", type=click.Choice(resources.KEY_NAMES))
 def resource_rotate(resource_ref: str, which: str) -> None:
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         await resources.rotate_key(s, resource_ref, which)
-        click.echo(f"{which} key rotated")
+        return [f"{which} key rotated"]
 
     _run(act)
 
@@ -296,9 +308,9 @@ def resource_rotate(resource_ref: str, which: str) -> None:
 def resource_connection_string(resource_ref: str, which: str) -> None:
     from callbridge.config import Settings
 
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
         r = await resources.get_resource(s, resource_ref)
-        click.echo(resources.connection_string(r, f"{Settings().public_base_url}/acs", which))
+        return [resources.connection_string(r, f"{Settings().public_base_url}/acs", which)]
 
     _run(act)
 
@@ -317,14 +329,12 @@ def keys_rotate(purpose: str) -> None:
     from callbridge.store.types import utcnow
 
     settings = Settings()
-    lifetime = max(settings.access_token_lifetime_s, settings.id_token_lifetime_s, settings.session_lifetime_s)
-    if purpose == "communication":
-        lifetime = max(settings.access_token_lifetime_s, settings.communication_user_token_lifetime_s)
-    lifetime += settings.key_rotation_overlap_s
+    lifetime = settings.longest_token_lifetime_s(purpose)
 
     async def act() -> None:
         from callbridge.store.db import Database
 
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.effective_database_url)
         try:
             await db.migrate()
@@ -344,9 +354,11 @@ def keys_list() -> None:
 
     from callbridge.store.models import SigningKey
 
-    async def act(s: AsyncSession) -> None:
+    async def act(s: AsyncSession) -> list[str]:
+        lines = []
         for k in (await s.scalars(select(SigningKey).order_by(SigningKey.created_at))).all():
             state = "active" if k.retired_at is None else f"retired, published until {k.publish_until:%Y-%m-%d %H:%M}"
-            click.echo(f"{k.kid}\t{k.purpose}\t{k.algorithm}\t{k.created_at:%Y-%m-%d %H:%M}\t{state}")
+            lines.append(f"{k.kid}\t{k.purpose}\t{k.algorithm}\t{k.created_at:%Y-%m-%d %H:%M}\t{state}")
+        return lines
 
     _run(act)

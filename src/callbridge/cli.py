@@ -31,10 +31,15 @@ def run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
         finally:
             await db.close()
 
+    from sqlalchemy.exc import IntegrityError
+
     try:
         return asyncio.run(main())
     except DirectoryError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except IntegrityError:  # a concurrent change won the race past the directory's own checks
+        click.echo("error: the change conflicts with one made at the same time; nothing was changed", err=True)
         sys.exit(1)
 
 
@@ -51,7 +56,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Run the platform (HTTPS)."""
     from callbridge.server import serve as run_server
 
-    overrides = {k: v for k, v in {"host": host, "https_port": port}.items() if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "https_port": port}.items() if v is not None}
     run_server(Settings(**overrides))
 
 

@@ -7,22 +7,34 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callbridge.directory.errors import Invalid, NotFound
+from callbridge.directory.errors import Conflict, Invalid, NotFound
 from callbridge.directory.tenants import get_tenant
-from callbridge.directory.values import COMMUNICATION_APP_ID, GRAPH_APP_ID, parse_guid
+from callbridge.directory.values import COMMUNICATION_APP_ID, GRAPH_APP_ID, check_length, parse_guid
 from callbridge.store.models import AppRegistration, ClientSecret, ServicePrincipal, Tenant
 from callbridge.store.types import utcnow
 
 FIRST_PARTY_APPS = {GRAPH_APP_ID: "Microsoft Graph", COMMUNICATION_APP_ID: "Azure Communication Services"}
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
 
 
 def _check_redirect_uri(uri: str) -> str:
-    if not (uri.startswith("https://") or uri.startswith("http://localhost") or uri.startswith("http://127.0.0.1")):
+    """An absolute https URL, or http on the loopback host itself (not ``http://localhost.evil.example``)."""
+    try:
+        parts = urlsplit(uri)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        raise Invalid(f"redirect URI {uri!r} is not a valid URL") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise Invalid(f"redirect URI {uri!r} must be an absolute https URL")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
         raise Invalid(f"redirect URI {uri!r} must use https (http only for localhost)")
+    if parts.username is not None or parts.password is not None:
+        raise Invalid(f"redirect URI {uri!r} must not hold a user name or password")
     if "#" in uri:
         raise Invalid(f"redirect URI {uri!r} must not contain a fragment")
     return uri
@@ -40,16 +52,21 @@ async def create_app(
     client_id: str | None = None,
 ) -> AppRegistration:
     tenant = await get_tenant(s, tenant_ref)
+    name = check_length(display_name.strip(), "an app's display name", 256)
+    if not name:
+        raise Invalid("an app needs a display name")
     app = AppRegistration(
         tenant_id=tenant.id,
-        display_name=display_name,
+        display_name=name,
         multi_tenant=multi_tenant,
         allow_public_client=allow_public_client,
-        redirect_uris=[_check_redirect_uri(u) for u in redirect_uris or []],
+        redirect_uris=list(dict.fromkeys(_check_redirect_uri(u) for u in redirect_uris or [])),
         required_permissions=permissions or {},
     )
     if client_id:
         app.client_id = parse_guid(client_id, "client id")
+        if await s.get(AppRegistration, app.client_id) or app.client_id in FIRST_PARTY_APPS:
+            raise Conflict(f"app {app.client_id} already exists")
     s.add(app)
     await s.flush()
     await ensure_service_principal(s, tenant, app.client_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.directory.apps import ensure_service_principal, get_app
@@ -55,7 +55,7 @@ async def granted_scopes(
     s: AsyncSession, tenant_id: str, client_id: str, resource_app_id: str, user_id: str | None
 ) -> set[str]:
     """Delegated scopes the user (or, with None, everyone in the tenant) may use with the client."""
-    who = ConsentGrant.principal_id.is_(None)
+    who: ColumnElement[bool] = ConsentGrant.principal_id.is_(None)
     if user_id is not None:
         who = or_(who, ConsentGrant.principal_id == user_id)
     rows = await s.scalars(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 
 from sqlalchemy import select
@@ -10,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.directory.errors import Conflict, Invalid, NotFound
 from callbridge.directory.tenants import get_tenant
-from callbridge.directory.values import is_guid
+from callbridge.directory.values import check_length, is_guid, parse_guid
 from callbridge.store.models import CommunicationResource
 from callbridge.store.types import utcnow
 
 KEY_NAMES = ("primary", "secondary")
+_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")  # ASCII only, like an Azure resource name
 
 
 def new_access_key() -> str:
@@ -24,8 +26,9 @@ def new_access_key() -> str:
 async def create_resource(s: AsyncSession, tenant_ref: str, name: str) -> CommunicationResource:
     tenant = await get_tenant(s, tenant_ref)
     name = name.strip().lower()
-    if not name or not name.replace("-", "").isalnum():
-        raise Invalid(f"resource name {name!r} may hold only letters, digits and '-'")
+    if not _NAME.fullmatch(name) or is_guid(name):
+        raise Invalid(f"resource name {name!r} may hold only letters, digits and '-' (not first or last)")
+    check_length(name, "a resource name", 128)
     if await s.scalar(select(CommunicationResource.id).where(CommunicationResource.name == name)):
         raise Conflict(f"resource {name} already exists")
     resource = CommunicationResource(
@@ -37,8 +40,9 @@ async def create_resource(s: AsyncSession, tenant_ref: str, name: str) -> Commun
 
 
 async def get_resource(s: AsyncSession, ref: str) -> CommunicationResource:
-    column = CommunicationResource.id if is_guid(ref) else CommunicationResource.name
-    resource = await s.scalar(select(CommunicationResource).where(column == ref.strip().lower()))
+    key = ref.strip().lower()
+    where = CommunicationResource.id == parse_guid(key) if is_guid(key) else CommunicationResource.name == key
+    resource = await s.scalar(select(CommunicationResource).where(where))
     if resource is None:
         raise NotFound(f"no communication resource {ref!r}")
     return resource

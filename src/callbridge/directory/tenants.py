@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.directory.errors import Conflict, Invalid, NotFound
-from callbridge.directory.values import is_guid, parse_domain, parse_guid
+from callbridge.directory.values import check_length, is_guid, parse_domain, parse_guid
 from callbridge.store.models import Tenant, TenantDomain
 
 TENANT_SETTINGS = ("acs_interop_enabled", "password_grant_enabled", "user_consent_allowed")
@@ -23,6 +23,7 @@ async def create_tenant(
 ) -> Tenant:
     if not display_name.strip():
         raise Invalid("a tenant needs a display name")
+    check_length(display_name.strip(), "a tenant's display name", 256)
     if not domains:
         raise Invalid("a tenant needs at least one verified domain")
     names = [parse_domain(d) for d in domains]
@@ -30,7 +31,7 @@ async def create_tenant(
     if taken:
         raise Conflict(f"domain {taken[0]} is already verified by another tenant")
     tid = parse_guid(tenant_id, "tenant id") if tenant_id else None
-    if tid and await s.get(Tenant, tid):
+    if tid is not None and await s.get(Tenant, tid) is not None:
         raise Conflict(f"tenant {tid} already exists")
     tenant = Tenant(
         display_name=display_name.strip(),
@@ -50,7 +51,7 @@ async def find_tenant(s: AsyncSession, ref: str) -> Tenant | None:
     """A tenant by GUID or by one of its verified domains."""
     ref = ref.strip().lower()
     if is_guid(ref):
-        return await s.get(Tenant, str(parse_guid(ref)))
+        return await s.get(Tenant, parse_guid(ref))
     domain = await s.get(TenantDomain, ref)
     return await s.get(Tenant, domain.tenant_id) if domain else None
 

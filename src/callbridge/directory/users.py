@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callbridge.directory.errors import Conflict, Invalid, NotFound
 from callbridge.directory.passwords import hash_password
 from callbridge.directory.tenants import get_tenant
-from callbridge.directory.values import Licence, is_guid, parse_e164, parse_licence, parse_upn
+from callbridge.directory.values import (
+    Licence,
+    check_length,
+    is_guid,
+    parse_e164,
+    parse_guid,
+    parse_licence,
+    parse_upn,
+)
 from callbridge.store.models import Tenant, User, UserLicence
 
 
@@ -32,17 +40,35 @@ class NewUser:
     user_id: str | None = None
 
 
+def _optional_fields(new: NewUser) -> list[tuple[str | None, str, int]]:
+    return [
+        (new.given_name, "a given name", 64),
+        (new.surname, "a surname", 64),
+        (new.job_title, "a job title", 128),
+        (new.mobile_phone, "a mobile phone", 64),
+        (new.office_location, "an office location", 128),
+    ]
+
+
 async def create_user(s: AsyncSession, tenant_ref: str, new: NewUser) -> User:
     tenant = await get_tenant(s, tenant_ref)
     upn, domain = parse_upn(new.upn)
+    check_length(upn, "a userPrincipalName", 256)
     if domain not in {d.name for d in tenant.domains}:
         raise Invalid(f"domain {domain} of {upn} is not verified by tenant {tenant.display_name}")
     if not new.display_name.strip():
         raise Invalid("a user needs a display name")
+    check_length(new.display_name.strip(), "a user's display name", 256)
+    for value, what, limit in _optional_fields(new):
+        if value is not None:
+            check_length(value, what, limit)
     licences = [parse_licence(x) for x in new.licences]
     number = parse_e164(new.phone_number) if new.phone_number else None
+    user_id = parse_guid(new.user_id, "user id") if new.user_id else None
     if await s.scalar(select(User.id).where(User.user_principal_name == upn)):
         raise Conflict(f"user {upn} already exists")
+    if user_id is not None and await s.get(User, user_id) is not None:
+        raise Conflict(f"user {user_id} already exists")
     if number:
         await _ensure_number_free(s, number)
     user = User(
@@ -64,10 +90,8 @@ async def create_user(s: AsyncSession, tenant_ref: str, new: NewUser) -> User:
         phone_number=number,
         licences=[UserLicence(sku=lic.value) for lic in dict.fromkeys(licences)],
     )
-    if new.user_id:
-        if not is_guid(new.user_id):
-            raise Invalid(f"user id {new.user_id!r} is not a GUID")
-        user.id = new.user_id.lower()
+    if user_id:
+        user.id = user_id
     s.add(user)
     await s.flush()
     return user
@@ -76,7 +100,7 @@ async def create_user(s: AsyncSession, tenant_ref: str, new: NewUser) -> User:
 async def find_user(s: AsyncSession, ref: str, tenant: Tenant | None = None) -> User | None:
     """A user by object id or userPrincipalName, optionally only within ``tenant``."""
     ref = ref.strip().lower()
-    query = select(User).where(User.id == ref if is_guid(ref) else User.user_principal_name == ref)
+    query = select(User).where(User.id == parse_guid(ref) if is_guid(ref) else User.user_principal_name == ref)
     if tenant is not None:
         query = query.where(User.tenant_id == tenant.id)
     return await s.scalar(query)

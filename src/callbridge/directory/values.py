@@ -17,6 +17,9 @@ COMMUNICATION_RESOURCE_URI = "https://auth.msft.communication.azure.com"
 TEAMS_SCOPES = ("Teams.ManageCalls", "Teams.ManageChats")
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# A plus, then ASCII digits with the usual separators. Letters (vanity numbers such as +1 800 FLOWERS, which
+# phonenumbers would quietly turn into digits), extensions and any other text are refused, not dropped.
+_E164_TEXT = re.compile(r"\+[0-9][0-9 ().-]*")
 
 
 class Licence(StrEnum):
@@ -51,9 +54,16 @@ def parse_guid(value: str, what: str = "id") -> str:
 def is_guid(value: str) -> bool:
     try:
         uuid.UUID(value)
-    except ValueError:
+    except (ValueError, AttributeError, TypeError):
         return False
     return True
+
+
+def check_length(value: str, what: str, limit: int) -> str:
+    """``value`` if it fits the column it goes to; PostgreSQL would refuse a longer one, SQLite keep it."""
+    if len(value) > limit:
+        raise Invalid(f"{what} is longer than {limit} characters")
+    return value
 
 
 def parse_e164(value: str) -> str:
@@ -61,6 +71,8 @@ def parse_e164(value: str) -> str:
     text = value.strip()
     if not text.startswith("+"):
         raise Invalid(f"phone number {value!r} is not E.164: it must start with + and the country code")
+    if not _E164_TEXT.fullmatch(text):
+        raise Invalid(f"phone number {value!r} is not E.164: only digits, spaces, '-', '.' and '()' may follow +")
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:

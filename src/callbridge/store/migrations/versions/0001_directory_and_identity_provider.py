@@ -1,7 +1,7 @@
 """directory and identity provider
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 15:43:31.380957
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import callbridge.store.types
-
 
 revision = '0001'
 down_revision = None
