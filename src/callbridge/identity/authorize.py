@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,7 +61,7 @@ async def parse_authorize(s: AsyncSession, params: dict[str, str]) -> AuthorizeR
         raise PageError("Application not found",
                         f"Application with identifier '{client_id}' was not found in the directory.", 700016)
     redirect_uri = params.get("redirect_uri", "")
-    if redirect_uri not in app.redirect_uris:
+    if not redirect_uri_registered(redirect_uri, app.redirect_uris):
         raise PageError("Redirect URI mismatch",
                         f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect "
                         f"URIs configured for the application '{app.client_id}'.", 50011)
@@ -74,6 +74,25 @@ async def parse_authorize(s: AsyncSession, params: dict[str, str]) -> AuthorizeR
         return _complete(partial, params)
     except errors.OAuthError as exc:
         raise RedirectableError(partial, exc) from None
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def redirect_uri_registered(uri: str, registered: list[str]) -> bool:
+    """Exact match, except that the port of an ``http`` loopback URI is ignored, as Entra does (RFC 8252 7.3):
+    MSAL's interactive sign-in listens on ``http://localhost:<free port>`` for a registered ``http://localhost``."""
+    if uri in registered:
+        return True
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 -- raises on a malformed port
+    except ValueError:
+        return False
+    if parts.scheme != "http" or parts.netloc.rpartition(":")[0] not in LOOPBACK_HOSTS:
+        return False
+    portless = parts._replace(netloc=parts.netloc.rpartition(":")[0]).geturl()
+    return portless in registered
 
 
 class RedirectableError(Exception):
