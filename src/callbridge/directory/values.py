@@ -51,12 +51,12 @@ def parse_guid(value: str, what: str = "id") -> str:
         raise Invalid(f"{what} {value!r} is not a GUID") from None
 
 
+_CANONICAL_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 def is_guid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return True
+    """True only for the canonical 8-4-4-4-12 spelling (any case), the only one on Microsoft's wires."""
+    return isinstance(value, str) and bool(_CANONICAL_GUID.match(value))
 
 
 def check_length(value: str, what: str, limit: int) -> str:
