@@ -50,7 +50,8 @@ async def create_identity(ctx: AcsContext, resource_id: str, body: Any) -> dict[
     result: dict[str, Any] = {"identity": {"id": identity.id}}
     if body.get("createTokenWithScopes"):
         scopes = _scopes(body["createTokenWithScopes"], "createTokenWithScopes")
-        result["accessToken"] = (await _issue(ctx, identity, scopes, _minutes(body.get("expiresInMinutes")), now)).body()
+        minutes = _minutes(body.get("expiresInMinutes"))
+        result["accessToken"] = (await _issue(ctx, identity, scopes, minutes, now)).body()
     return result
 
 
