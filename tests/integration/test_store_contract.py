@@ -101,7 +101,11 @@ async def test_migrations_reach_head_and_match_the_models(db: Database) -> None:
 
     async with db.engine.connect() as conn:
         revision, differences = await conn.run_sync(inspect)
-    assert revision == "0001"
+    from alembic.script import ScriptDirectory
+
+    from callbridge.store.db import alembic_config
+
+    assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert differences == []
 
 

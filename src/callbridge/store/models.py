@@ -215,3 +215,68 @@ class SignInFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(300), index=True)  # "user:<upn>" | "addr:<ip>"
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Chat(Base):
+    """A chat thread: ``19:<oid>_<oid>@unq.gbl.spaces`` for one-on-one (one per pair), ``19:<hex>@thread.v2``
+    for groups, ``19:meeting_<id>@thread.v2`` for a meeting's."""
+
+    __tablename__ = "chats"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    chat_type: Mapped[str] = mapped_column(String(16))  # oneOnOne | group | meeting
+    topic: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ChatMember(Base):
+    __tablename__ = "chat_members"
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Event(Base):
+    """A calendar event in its organizer's calendar; with an online meeting when ``is_online_meeting``."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_organizer_start", "organizer_id", "start_at"),)
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    organizer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    body_type: Mapped[str] = mapped_column(String(8), default="text")  # text | html
+    body_content: Mapped[str] = mapped_column(Text, default="")
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    start_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    end_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    location: Mapped[str] = mapped_column(String(255), default="")
+    show_as: Mapped[str] = mapped_column(String(16), default="busy")
+    importance: Mapped[str] = mapped_column(String(8), default="normal")
+    is_online_meeting: Mapped[bool] = mapped_column(Boolean, default=False)
+    online_provider: Mapped[str] = mapped_column(String(32), default="unknown")
+    meeting_thread_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    join_url: Mapped[str | None] = mapped_column(Text)
+    conference_id: Mapped[str | None] = mapped_column(String(16))
+    join_meeting_id: Mapped[str | None] = mapped_column(String(20), unique=True)
+    passcode: Mapped[str | None] = mapped_column(String(16))
+    lobby_bypass_scope: Mapped[str] = mapped_column(String(32), default="organization")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    attendees: Mapped[list[EventAttendee]] = relationship(lazy="selectin", cascade="all, delete-orphan",
+                                                          order_by="EventAttendee.position")
+
+
+class EventAttendee(Base):
+    __tablename__ = "event_attendees"
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(256), primary_key=True)  # lower case
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(256), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="required")  # required | optional | resource
+    response: Mapped[str] = mapped_column(String(24), default="none")
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
