@@ -27,6 +27,9 @@ TEAMS_SCOPES = [
     "https://auth.msft.communication.azure.com/Teams.ManageChats",
 ]
 
+GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "Chat.Create", "Chat.Read", "Calendars.Read",
+                "Calendars.ReadWrite"]
+
 
 @dataclass
 class Demo:
@@ -71,6 +74,23 @@ class Demo:
             r = c.post(f"/login/{user['tenant_id']}/oauth2/v2.0/token", data=form)
         assert r.status_code == 200, r.text
         return dict(r.json())
+
+    def graph(self, who: str, scopes: list[str] | None = None) -> httpx.Client:
+        """A client of the directory API holding ``who``'s delegated token (all consented scopes by default)."""
+        token = self.password_token(who, scopes or GRAPH_SCOPES)["access_token"]
+        return httpx.Client(base_url=f"{self.base_url}/graph/v1.0", timeout=30,
+                            verify=ssl.create_default_context(cafile=self.ca_file),
+                            headers={"Authorization": f"Bearer {token}"})
+
+    def app_graph(self, tenant: str) -> httpx.Client:
+        """A client of the directory API holding the app's own (client credentials) token in ``tenant``."""
+        with self.client() as c:
+            r = c.post(f"/login/{self.tenant(tenant)['id']}/oauth2/v2.0/token", data={
+                "grant_type": "client_credentials", "client_id": self.client_id,
+                "client_secret": self.info["app"]["client_secret"], "scope": "https://graph.microsoft.com/.default"})
+        return httpx.Client(base_url=f"{self.base_url}/graph/v1.0", timeout=30,
+                            verify=ssl.create_default_context(cafile=self.ca_file),
+                            headers={"Authorization": f"Bearer {r.json()['access_token']}"})
 
     def forge(self, claims: dict[str, Any], *, purpose: str = "idp", headers: dict[str, Any] | None = None) -> str:
         """A token signed with the platform's real key (to test claim checks one at a time)."""

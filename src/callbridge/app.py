@@ -15,6 +15,7 @@ from callbridge.acs.routes import router as acs_router
 from callbridge.bootstrap import Platform, build
 from callbridge.clock import Clock
 from callbridge.config import Settings
+from callbridge.graph.routes import router as graph_router
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         app.state.platform = ready
         app.state.identity = ready.identity
         app.state.acs = ready.acs
+        app.state.graph = ready.graph
         yield
         if platform is None:
             await ready.db.close()
@@ -35,10 +37,12 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     app = FastAPI(title="callbridge", version=__version__, lifespan=lifespan)
     if platform is not None:  # already built (tests, benchmarks): usable without a lifespan
         app.state.platform, app.state.identity, app.state.acs = platform, platform.identity, platform.acs
+        app.state.graph = platform.graph
     app.middleware("http")(metrics.middleware)
     app.include_router(identity_router)
     app.include_router(admin_consent_router)
     app.include_router(acs_router)
+    app.include_router(graph_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -11,6 +11,9 @@ from datetime import timedelta
 from callbridge.acs.context import AcsContext
 from callbridge.clock import Clock, SystemClock
 from callbridge.config import Settings
+from callbridge.graph.context import GraphContext
+from callbridge.graph.paging import PageTokens, load_secret
+from callbridge.graph.throttle import TokenBuckets
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.keys import KeyRing
 from callbridge.identity.minting import TokenMinter
@@ -27,6 +30,7 @@ class Platform:
     clock: Clock
     identity: IdentityContext
     acs: AcsContext
+    graph: GraphContext
 
 
 async def build(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Platform:
@@ -47,8 +51,10 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
                               settings.signin_failure_window_s)
     identity = IdentityContext(settings, db, clock, idp_ring, minter, throttle)
     acs = AcsContext(settings, db, clock, idp_ring, comm_ring)
+    graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)),
+                         TokenBuckets(settings.graph_requests_per_second, settings.graph_burst))
     log.info("platform ready", extra={"database": db.dialect, "base_url": settings.public_base_url})
-    return Platform(settings, db, clock, identity, acs)
+    return Platform(settings, db, clock, identity, acs, graph)
 
 
 @asynccontextmanager

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     signin_failures_per_address: int = 20
     signin_failure_window_s: int = 300
 
+    # directory API (Graph shape)
+    graph_requests_per_second: float = 100.0  # per app and tenant
+    graph_burst: int = 200
+    meeting_toll_number: str = "+14255550100"  # dial-in number shown in online meetings
+
     # token exchange
     hmac_max_skew_s: int = 900
     communication_user_token_lifetime_s: int = 24 * 3600

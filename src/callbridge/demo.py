@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callbridge.config import Settings
 from callbridge.directory import apps, consent, resources, tenants, users
 from callbridge.directory.values import COMMUNICATION_APP_ID
+from callbridge.graph.auth import Caller
+from callbridge.graph.calendar import CalendarContext, create_event
 from callbridge.store.db import Database
 from callbridge.store.models import Tenant, User
+from callbridge.store.types import utcnow
 from callbridge.tls import ensure_local_tls
 
 GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "Chat.Create", "Chat.Read", "Calendars.Read",
@@ -99,6 +103,8 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
         tenant, members = await _seed_tenant(s, name, people[name])
         await consent.grant_admin_consent(s, tenant, app)
         described.append(_describe_tenant(base, tenant, members, people[name]))
+        if name == "Fabrikam":
+            await _seed_calendar(s, settings, app.client_id, members[1], utcnow())
     return {
         "base_url": base,
         "graph_base_url": f"{base}/graph/v1.0",
@@ -112,6 +118,43 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
                 "tenant_id": contoso.id, "name": app.display_name},
         "tenants": described,
     }
+
+
+async def _seed_calendar(s: AsyncSession, settings: Settings, client_id: str, alice: User, now: datetime) -> None:
+    """Alice's calendar around today: online meetings (one with Megan and an outside guest, one starting within
+    the hour) and a plain event."""
+    caller = Caller(alice.tenant_id, client_id, alice.id, frozenset({"Calendars.ReadWrite"}), frozenset())
+    ctx = CalendarContext(settings.public_base_url, settings.meeting_toll_number, "UTC")
+    soon = now.replace(minute=0, second=0, microsecond=0) + timedelta(minutes=30 if now.minute < 30 else 60)
+    today = now.replace(hour=9, minute=0, second=0, microsecond=0)
+
+    def when(start: datetime, minutes: int) -> dict[str, Any]:
+        fmt = "%Y-%m-%dT%H:%M:%S"
+        return {"start": {"dateTime": start.strftime(fmt), "timeZone": "UTC"},
+                "end": {"dateTime": (start + timedelta(minutes=minutes)).strftime(fmt), "timeZone": "UTC"}}
+
+    def invite(*addresses: str) -> list[dict[str, Any]]:
+        return [{"emailAddress": {"address": a}, "type": "required"} for a in addresses]
+
+    meetings = [
+        {"subject": "Customer escalation: Adatum", **when(soon, 30), "isOnlineMeeting": True,
+         "attendees": invite("megan@fabrikam.example", "adele@fabrikam.example")},
+        {"subject": "Project kickoff with Contoso", **when(today + timedelta(days=1, hours=1), 60),
+         "isOnlineMeeting": True, "onlineMeetingProvider": "teamsForBusiness",
+         "attendees": [*invite("megan@fabrikam.example"),
+                       {"emailAddress": {"address": "pat@adatum.example", "name": "Pat Guest"}, "type": "required"}],
+         "lobbyBypassSettings": {"scope": "organization"},
+         "body": {"contentType": "text", "content": "Agenda: scope, milestones, calling pilot."}},
+        {"subject": "Weekly team sync", **when(today - timedelta(days=1) + timedelta(hours=7), 30),
+         "isOnlineMeeting": True, "attendees": invite("megan@fabrikam.example", "lee@fabrikam.example"),
+         "lobbyBypassSettings": {"scope": "everyone"}},
+        {"subject": "Quarterly pipeline review", **when(today + timedelta(days=3, hours=5), 45),
+         "isOnlineMeeting": True, "attendees": invite("diego@fabrikam.example")},
+        {"subject": "Lunch with Adele", **when(today + timedelta(hours=3), 60), "location": {"displayName": "Cafe"},
+         "showAs": "oof"},
+    ]
+    for body in meetings:
+        await create_event(s, caller, body, ctx, now)
 
 
 def _describe_tenant(base: str, tenant: Tenant, members: list[User], people: list[DemoUser]) -> dict[str, Any]:

@@ -1,0 +1,26 @@
+"""What the directory API needs: the store, the clock, the identity provider's keys, paging and throttling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callbridge.clock import Clock
+from callbridge.config import Settings
+from callbridge.graph.paging import PageTokens
+from callbridge.graph.throttle import TokenBuckets
+from callbridge.identity.keys import KeyRing
+from callbridge.store.db import Database
+
+
+@dataclass
+class GraphContext:
+    settings: Settings
+    db: Database
+    clock: Clock
+    ring: KeyRing
+    pages: PageTokens
+    buckets: TokenBuckets
+
+    @property
+    def root(self) -> str:
+        return f"{self.settings.public_base_url}/graph/v1.0"

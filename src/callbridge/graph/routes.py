@@ -1,0 +1,266 @@
+"""HTTP routes under ``/graph/v1.0``, in Microsoft Graph's shapes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callbridge.graph import calendar, chats, odata, users
+from callbridge.graph.auth import Caller, authenticate
+from callbridge.graph.context import GraphContext
+from callbridge.graph.errors import GraphError, bad_request, new_request_id, throttled
+from callbridge.graph.paging import fingerprint
+from callbridge.graph.timezones import parse_query_datetime, preferred
+
+router = APIRouter(prefix="/graph/v1.0", tags=["directory (Graph)"])
+CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
+Action = Callable[[AsyncSession, Caller, GraphContext], Awaitable[tuple[int, Any, dict[str, str]]]]
+
+
+def _headers(request: Request, request_id: str) -> dict[str, str]:
+    headers = {"request-id": request_id, "OData-Version": "4.0"}
+    if client_id := request.headers.get("client-request-id"):
+        headers["client-request-id"] = client_id
+    return headers
+
+
+async def _handle(request: Request, action: Action) -> Response:
+    ctx: GraphContext = request.app.state.graph
+    request_id = new_request_id()
+    headers = _headers(request, request_id)
+    now = ctx.clock.now()
+    try:
+        caller = await authenticate(request.headers.get("authorization"), ctx.ring, ctx.settings.public_base_url, now)
+        wait = ctx.buckets.take(f"{caller.app_id}:{caller.tenant_id}", now)
+        if wait:
+            raise throttled(wait)
+        async with ctx.db.transaction() as s:
+            status, body, extra = await action(s, caller, ctx)
+    except odata.ODataError as exc:
+        return _error(users.odata_error(exc), request, request_id, headers)
+    except GraphError as exc:
+        return _error(exc, request, request_id, headers)
+    if body is None:
+        return Response(status_code=status, headers={**headers, **extra})
+    return JSONResponse(body, status_code=status, headers={**headers, **extra}, media_type=CONTENT_TYPE)
+
+
+def _error(exc: GraphError, request: Request, request_id: str, headers: dict[str, str]) -> Response:
+    body = exc.body(request_id, request.headers.get("client-request-id"))
+    return JSONResponse(body, status_code=exc.status, headers={**headers, **exc.headers})
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise bad_request("Unable to read JSON request payload. Please ensure Content-Type header is set and "
+                          "payload is of valid JSON format.") from None
+
+
+def _next_link(ctx: GraphContext, request: Request, token: str | None) -> dict[str, str]:
+    if token is None:
+        return {}
+    params = [(k, v) for k, v in request.query_params.multi_items() if k.lower() != "$skiptoken"]
+    return {"@odata.nextLink": f"{ctx.root}{request.url.path.removeprefix('/graph/v1.0')}?"
+                               f"{urlencode([*params, ('$skiptoken', token)])}"}
+
+
+# -- users ----------------------------------------------------------------------------------------------------
+@router.get("/users")
+async def list_users(
+    request: Request,
+    filter_: str | None = Query(None, alias="$filter"),
+    search: str | None = Query(None, alias="$search"),
+    orderby: str | None = Query(None, alias="$orderby"),
+    select_: str | None = Query(None, alias="$select"),
+    top: str | None = Query(None, alias="$top"),
+    count: str | None = Query(None, alias="$count"),
+    skiptoken: str | None = Query(None, alias="$skiptoken"),
+    consistency_level: str | None = Header(None, alias="ConsistencyLevel"),
+) -> Response:
+    query = users.UserQuery(filter_, search, orderby, select_, top, (count or "").lower() == "true",
+                            (consistency_level or "").lower() == "eventual", skiptoken)
+    shape = fingerprint({k: v for k, v in request.query_params.items()})
+
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        page, token, total = await users.list_users(s, caller, query, ctx.pages, shape, ctx.clock.now())
+        body: dict[str, Any] = {"@odata.context": f"{ctx.root}/$metadata#users"}
+        if total is not None:
+            body["@odata.count"] = total
+        return 200, {**body, **_next_link(ctx, request, token), "value": page}, {}
+
+    return await _handle(request, act)
+
+
+@router.get("/users/{user_ref}")
+async def get_user(request: Request, user_ref: str, select_: str | None = Query(None, alias="$select")) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        body = await users.get_user(s, caller, user_ref, select_)
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#users/$entity", **body}, {}
+
+    return await _handle(request, act)
+
+
+@router.get("/me")
+async def me(request: Request, select_: str | None = Query(None, alias="$select")) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        body = await users.get_user(s, caller, caller.me(), select_)
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#users/$entity", **body}, {}
+
+    return await _handle(request, act)
+
+
+@router.get("/users/{user_ref}/licenseDetails")
+@router.get("/me/licenseDetails")
+async def license_details(request: Request, user_ref: str | None = None) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        value = await users.license_details(s, caller, user_ref or caller.me())
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#users('{user_ref or caller.me()}')/licenseDetails",
+                     "value": value}, {}
+
+    return await _handle(request, act)
+
+
+# -- chats ----------------------------------------------------------------------------------------------------
+@router.post("/chats")
+async def create_chat(request: Request) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        chat, created = await chats.create_chat(s, caller, await _json(request), ctx.clock.now())
+        body = {"@odata.context": f"{ctx.root}/$metadata#chats/$entity", **chats.chat_to_graph(chat, ctx.root)}
+        return (201 if created else 200), body, {"Location": f"{ctx.root}/chats('{chat.id}')"}
+
+    return await _handle(request, act)
+
+
+@router.get("/chats/{chat_id}")
+async def get_chat(request: Request, chat_id: str) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        chat = await chats.readable_chat(s, caller, chat_id)
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#chats/$entity", **chats.chat_to_graph(chat, ctx.root)}, {}
+
+    return await _handle(request, act)
+
+
+@router.get("/chats/{chat_id}/members")
+async def chat_members(request: Request, chat_id: str) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        chat = await chats.readable_chat(s, caller, chat_id)
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#chats('{chat_id}')/members",
+                     "@odata.count": len(value := await chats.members(s, chat)), "value": value}, {}
+
+    return await _handle(request, act)
+
+
+@router.get("/me/chats")
+async def my_chats(request: Request) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        value = await chats.my_chats(s, caller, ctx.root)
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#chats", "@odata.count": len(value), "value": value}, {}
+
+    return await _handle(request, act)
+
+
+# -- calendar -------------------------------------------------------------------------------------------------
+def _calendar_ctx(ctx: GraphContext, request: Request) -> tuple[calendar.CalendarContext, dict[str, str]]:
+    zone = preferred(request.headers.get("prefer"))
+    applied = {"Preference-Applied": f'outlook.timezone="{zone}"'} if zone else {}
+    return calendar.CalendarContext(ctx.settings.public_base_url, ctx.settings.meeting_toll_number,
+                                    calendar.check_zone(zone)), applied
+
+
+async def _events_body(s: AsyncSession, caller: Caller, ctx: GraphContext, request: Request,
+                       events: list[Any], token: str | None, context: str) -> tuple[int, Any, dict[str, str]]:
+    cal, applied = _calendar_ctx(ctx, request)
+    people = await calendar.organizers(s, events)
+    value = [calendar.event_to_graph(e, people[e.organizer_id], caller.user_id, cal) for e in events]
+    return 200, {"@odata.context": f"{ctx.root}/$metadata#{context}", **_next_link(ctx, request, token),
+                 "value": value}, applied
+
+
+@router.get("/me/calendar/calendarView")
+@router.get("/me/calendarView")
+async def calendar_view(
+    request: Request,
+    start: str | None = Query(None, alias="startDateTime"),
+    end: str | None = Query(None, alias="endDateTime"),
+    top: str | None = Query(None, alias="$top"),
+    skiptoken: str | None = Query(None, alias="$skiptoken"),
+) -> Response:
+    shape = fingerprint(dict(request.query_params))
+
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        window = (parse_query_datetime(start, "startDateTime"), parse_query_datetime(end, "endDateTime"))
+        events, token = await calendar.page_of_events(s, caller, window, top, skiptoken, ctx.pages, shape,
+                                                      ctx.clock.now())
+        return await _events_body(s, caller, ctx, request, events, token, "users('me')/calendar/calendarView")
+
+    return await _handle(request, act)
+
+
+@router.get("/me/events")
+@router.get("/me/calendar/events")
+async def list_events(request: Request, top: str | None = Query(None, alias="$top"),
+                      skiptoken: str | None = Query(None, alias="$skiptoken")) -> Response:
+    shape = fingerprint(dict(request.query_params))
+
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        events, token = await calendar.page_of_events(s, caller, None, top, skiptoken, ctx.pages, shape,
+                                                      ctx.clock.now())
+        return await _events_body(s, caller, ctx, request, events, token, "users('me')/events")
+
+    return await _handle(request, act)
+
+
+async def _one_event(s: AsyncSession, caller: Caller, ctx: GraphContext, request: Request, event: Any,
+                     status: int = 200) -> tuple[int, Any, dict[str, str]]:
+    cal, applied = _calendar_ctx(ctx, request)
+    people = await calendar.organizers(s, [event])
+    body = calendar.event_to_graph(event, people[event.organizer_id], caller.user_id, cal)
+    return status, {"@odata.context": f"{ctx.root}/$metadata#users('me')/events/$entity", **body}, applied
+
+
+@router.post("/me/events")
+@router.post("/me/calendar/events")
+async def create_event(request: Request) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        cal, _ = _calendar_ctx(ctx, request)
+        event = await calendar.create_event(s, caller, await _json(request), cal, ctx.clock.now())
+        return await _one_event(s, caller, ctx, request, event, 201)
+
+    return await _handle(request, act)
+
+
+@router.get("/me/events/{event_id}")
+async def get_event(request: Request, event_id: str) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        return await _one_event(s, caller, ctx, request, await calendar.visible_event(s, caller, event_id))
+
+    return await _handle(request, act)
+
+
+@router.patch("/me/events/{event_id}")
+async def update_event(request: Request, event_id: str) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        cal, _ = _calendar_ctx(ctx, request)
+        event = await calendar.update_event(s, caller, event_id, await _json(request), cal, ctx.clock.now())
+        return await _one_event(s, caller, ctx, request, event)
+
+    return await _handle(request, act)
+
+
+@router.delete("/me/events/{event_id}")
+async def delete_event(request: Request, event_id: str) -> Response:
+    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        await calendar.delete_event(s, caller, event_id)
+        return 204, None, {}
+
+    return await _handle(request, act)
