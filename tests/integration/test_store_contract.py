@@ -6,19 +6,14 @@ database of its own. A missing PostgreSQL fails these tests; CALLBRIDGE_SKIP_POS
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import StatementError
 
 from callbridge.directory import apps, consent, resources, tenants, users
@@ -26,7 +21,6 @@ from callbridge.directory.errors import Conflict, Invalid, NotFound
 from callbridge.directory.values import COMMUNICATION_APP_ID, GRAPH_APP_ID, Licence
 from callbridge.store.db import Database
 from callbridge.store.models import AppRegistration, Base, ClientSecret, Tenant, User
-from tests.support.postgres import throwaway_postgres
 
 SKIP_POSTGRES = "CALLBRIDGE_SKIP_POSTGRES"
 ALICE_NUMBER = "+14255550101"
@@ -34,40 +28,6 @@ PERMISSIONS = {
     GRAPH_APP_ID: {"delegated": ["User.Read", "Presence.Read"], "application": ["User.Read.All"]},
     COMMUNICATION_APP_ID: {"delegated": ["Teams.ManageCalls", "Teams.ManageChats"]},
 }
-
-
-# -- one fresh, migrated database per test, on each backend ---------------------------------------------------
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    if os.environ.get(SKIP_POSTGRES) == "1":
-        pytest.skip(f"{SKIP_POSTGRES}=1")
-    with throwaway_postgres() as url:  # raises, failing the tests, when PostgreSQL is not installed
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-async def db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'callbridge.db'}"
-    else:
-        server = make_url(request.getfixturevalue("postgres_server"))
-        name = f"cb_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(server.set(drivername="postgresql").render_as_string(hide_password=False))
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        url = server.set(database=name).render_as_string(hide_password=False)
-    database = Database(url)
-    await database.migrate()
-    await database.migrate()  # a second run on every start must be harmless
-    yield database
-    await database.close()
 
 
 async def _fabrikam(db: Database) -> Tenant:
