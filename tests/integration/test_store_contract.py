@@ -22,7 +22,6 @@ from callbridge.directory.values import COMMUNICATION_APP_ID, GRAPH_APP_ID, Lice
 from callbridge.store.db import Database
 from callbridge.store.models import AppRegistration, Base, ClientSecret, Tenant, User
 
-SKIP_POSTGRES = "CALLBRIDGE_SKIP_POSTGRES"
 ALICE_NUMBER = "+14255550101"
 PERMISSIONS = {
     GRAPH_APP_ID: {"delegated": ["User.Read", "Presence.Read"], "application": ["User.Read.All"]},
