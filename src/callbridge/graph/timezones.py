@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz
@@ -10,6 +10,8 @@ from tzlocal.windows_tz import win_tz
 from callbridge.graph.errors import bad_request
 
 UTC_NAMES = {"utc", "etc/utc", "coordinated universal time"}
+# A moment a day away from datetime's ends can be stored in UTC and shown in every zone (offsets reach 14 hours).
+EARLIEST, LATEST = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def resolve(name: str) -> ZoneInfo:
@@ -49,7 +51,10 @@ def parse_graph_datetime(value: object, field: str) -> datetime:
         parsed = datetime.fromisoformat(value["dateTime"].rstrip("Z")[:26])
     except ValueError:
         raise bad_request(f"'{field}.dateTime' is not an ISO 8601 date and time.", "ErrorInvalidRequest") from None
-    return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
+    moment = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
+    if not _representable(moment):
+        raise bad_request(f"'{field}.dateTime' is out of range.", "ErrorInvalidRequest")
+    return moment
 
 
 def parse_query_datetime(value: str | None, name: str) -> datetime:
@@ -61,4 +66,14 @@ def parse_query_datetime(value: str | None, name: str) -> datetime:
     except ValueError:
         raise bad_request(f"The value '{value}' of parameter '{name}' is not a valid ISO 8601 date.",
                           "ErrorInvalidParameter") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("UTC"))
+    moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("UTC"))
+    if not _representable(moment):
+        raise bad_request(f"The value '{value}' of parameter '{name}' is out of range.", "ErrorInvalidParameter")
+    return moment
+
+
+def _representable(moment: datetime) -> bool:
+    try:
+        return EARLIEST <= moment.astimezone(UTC) <= LATEST
+    except OverflowError:
+        return False
