@@ -62,13 +62,13 @@ def verify(request: SignedRequest, keys: Iterable[str], now: datetime, max_skew_
     date = request.headers.get("x-ms-date") or request.headers.get("date", "")
     _check_date(date, now, max_skew_s)
     digest = request.headers.get("x-ms-content-sha256", "")
-    if not hmac.compare_digest(digest, content_hash(request.body)):
+    if not hmac.compare_digest(digest.encode(), content_hash(request.body).encode()):  # headers may be non-ASCII
         raise denied("Request 'x-ms-content-sha256' differs from generated content hash.")
     candidates = [f"{request.method.upper()}\n{path}\n{date};{host};{digest}"
                   for path in dict.fromkeys(request.path_and_query) for host in dict.fromkeys(request.hosts)]
     for key in keys:
         for to_sign in candidates:
-            if hmac.compare_digest(signature(key, to_sign), given_signature):
+            if hmac.compare_digest(signature(key, to_sign).encode(), given_signature.encode()):
                 return key
     raise denied("The request signature does not match any access key of this resource.")
 

@@ -65,7 +65,7 @@ def csrf_token(request: Request) -> str:
 
 def csrf_ok(request: Request, submitted: str | None) -> bool:
     cookie = request.cookies.get(CSRF_COOKIE)
-    return bool(cookie and submitted and secrets.compare_digest(cookie, submitted))
+    return bool(cookie and submitted and secrets.compare_digest(cookie.encode(), submitted.encode()))  # any text
 
 
 def set_csrf(response: Response, token: str) -> None:
