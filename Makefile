@@ -27,7 +27,10 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install
-	$(PY) bench/token_exchange.py
+	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+		{ echo "bench: install Debian's wrk"; exit 1; }
+	$(PY) -m bench.token_exchange
+	$(PY) -m bench.graph_queries
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -38,7 +38,7 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     if platform is not None:  # already built (tests, benchmarks): usable without a lifespan
         app.state.platform, app.state.identity, app.state.acs = platform, platform.identity, platform.acs
         app.state.graph = platform.graph
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(metrics.MetricsMiddleware)
     app.include_router(identity_router)
     app.include_router(admin_consent_router)
     app.include_router(acs_router)

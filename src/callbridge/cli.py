@@ -52,11 +52,13 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="address to listen on (default from CALLBRIDGE_HOST)")
 @click.option("--port", type=int, default=None, help="HTTPS port (default from CALLBRIDGE_HTTPS_PORT)")
-def serve(host: str | None, port: int | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="worker processes (CALLBRIDGE_WORKERS)")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the platform (HTTPS)."""
     from callbridge.server import serve as run_server
 
-    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "https_port": port}.items() if v is not None}
+    given = {"host": host, "https_port": port, "workers": workers}
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     run_server(Settings(**overrides))
 
 

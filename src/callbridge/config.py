@@ -20,6 +20,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     https_port: int = 8443
+    workers: int = 1  # HTTP worker processes; one per core on a busy node
     base_url: str = ""  # default: https://localhost:{https_port}
     data_dir: Path = Path("var")
     database_url: str = ""  # default: sqlite+aiosqlite:///{data_dir}/callbridge.db

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import and_, bindparam, or_, select
+
 from callbridge.acs import errors
 from callbridge.acs import tokens as comm_tokens
 from callbridge.acs.context import AcsContext
-from callbridge.directory.consent import granted_scopes
 from callbridge.directory.values import COMMUNICATION_APP_ID, COMMUNICATION_RESOURCE_URI, TEAMS_SCOPES, is_guid
 from callbridge.identity.authority import issuer
 from callbridge.identity.tokens import Expectation, TokenInvalid, verify_fresh
-from callbridge.store.models import Tenant, User
+from callbridge.store.models import ConsentGrant, Tenant, User
 
 ACCEPTED_AUDIENCES = frozenset({COMMUNICATION_APP_ID, COMMUNICATION_RESOURCE_URI})
 
@@ -67,6 +68,33 @@ async def verify_organisation_token(ctx: AcsContext, token: str, now: datetime) 
     return claims
 
 
+_STATE_QUERY = (
+    select(User.account_enabled, Tenant.acs_interop_enabled, ConsentGrant.scopes)
+    .join(Tenant, Tenant.id == User.tenant_id)
+    .outerjoin(ConsentGrant, and_(
+        ConsentGrant.tenant_id == User.tenant_id, ConsentGrant.client_id == bindparam("app_id"),
+        ConsentGrant.resource_app_id == COMMUNICATION_APP_ID,
+        or_(ConsentGrant.principal_id.is_(None), ConsentGrant.principal_id == User.id)))
+    .where(User.id == bindparam("user_id"), User.tenant_id == bindparam("tenant_id"))
+)
+
+
+@dataclass(frozen=True)
+class _DirectoryState:
+    enabled: bool
+    interop: bool
+    consented: frozenset[str]
+
+
+async def _directory_state(ctx: AcsContext, tenant_id: str, user_id: str, app_id: str) -> _DirectoryState | None:
+    """The user, their tenant's setting and the consent grants, in one round trip (this is the hot path)."""
+    rows = await ctx.db.fetch_all(_STATE_QUERY, {"user_id": user_id, "tenant_id": tenant_id, "app_id": app_id})
+    if not rows:
+        return None
+    scopes = frozenset(scope for row in rows for scope in (row.scopes or "").split())
+    return _DirectoryState(bool(rows[0].account_enabled), bool(rows[0].acs_interop_enabled), scopes)
+
+
 async def exchange(ctx: AcsContext, body: Any, resource_id: str) -> Exchanged:
     now = ctx.clock.now()
     token, app_id, user_id = validate_body(body)
@@ -76,16 +104,13 @@ async def exchange(ctx: AcsContext, body: Any, resource_id: str) -> Exchanged:
     if str(claims.get("oid", "")).lower() != user_id:
         raise errors.validation("Provided AAD token issued for unexpected user.", "userId")
     tenant_id = str(claims["tid"])
-    async with ctx.db.session() as s:
-        user = await s.get(User, user_id)
-        tenant = await s.get(Tenant, tenant_id)
-        if user is None or tenant is None or user.tenant_id != tenant_id or not user.account_enabled:
-            raise errors.invalid_access_token("Provided access token is not valid: the user is disabled or gone.")
-        consented = await granted_scopes(s, tenant_id, app_id, COMMUNICATION_APP_ID, user_id)
-    if not set(TEAMS_SCOPES) <= consented:
+    state = await _directory_state(ctx, tenant_id, user_id, app_id)
+    if state is None or not state.enabled:
+        raise errors.invalid_access_token("Provided access token is not valid: the user is disabled or gone.")
+    if not set(TEAMS_SCOPES) <= state.consented:
         raise errors.forbidden(f"Tenant {tenant_id} has not consented to application {app_id} using "
                                "Teams.ManageCalls and Teams.ManageChats.")
-    if not tenant.acs_interop_enabled:
+    if not state.interop:
         raise errors.forbidden(f"Teams interoperability with Communication Services is turned off for tenant "
                                f"{tenant_id}.")
     expires_at = datetime.fromtimestamp(claims["exp"], UTC)
