@@ -97,11 +97,11 @@ class Server:
                 self.process.wait(timeout=5)
 
 
-def start_server(settings: Settings, ca_file: str, workers: int = 1) -> Server:
+def start_server(settings: Settings, ca_file: str, workers: int = 1, env: dict[str, str] | None = None) -> Server:
     command = [str(Path(sys.executable).parent / "callbridge"), "serve", "--workers", str(workers)]
     env = {**os.environ, "CALLBRIDGE_DATA_DIR": str(settings.data_dir),
            "CALLBRIDGE_HTTPS_PORT": str(settings.https_port), "CALLBRIDGE_BASE_URL": settings.public_base_url,
-           "CALLBRIDGE_LOG_LEVEL": "WARNING"}
+           "CALLBRIDGE_LOG_LEVEL": "WARNING", **(env or {})}
     log = settings.data_dir / f"server-{workers}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

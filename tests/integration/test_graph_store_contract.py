@@ -41,7 +41,7 @@ async def _pages(db: Database, caller: Caller, **options: Any) -> list[str]:
         query = users.UserQuery(options.get("filter"), None, options.get("orderby"), "displayName",
                                 options.get("top", "4"), False, False, token)
         async with db.session() as s:
-            page, token, _ = await users.list_users(s, caller, query, TOKENS, "q", utcnow())
+            page, token, _ = await users.list_users(s, caller, query, TOKENS, "q", utcnow(), db.dialect)
         names += [u["displayName"] for u in page]
         if token is None:
             return names
@@ -96,3 +96,25 @@ async def test_one_on_one_chat_is_idempotent(db: Database) -> None:
     assert created and not created_again and first.id == again.id
     async with db.session() as s:
         assert await s.get(Tenant, first.tenant_id) is not None
+
+
+async def test_prefix_and_equality_filters_use_the_lower_column_indexes(db: Database) -> None:
+    from sqlalchemy import text
+
+    from callbridge.graph import odata
+    from callbridge.graph.query import FilterCompiler
+
+    _, people = await _seeded(db)
+    compiler = FilterCompiler(users.PROPS, "user", advanced=False, dialect=db.dialect)
+    for flt, index in (("startswith(displayName,'Al')", "ix_users_tenant_lower_display_name"),
+                       ("mail eq 'megan@fabrikam.example'", "ix_users_tenant_lower_mail")):
+        query = select(User.id).where(User.tenant_id == people["alice"].tenant_id,
+                                      compiler.compile(odata.parse_filter(flt)))
+        sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        async with db.engine.connect() as conn:
+            if db.dialect == "postgresql":
+                await conn.execute(text("SET enable_seqscan = off"))  # a tiny table: ask whether the index CAN serve
+                plan = " ".join(r[0] for r in (await conn.execute(text(f"EXPLAIN {sql}"))).all())
+            else:
+                plan = " ".join(r[-1] for r in (await conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))).all())
+        assert index in plan, plan

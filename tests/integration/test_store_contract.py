@@ -51,11 +51,17 @@ async def _app(db: Database, tenant: Tenant, *, multi_tenant: bool = False) -> A
 
 
 # -- schema ---------------------------------------------------------------------------------------------------
+def _modelled(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Everything but the expression indexes on lower(column), which only the migration declares."""
+    return not (type_ == "index" and (name or "").startswith("ix_users_tenant_lower_"))
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 async def test_migrations_reach_head_and_match_the_models(db: Database) -> None:
     await db.migrate()
 
     def inspect(connection: object) -> tuple[str | None, list[object]]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": _modelled})
         return context.get_current_revision(), compare_metadata(context, Base.metadata)
 
     async with db.engine.connect() as conn:

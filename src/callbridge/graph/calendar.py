@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.graph import meetings, odata
@@ -16,6 +16,7 @@ from callbridge.graph.auth import Caller
 from callbridge.graph.errors import GraphError, access_denied, bad_request
 from callbridge.graph.paging import PageTokens
 from callbridge.graph.timezones import graph_datetime, parse_graph_datetime, resolve
+from callbridge.store.db import ReadSession
 from callbridge.store.models import Event, EventAttendee, User
 
 READ = {"Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"}
@@ -39,7 +40,7 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
 
 
-def event_to_graph(event: Event, organizer: User, viewer_id: str | None, ctx: CalendarContext) -> dict[str, Any]:
+def event_to_graph(event: Event, organizer: Row[Any], viewer_id: str | None, ctx: CalendarContext) -> dict[str, Any]:
     etag = hashlib.sha256(f"{event.id}{event.modified_at.isoformat()}".encode()).hexdigest()[:16]
     info = meetings.online_meeting_info(event.meeting_thread_id, event.join_url, event.conference_id,
                                         event.join_meeting_id, event.passcode, event.lobby_bypass_scope,
@@ -180,9 +181,9 @@ async def create_event(s: AsyncSession, caller: Caller, body: Any, ctx: Calendar
     return event
 
 
-async def visible_event(s: AsyncSession, caller: Caller, event_id: str) -> Event:
+async def visible_event(s: ReadSession, caller: Caller, event_id: str) -> Event:
     caller.require(READ)
-    event = await s.scalar(select(Event).where(Event.id == event_id, Event.tenant_id == caller.tenant_id,
+    event: Event | None = await s.scalar(select(Event).where(Event.id == event_id, Event.tenant_id == caller.tenant_id,
                                                _visible_to(caller.me())))
     if event is None:
         raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
@@ -214,7 +215,7 @@ async def delete_event(s: AsyncSession, caller: Caller, event_id: str) -> None:
     await s.delete(event)
 
 
-async def page_of_events(s: AsyncSession, caller: Caller, window: tuple[datetime, datetime] | None, top_raw: str | None,
+async def page_of_events(s: ReadSession, caller: Caller, window: tuple[datetime, datetime] | None, top_raw: str | None,
                          skiptoken: str | None, tokens: PageTokens, fingerprint: str,
                          now: datetime) -> tuple[list[Event], str | None]:
     """Events of the caller's calendar by start time, within ``window`` if given (calendarView)."""
@@ -239,11 +240,13 @@ async def page_of_events(s: AsyncSession, caller: Caller, window: tuple[datetime
     return rows[:top], next_token
 
 
-async def organizers(s: AsyncSession, events: list[Event]) -> dict[str, User]:
+async def organizers(s: ReadSession, events: list[Event]) -> dict[str, Row[Any]]:
+    """Name and address of each event's organizer (plain rows: a page may hold many events)."""
     ids = {e.organizer_id for e in events}
     if not ids:
         return {}
-    return {u.id: u for u in (await s.scalars(select(User).where(User.id.in_(ids)))).all()}
+    rows = await s.execute(select(User.id, User.display_name, User.mail).where(User.id.in_(ids)))
+    return {row.id: row for row in rows.all()}
 
 
 def check_zone(name: str | None) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callbridge.graph.auth import Caller
 from callbridge.graph.errors import GraphError, bad_request
 from callbridge.graph.users import resolve
+from callbridge.store.db import ReadSession
 from callbridge.store.models import Chat, ChatMember, User
 
 CREATE = {"Chat.Create", "Chat.ReadWrite"}
@@ -102,9 +103,9 @@ async def create_chat(s: AsyncSession, caller: Caller, body: Any, now: datetime)
     return chat, True
 
 
-async def readable_chat(s: AsyncSession, caller: Caller, chat_id: str) -> Chat:
+async def readable_chat(s: ReadSession, caller: Caller, chat_id: str) -> Chat:
     caller.require(READ, APP_READ)
-    chat = await s.get(Chat, chat_id)
+    chat: Chat | None = await s.get(Chat, chat_id)
     if chat is None or chat.tenant_id != caller.tenant_id:
         raise GraphError(404, "NotFound", f"Chat '{chat_id}' was not found.")
     if not caller.is_app and await s.get(ChatMember, (chat_id, caller.user_id)) is None:
@@ -112,13 +113,13 @@ async def readable_chat(s: AsyncSession, caller: Caller, chat_id: str) -> Chat:
     return chat
 
 
-async def members(s: AsyncSession, chat: Chat) -> list[dict[str, Any]]:
+async def members(s: ReadSession, chat: Chat) -> list[dict[str, Any]]:
     rows = await s.execute(select(ChatMember, User).join(User, User.id == ChatMember.user_id)
                            .where(ChatMember.chat_id == chat.id).order_by(ChatMember.added_at, User.display_name))
     return [member_to_graph(m, u, chat) for m, u in rows.all()]
 
 
-async def my_chats(s: AsyncSession, caller: Caller, base: str) -> list[dict[str, Any]]:
+async def my_chats(s: ReadSession, caller: Caller, base: str) -> list[dict[str, Any]]:
     caller.require(READ)
     rows = await s.scalars(select(Chat).join(ChatMember, ChatMember.chat_id == Chat.id)
                            .where(ChatMember.user_id == caller.me(), Chat.tenant_id == caller.tenant_id)

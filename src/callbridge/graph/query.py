@@ -29,11 +29,12 @@ def _unsupported(name: str, entity: str) -> GraphError:
 
 
 class FilterCompiler:
-    def __init__(self, props: dict[str, Property], entity: str, advanced: bool) -> None:
+    def __init__(self, props: dict[str, Property], entity: str, advanced: bool, dialect: str) -> None:
         self._props = {k.lower(): v for k, v in props.items()}
         self._names = {k.lower(): k for k in props}
         self._entity = entity
         self._advanced = advanced
+        self._dialect = dialect
 
     def _prop(self, name: str) -> Property:
         prop = self._props.get(name.lower())
@@ -74,7 +75,12 @@ class FilterCompiler:
         return value.lower() if isinstance(value, str) else value
 
     def _column(self, prop: Property) -> Any:
-        return func.lower(prop.column) if prop.kind is str else prop.column
+        """Strings compare case-insensitively, as the expression indexes ``lower(column)`` are built: in binary
+        order (SQLite's default; ``COLLATE "C"`` on PostgreSQL), so a prefix is an index range."""
+        if prop.kind is not str:
+            return prop.column
+        lowered = func.lower(prop.column)
+        return lowered.collate("C") if self._dialect == "postgresql" else lowered
 
     def _compare(self, node: odata.Compare) -> ColumnElement[bool]:
         prop = self._prop(node.prop)
@@ -100,11 +106,23 @@ class FilterCompiler:
         prop = self._prop(node.prop)
         if prop.kind is not str or not isinstance(node.value, str):
             raise _unsupported(node.prop, self._entity)
-        if node.name != "startswith":
-            self._need_advanced(node.name)
+        if node.name == "startswith":
+            return self._prefix(prop, node.value.lower())
+        self._need_advanced(node.name)
         escaped = node.value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = {"startswith": f"{escaped}%", "endswith": f"%{escaped}", "contains": f"%{escaped}%"}[node.name]
+        pattern = {"endswith": f"%{escaped}", "contains": f"%{escaped}%"}[node.name]
         return func.lower(prop.column).like(pattern, escape="\\")
+
+    def _prefix(self, prop: Property, prefix: str) -> ColumnElement[bool]:
+        """``prefix <= lower(column) < prefix'`` (the last character bumped): exact in binary order, and a range
+        of the ``lower(column)`` index instead of a scan."""
+        column = self._column(prop)
+        if not prefix:
+            everything: ColumnElement[bool] = column.is_not(None)
+            return everything
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if ord(prefix[-1]) < 0x10FFFF else None
+        lower_bound: ColumnElement[bool] = column >= prefix
+        return lower_bound if upper is None else and_(lower_bound, column < upper)
 
 
 def search_clause(raw: str, props: dict[str, Property]) -> ColumnElement[bool]:

@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.graph import calendar, chats, odata, users
 from callbridge.graph.auth import Caller, authenticate
@@ -17,11 +16,12 @@ from callbridge.graph.context import GraphContext
 from callbridge.graph.errors import GraphError, bad_request, new_request_id, throttled
 from callbridge.graph.paging import fingerprint
 from callbridge.graph.timezones import parse_query_datetime, preferred
+from callbridge.store.db import ReadSession
 
 router = APIRouter(prefix="/graph/v1.0", tags=["directory (Graph)"])
 CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
-Action = Callable[[AsyncSession, Caller, GraphContext], Awaitable[tuple[int, Any, dict[str, str]]]]
+Action = Callable[[Any, Caller, GraphContext], Awaitable[tuple[int, Any, dict[str, str]]]]
 
 
 def _headers(request: Request, request_id: str) -> dict[str, str]:
@@ -31,7 +31,9 @@ def _headers(request: Request, request_id: str) -> dict[str, str]:
     return headers
 
 
-async def _handle(request: Request, action: Action) -> Response:
+async def _handle(request: Request, action: Action, *, writes: bool = False) -> Response:
+    """Authenticate, throttle, run ``action`` (in a transaction if it ``writes``, else on a read session) and
+    render the result or the error in Graph's shape."""
     ctx: GraphContext = request.app.state.graph
     request_id = new_request_id()
     headers = _headers(request, request_id)
@@ -41,8 +43,12 @@ async def _handle(request: Request, action: Action) -> Response:
         wait = ctx.buckets.take(f"{caller.app_id}:{caller.tenant_id}", now)
         if wait:
             raise throttled(wait)
-        async with ctx.db.transaction() as s:
-            status, body, extra = await action(s, caller, ctx)
+        if writes:
+            async with ctx.db.transaction() as s:
+                status, body, extra = await action(s, caller, ctx)
+        else:
+            async with ctx.db.reading() as r:
+                status, body, extra = await action(r, caller, ctx)
     except odata.ODataError as exc:
         return _error(users.odata_error(exc), request, request_id, headers)
     except GraphError as exc:
@@ -91,8 +97,9 @@ async def list_users(
                             (consistency_level or "").lower() == "eventual", skiptoken)
     shape = fingerprint({k: v for k, v in request.query_params.items()})
 
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
-        page, token, total = await users.list_users(s, caller, query, ctx.pages, shape, ctx.clock.now())
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        page, token, total = await users.list_users(s, caller, query, ctx.pages, shape, ctx.clock.now(),
+                                                   ctx.db.dialect)
         body: dict[str, Any] = {"@odata.context": f"{ctx.root}/$metadata#users"}
         if total is not None:
             body["@odata.count"] = total
@@ -103,7 +110,7 @@ async def list_users(
 
 @router.get("/users/{user_ref}")
 async def get_user(request: Request, user_ref: str, select_: str | None = Query(None, alias="$select")) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         body = await users.get_user(s, caller, user_ref, select_)
         return 200, {"@odata.context": f"{ctx.root}/$metadata#users/$entity", **body}, {}
 
@@ -112,7 +119,7 @@ async def get_user(request: Request, user_ref: str, select_: str | None = Query(
 
 @router.get("/me")
 async def me(request: Request, select_: str | None = Query(None, alias="$select")) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         body = await users.get_user(s, caller, caller.me(), select_)
         return 200, {"@odata.context": f"{ctx.root}/$metadata#users/$entity", **body}, {}
 
@@ -122,7 +129,7 @@ async def me(request: Request, select_: str | None = Query(None, alias="$select"
 @router.get("/users/{user_ref}/licenseDetails")
 @router.get("/me/licenseDetails")
 async def license_details(request: Request, user_ref: str | None = None) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         value = await users.license_details(s, caller, user_ref or caller.me())
         return 200, {"@odata.context": f"{ctx.root}/$metadata#users('{user_ref or caller.me()}')/licenseDetails",
                      "value": value}, {}
@@ -133,17 +140,17 @@ async def license_details(request: Request, user_ref: str | None = None) -> Resp
 # -- chats ----------------------------------------------------------------------------------------------------
 @router.post("/chats")
 async def create_chat(request: Request) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         chat, created = await chats.create_chat(s, caller, await _json(request), ctx.clock.now())
         body = {"@odata.context": f"{ctx.root}/$metadata#chats/$entity", **chats.chat_to_graph(chat, ctx.root)}
         return (201 if created else 200), body, {"Location": f"{ctx.root}/chats('{chat.id}')"}
 
-    return await _handle(request, act)
+    return await _handle(request, act, writes=True)
 
 
 @router.get("/chats/{chat_id}")
 async def get_chat(request: Request, chat_id: str) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         chat = await chats.readable_chat(s, caller, chat_id)
         return 200, {"@odata.context": f"{ctx.root}/$metadata#chats/$entity", **chats.chat_to_graph(chat, ctx.root)}, {}
 
@@ -152,7 +159,7 @@ async def get_chat(request: Request, chat_id: str) -> Response:
 
 @router.get("/chats/{chat_id}/members")
 async def chat_members(request: Request, chat_id: str) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         chat = await chats.readable_chat(s, caller, chat_id)
         return 200, {"@odata.context": f"{ctx.root}/$metadata#chats('{chat_id}')/members",
                      "@odata.count": len(value := await chats.members(s, chat)), "value": value}, {}
@@ -162,7 +169,7 @@ async def chat_members(request: Request, chat_id: str) -> Response:
 
 @router.get("/me/chats")
 async def my_chats(request: Request) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         value = await chats.my_chats(s, caller, ctx.root)
         return 200, {"@odata.context": f"{ctx.root}/$metadata#chats", "@odata.count": len(value), "value": value}, {}
 
@@ -177,7 +184,7 @@ def _calendar_ctx(ctx: GraphContext, request: Request) -> tuple[calendar.Calenda
                                     calendar.check_zone(zone)), applied
 
 
-async def _events_body(s: AsyncSession, caller: Caller, ctx: GraphContext, request: Request,
+async def _events_body(s: ReadSession, caller: Caller, ctx: GraphContext, request: Request,
                        events: list[Any], token: str | None, context: str) -> tuple[int, Any, dict[str, str]]:
     cal, applied = _calendar_ctx(ctx, request)
     people = await calendar.organizers(s, events)
@@ -197,7 +204,7 @@ async def calendar_view(
 ) -> Response:
     shape = fingerprint(dict(request.query_params))
 
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         window = (parse_query_datetime(start, "startDateTime"), parse_query_datetime(end, "endDateTime"))
         events, token = await calendar.page_of_events(s, caller, window, top, skiptoken, ctx.pages, shape,
                                                       ctx.clock.now())
@@ -212,7 +219,7 @@ async def list_events(request: Request, top: str | None = Query(None, alias="$to
                       skiptoken: str | None = Query(None, alias="$skiptoken")) -> Response:
     shape = fingerprint(dict(request.query_params))
 
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         events, token = await calendar.page_of_events(s, caller, None, top, skiptoken, ctx.pages, shape,
                                                       ctx.clock.now())
         return await _events_body(s, caller, ctx, request, events, token, "users('me')/events")
@@ -220,7 +227,7 @@ async def list_events(request: Request, top: str | None = Query(None, alias="$to
     return await _handle(request, act)
 
 
-async def _one_event(s: AsyncSession, caller: Caller, ctx: GraphContext, request: Request, event: Any,
+async def _one_event(s: ReadSession, caller: Caller, ctx: GraphContext, request: Request, event: Any,
                      status: int = 200) -> tuple[int, Any, dict[str, str]]:
     cal, applied = _calendar_ctx(ctx, request)
     people = await calendar.organizers(s, [event])
@@ -231,17 +238,17 @@ async def _one_event(s: AsyncSession, caller: Caller, ctx: GraphContext, request
 @router.post("/me/events")
 @router.post("/me/calendar/events")
 async def create_event(request: Request) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         cal, _ = _calendar_ctx(ctx, request)
         event = await calendar.create_event(s, caller, await _json(request), cal, ctx.clock.now())
         return await _one_event(s, caller, ctx, request, event, 201)
 
-    return await _handle(request, act)
+    return await _handle(request, act, writes=True)
 
 
 @router.get("/me/events/{event_id}")
 async def get_event(request: Request, event_id: str) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         return await _one_event(s, caller, ctx, request, await calendar.visible_event(s, caller, event_id))
 
     return await _handle(request, act)
@@ -249,18 +256,18 @@ async def get_event(request: Request, event_id: str) -> Response:
 
 @router.patch("/me/events/{event_id}")
 async def update_event(request: Request, event_id: str) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         cal, _ = _calendar_ctx(ctx, request)
         event = await calendar.update_event(s, caller, event_id, await _json(request), cal, ctx.clock.now())
         return await _one_event(s, caller, ctx, request, event)
 
-    return await _handle(request, act)
+    return await _handle(request, act, writes=True)
 
 
 @router.delete("/me/events/{event_id}")
 async def delete_event(request: Request, event_id: str) -> Response:
-    async def act(s: AsyncSession, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         await calendar.delete_event(s, caller, event_id)
         return 204, None, {}
 
-    return await _handle(request, act)
+    return await _handle(request, act, writes=True)

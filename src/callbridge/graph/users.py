@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, Select, func, select, tuple_
 
 from callbridge.directory.values import Licence, is_guid
 from callbridge.graph import odata
@@ -15,6 +14,7 @@ from callbridge.graph.auth import Caller
 from callbridge.graph.errors import GraphError, bad_request, user_not_found
 from callbridge.graph.paging import PageTokens
 from callbridge.graph.query import FilterCompiler, Property, search_clause
+from callbridge.store.db import ReadSession
 from callbridge.store.models import User
 
 PROPS: dict[str, Property] = {
@@ -30,6 +30,7 @@ PROPS: dict[str, Property] = {
     "preferredLanguage": Property(User.preferred_language, str),
     "accountEnabled": Property(User.account_enabled, bool),
 }
+LISTED_COLUMNS = [p.column for p in PROPS.values()] + [User.business_phones]
 DEFAULT_SELECT = ["businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
                   "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"]
 SELECTABLE = {*PROPS, "businessPhones"}
@@ -40,13 +41,13 @@ FULL_PROFILE = {"User.Read.All", "Directory.Read.All"}
 PAGE_DEFAULT, PAGE_MAX = 100, 999
 
 
-def _value(user: User, name: str) -> Any:
+def _value(user: User | Row[Any], name: str) -> Any:
     if name == "businessPhones":
         return list(user.business_phones or [])
     return getattr(user, PROPS[name].column.key)
 
 
-def to_graph(user: User, select_: list[str] | None, basic_only: bool) -> dict[str, Any]:
+def to_graph(user: User | Row[Any], select_: list[str] | None, basic_only: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in select_ or DEFAULT_SELECT:
         out[name] = None if basic_only and name not in BASIC else _value(user, name)
@@ -91,27 +92,29 @@ def _order(raw: str | None) -> tuple[Property, bool]:
     return prop, desc
 
 
-def _where(caller: Caller, q: UserQuery) -> Select[Any]:
-    query = select(User).where(User.tenant_id == caller.tenant_id)
+def _where(caller: Caller, q: UserQuery, dialect: str) -> Select[Any]:
+    # Plain rows, not ORM objects: a page is a hundred users and building entities would cost more than the query.
+    query = select(*LISTED_COLUMNS).where(User.tenant_id == caller.tenant_id)
     if (q.search is not None or q.count) and not q.eventual:
         what = "$search" if q.search is not None else "$count"
         raise bad_request(f"{what} requires the ConsistencyLevel:eventual header.", "Request_UnsupportedQuery")
     if q.filter is not None:
         tree = odata.parse_filter(q.filter)
-        query = query.where(FilterCompiler(PROPS, "user", advanced=q.eventual and q.count).compile(tree))
+        compiler = FilterCompiler(PROPS, "user", advanced=q.eventual and q.count, dialect=dialect)
+        query = query.where(compiler.compile(tree))
     if q.search is not None:
         query = query.where(search_clause(q.search, PROPS))
     return query
 
 
-async def list_users(s: AsyncSession, caller: Caller, q: UserQuery, tokens: PageTokens, fingerprint: str,
-                     now: datetime) -> tuple[list[dict[str, Any]], str | None, int | None]:
+async def list_users(s: ReadSession, caller: Caller, q: UserQuery, tokens: PageTokens, fingerprint: str,
+                     now: datetime, dialect: str) -> tuple[list[dict[str, Any]], str | None, int | None]:
     """(one page of users, the skiptoken of the next page or None, the total count if asked)."""
     caller.require(READ_OTHERS, READ_ALL_APP)
     top = odata.parse_top(q.top, PAGE_DEFAULT, PAGE_MAX)
     fields = check_select(odata.parse_select(q.select))
     sort, desc = _order(q.orderby)
-    query = _where(caller, q)
+    query = _where(caller, q, dialect)
     total = int(await s.scalar(select(func.count()).select_from(query.subquery())) or 0) if q.count else None
     key = tuple_(sort.column, User.id)
     if q.skiptoken:
@@ -120,7 +123,7 @@ async def list_users(s: AsyncSession, caller: Caller, q: UserQuery, tokens: Page
             raise bad_request("Invalid $skiptoken.", "Request_BadRequest")
         query = query.where(key < tuple_(*position) if desc else key > tuple_(*position))
     ordering = (sort.column.desc(), User.id.desc()) if desc else (sort.column, User.id)
-    rows = list((await s.scalars(query.order_by(*ordering).limit(top + 1))).all())
+    rows = list((await s.execute(query.order_by(*ordering).limit(top + 1))).all())
     basic_only = not caller.is_app and not (caller.scopes & FULL_PROFILE)
     page = [to_graph(u, fields, basic_only) for u in rows[:top]]
     next_token = None
@@ -130,7 +133,7 @@ async def list_users(s: AsyncSession, caller: Caller, q: UserQuery, tokens: Page
     return page, next_token, total
 
 
-async def get_user(s: AsyncSession, caller: Caller, ref: str, select_raw: str | None) -> dict[str, Any]:
+async def get_user(s: ReadSession, caller: Caller, ref: str, select_raw: str | None) -> dict[str, Any]:
     user = await resolve(s, caller, ref)
     if user.id != caller.user_id:
         caller.require(READ_OTHERS, READ_ALL_APP)
@@ -140,17 +143,17 @@ async def get_user(s: AsyncSession, caller: Caller, ref: str, select_raw: str | 
     return to_graph(user, check_select(odata.parse_select(select_raw)), basic_only)
 
 
-async def resolve(s: AsyncSession, caller: Caller, ref: str) -> User:
+async def resolve(s: ReadSession, caller: Caller, ref: str) -> User:
     """A user of the caller's tenant by object id or UPN; another tenant's user is simply not found."""
     text = ref.strip().lower()
     column = User.id if is_guid(text) else User.user_principal_name
-    user = await s.scalar(select(User).where(column == text, User.tenant_id == caller.tenant_id))
+    user: User | None = await s.scalar(select(User).where(column == text, User.tenant_id == caller.tenant_id))
     if user is None:
         raise user_not_found(ref)
     return user
 
 
-async def license_details(s: AsyncSession, caller: Caller, ref: str) -> list[dict[str, Any]]:
+async def license_details(s: ReadSession, caller: Caller, ref: str) -> list[dict[str, Any]]:
     user = await resolve(s, caller, ref)
     if user.id == caller.user_id:
         caller.require({"User.Read", *READ_OTHERS})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -13,6 +13,7 @@ from sqlalchemy import Executable, Row, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,11 +54,42 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.run_sync(upgrade)
 
 
+class ReadSession(Protocol):
+    """What read-only services use of a session; ``AsyncSession`` and ``InlineSession`` both offer it."""
+
+    async def get(self, entity: Any, ident: Any) -> Any: ...
+
+    async def scalar(self, statement: Any, params: Any = None) -> Any: ...
+
+    async def scalars(self, statement: Any, params: Any = None) -> Any: ...
+
+    async def execute(self, statement: Any, params: Any = None) -> Any: ...
+
+
+class InlineSession:
+    """The ``ReadSession`` methods of an ``AsyncSession``, answered by a synchronous ``Session`` in this thread."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def get(self, entity: Any, ident: Any) -> Any:
+        return self._session.get(entity, ident)
+
+    async def scalar(self, statement: Any, params: Any = None) -> Any:
+        return self._session.scalar(statement, params)
+
+    async def scalars(self, statement: Any, params: Any = None) -> Any:
+        return self._session.scalars(statement, params)
+
+    async def execute(self, statement: Any, params: Any = None) -> Any:
+        return self._session.execute(statement, params)
+
+
 class Database:
     """The store: one engine and its session factory.
 
-    On SQLite, hot-path reads (``fetch_all``) run on a plain ``sqlite3`` connection in the event loop's thread: a
-    WAL read takes tens of microseconds, less than aiosqlite's hand-offs to its worker thread cost.
+    On SQLite, reads (``fetch_all``, ``reading()``) run on a plain ``sqlite3`` connection in the event loop's
+    thread: a WAL read takes tens of microseconds, less than aiosqlite's hand-offs to its worker thread cost.
     """
 
     def __init__(self, url: str) -> None:
@@ -94,6 +126,16 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as s, s.begin():
             yield s
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[ReadSession]:
+        """A session for read-only work: inline on SQLite, an ``AsyncSession`` elsewhere."""
+        if self._sync_reads is None:
+            async with self.sessions() as s:
+                yield s
+            return
+        with Session(self._sync_reads, expire_on_commit=False) as sync:
+            yield InlineSession(sync)
 
     async def close(self) -> None:
         await self.engine.dispose()

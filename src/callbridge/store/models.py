@@ -43,6 +43,8 @@ class TenantDomain(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_tenant_id_id", "tenant_id", "id"),
+                      Index("ix_users_tenant_display_name", "tenant_id", "display_name", "id"))
     id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     user_principal_name: Mapped[str] = mapped_column(String(256), unique=True)  # lower case

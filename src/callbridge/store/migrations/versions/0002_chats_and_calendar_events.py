@@ -94,9 +94,28 @@ def upgrade() -> None:
     with op.batch_alter_table('event_attendees', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_event_attendees_user_id'), ['user_id'], unique=False)
 
+    op.create_index("ix_users_tenant_id_id", "users", ["tenant_id", "id"])
+    op.create_index("ix_users_tenant_display_name", "users", ["tenant_id", "display_name", "id"])
+    _user_lookup_indexes()
+
+
+# The directory API filters users case-insensitively on these columns: one index per column on lower(column),
+# in binary order (SQLite's default, COLLATE "C" on PostgreSQL) so that a prefix is a range of the index.
+# Expression indexes are not in the models (autogenerate cannot compare them); they live only here.
+LOWER_INDEXED = ("display_name", "given_name", "surname", "mail", "user_principal_name")
+
+
+def _user_lookup_indexes() -> None:
+    collate = ' COLLATE "C"' if op.get_bind().dialect.name == "postgresql" else ""
+    for column in LOWER_INDEXED:
+        op.execute(f"CREATE INDEX ix_users_tenant_lower_{column} ON users (tenant_id, lower({column}){collate})")
 
 
 def downgrade() -> None:
+    for column in LOWER_INDEXED:
+        op.execute(f"DROP INDEX ix_users_tenant_lower_{column}")
+    op.drop_index("ix_users_tenant_id_id", "users")
+    op.drop_index("ix_users_tenant_display_name", "users")
     with op.batch_alter_table('event_attendees', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_event_attendees_user_id'))
 
