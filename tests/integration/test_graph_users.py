@@ -218,3 +218,12 @@ def test_throttled_with_retry_after(demo: Demo) -> None:
         graph.buckets = saved
     assert [r.status_code for r in statuses] == [200, 200, 429]
     assert int(statuses[2].headers["Retry-After"]) >= 1 and statuses[2].json()["error"]["code"] == "TooManyRequests"
+
+
+def test_unknown_segments_and_methods_get_graph_errors(demo: Demo) -> None:
+    with demo.graph("alice") as g:
+        unknown = g.get("/groups")
+        wrong_method = g.delete("/users")
+    assert unknown.status_code == 400 and unknown.json()["error"]["message"] == \
+        "Resource not found for the segment 'groups'."
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["innerError"]["request-id"]

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from callbridge.graph import calendar, chats, odata, users
 from callbridge.graph.auth import Caller, authenticate
@@ -127,12 +128,20 @@ async def me(request: Request, select_: str | None = Query(None, alias="$select"
 
 
 @router.get("/users/{user_ref}/licenseDetails")
+async def license_details(request: Request, user_ref: str) -> Response:
+    return await _license_details(request, lambda caller: user_ref)
+
+
 @router.get("/me/licenseDetails")
-async def license_details(request: Request, user_ref: str | None = None) -> Response:
+async def my_license_details(request: Request) -> Response:
+    return await _license_details(request, lambda caller: caller.me())
+
+
+async def _license_details(request: Request, whose: Callable[[Caller], str]) -> Response:
     async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
-        value = await users.license_details(s, caller, user_ref or caller.me())
-        return 200, {"@odata.context": f"{ctx.root}/$metadata#users('{user_ref or caller.me()}')/licenseDetails",
-                     "value": value}, {}
+        ref = whose(caller)
+        value = await users.license_details(s, caller, ref)
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#users('{ref}')/licenseDetails", "value": value}, {}
 
     return await _handle(request, act)
 
@@ -271,3 +280,16 @@ async def delete_event(request: Request, event_id: str) -> Response:
         return 204, None, {}
 
     return await _handle(request, act, writes=True)
+
+
+@router.api_route("/{segment:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def unknown_segment(request: Request, segment: str) -> Response:
+    """Anything else under /graph/v1.0 is answered as Graph answers it, not with the framework's 404."""
+    request_id = new_request_id()
+    known = router.routes[:-1]  # every route but this one, which is the last
+    if any(route.matches(request.scope)[0] == Match.PARTIAL for route in known):
+        error = GraphError(405, "Request_BadRequest", f"The {request.method} method is not supported here.")
+    else:
+        error = bad_request(f"Resource not found for the segment '{segment.split('/', 1)[0]}'.")
+    return _error(error, request, request_id, _headers(request, request_id))
+
