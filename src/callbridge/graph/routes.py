@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Match
 
-from callbridge.graph import calendar, chats, odata, users
+from callbridge.graph import calendar, chats, odata, schemas, users
 from callbridge.graph.auth import Caller, authenticate
 from callbridge.graph.context import GraphContext
 from callbridge.graph.errors import GraphError, bad_request, new_request_id, throttled
@@ -19,7 +19,7 @@ from callbridge.graph.paging import fingerprint
 from callbridge.graph.timezones import parse_query_datetime, preferred
 from callbridge.store.db import ReadSession
 
-router = APIRouter(prefix="/graph/v1.0", tags=["directory (Graph)"])
+router = APIRouter(prefix="/graph/v1.0", tags=["directory (Graph)"], responses=schemas.ERROR_RESPONSES)
 CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
 Action = Callable[[Any, Caller, GraphContext], Awaitable[tuple[int, Any, dict[str, str]]]]
@@ -147,7 +147,8 @@ async def _license_details(request: Request, whose: Callable[[Caller], str]) -> 
 
 
 # -- chats ----------------------------------------------------------------------------------------------------
-@router.post("/chats")
+@router.post("/chats", status_code=201, openapi_extra=schemas.CHAT_BODY,
+             responses={200: {"description": "The one-on-one chat this pair already has"}})
 async def create_chat(request: Request) -> Response:
     async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         chat, created = await chats.create_chat(s, caller, await _json(request), ctx.clock.now())
@@ -244,8 +245,8 @@ async def _one_event(s: ReadSession, caller: Caller, ctx: GraphContext, request:
     return status, {"@odata.context": f"{ctx.root}/$metadata#users('me')/events/$entity", **body}, applied
 
 
-@router.post("/me/events")
-@router.post("/me/calendar/events")
+@router.post("/me/events", status_code=201, openapi_extra=schemas.NEW_EVENT_BODY)
+@router.post("/me/calendar/events", status_code=201, openapi_extra=schemas.NEW_EVENT_BODY)
 async def create_event(request: Request) -> Response:
     async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         cal, _ = _calendar_ctx(ctx, request)
@@ -263,7 +264,7 @@ async def get_event(request: Request, event_id: str) -> Response:
     return await _handle(request, act)
 
 
-@router.patch("/me/events/{event_id}")
+@router.patch("/me/events/{event_id}", openapi_extra=schemas.EVENT_PATCH_BODY)
 async def update_event(request: Request, event_id: str) -> Response:
     async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         cal, _ = _calendar_ctx(ctx, request)
@@ -273,7 +274,7 @@ async def update_event(request: Request, event_id: str) -> Response:
     return await _handle(request, act, writes=True)
 
 
-@router.delete("/me/events/{event_id}")
+@router.delete("/me/events/{event_id}", status_code=204)
 async def delete_event(request: Request, event_id: str) -> Response:
     async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         await calendar.delete_event(s, caller, event_id)
