@@ -27,7 +27,8 @@ def free_port() -> int:
 def running_server(settings: Settings, tls: TlsFiles, clock: Clock | None = None) -> Iterator[uvicorn.Server]:
     app = create_app(settings, clock)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.https_port, ssl_certfile=str(tls.cert_file),
-                            ssl_keyfile=str(tls.key_file), log_config=None, access_log=False, lifespan="on")
+                            ssl_keyfile=str(tls.key_file), log_config=None, access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from callbridge.graph.odata import ODataError
+
 
 class GraphError(Exception):
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
@@ -51,3 +53,9 @@ def access_denied(message: str = "Access is denied. Check credentials and try ag
 def throttled(retry_after_s: int) -> GraphError:
     return GraphError(429, "TooManyRequests", "Too many requests. Retry after the time in the Retry-After header.",
                       {"Retry-After": str(retry_after_s)})
+
+
+def odata_error(exc: ODataError) -> GraphError:
+    """A malformed OData option: Graph's 400 (``Request_BadRequest`` for a page size, as Graph words it)."""
+    message = str(exc)
+    return bad_request(message, "Request_BadRequest" if message.startswith("Invalid page size") else "BadRequest")

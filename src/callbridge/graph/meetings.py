@@ -31,7 +31,8 @@ def _teams_quote(text: str) -> str:
 
 
 def _digits(n: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(n)).lstrip("0").rjust(n, "1")
+    """n random digits, the first not a zero (these are read out and typed as numbers)."""
+    return secrets.choice("123456789") + "".join(secrets.choice(string.digits) for _ in range(n - 1))
 
 
 def new_meeting(base_url: str, tenant_id: str, organizer_id: str) -> MeetingInfo:

@@ -14,7 +14,7 @@ from starlette.routing import Match
 from callbridge.graph import calendar, chats, odata, schemas, users
 from callbridge.graph.auth import Caller, authenticate
 from callbridge.graph.context import GraphContext
-from callbridge.graph.errors import GraphError, bad_request, new_request_id, throttled
+from callbridge.graph.errors import GraphError, bad_request, new_request_id, odata_error, throttled
 from callbridge.graph.paging import fingerprint
 from callbridge.graph.timezones import parse_query_datetime, preferred
 from callbridge.store.db import ReadSession
@@ -51,7 +51,7 @@ async def _handle(request: Request, action: Action, *, writes: bool = False) -> 
             async with ctx.db.reading() as r:
                 status, body, extra = await action(r, caller, ctx)
     except odata.ODataError as exc:
-        return _error(users.odata_error(exc), request, request_id, headers)
+        return _error(odata_error(exc), request, request_id, headers)
     except GraphError as exc:
         return _error(exc, request, request_id, headers)
     if body is None:

@@ -11,7 +11,7 @@ from sqlalchemy import Row, Select, func, select, tuple_
 from callbridge.directory.values import Licence, is_guid
 from callbridge.graph import odata
 from callbridge.graph.auth import Caller
-from callbridge.graph.errors import GraphError, bad_request, user_not_found
+from callbridge.graph.errors import bad_request, user_not_found
 from callbridge.graph.paging import PageTokens
 from callbridge.graph.query import FilterCompiler, Property, search_clause
 from callbridge.store.db import ReadSession
@@ -168,9 +168,3 @@ async def license_details(s: ReadSession, caller: Caller, ref: str) -> list[dict
         out.append({"id": f"{user.id}_{lic.sku_id}", "skuId": lic.sku_id, "skuPartNumber": lic.sku_part_number,
                     "servicePlans": []})
     return out
-
-
-def odata_error(exc: odata.ODataError) -> GraphError:
-    message = str(exc)
-    code = "Request_BadRequest" if message.startswith("Invalid page size") else "BadRequest"
-    return bad_request(message, code)
