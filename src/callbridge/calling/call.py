@@ -1,0 +1,254 @@
+"""A call, sans-I/O: commands in (with ``now``), messages to agents out, and the next deadline.
+
+A call is a set of participants (legs), each reached through one or more agents. A Teams-user target forks to
+every agent of that user: the first to accept carries the leg, the others end with 487/10003. Timers (the ring
+time, the reconnection grace) are deadlines the caller of this class fires with ``on_timer(now)``; nothing here
+sleeps, reads a clock or touches a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from callbridge.calling import end_reasons as reasons
+from callbridge.calling.end_reasons import EndReason
+from callbridge.calling.states import (
+    CallEvent,
+    CallState,
+    ParticipantEvent,
+    ParticipantState,
+    call_next,
+    participant_next,
+)
+
+DTMF_TONES = frozenset("0123456789*#ABCD") | {"Flash"}
+
+
+class CallError(Exception):
+    """A command the call cannot take (ACS's code and subCode, e.g. 400/41006 accepting a call no longer
+    ringing); the call is unchanged."""
+
+    def __init__(self, code: int, sub_code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.sub_code = sub_code
+
+
+@dataclass(frozen=True)
+class Send:
+    agent_id: str
+    message: dict[str, Any]
+
+
+@dataclass
+class Leg:
+    raw_id: str
+    display_name: str | None
+    state: ParticipantState = ParticipantState.IDLE
+    agent_id: str | None = None  # the agent carrying the leg (the caller's, or the one that accepted)
+    view: CallState = CallState.NONE  # what that agent sees
+    ringing: set[str] = field(default_factory=set)
+    muted: bool = False
+    held: bool = False
+    end_reason: EndReason | None = None
+
+    def step(self, event: ParticipantEvent) -> None:
+        self.state = participant_next(self.state, event)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"rawId": self.raw_id, "displayName": self.display_name, "state": self.state.value,
+                "isMuted": self.muted}
+
+
+@dataclass
+class Call:
+    id: str
+    thread_id: str | None
+    caller: Leg
+    callee: Leg
+    ring_time: timedelta
+    created_at: datetime
+    ring_deadline: datetime | None = None
+    connected_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: EndReason | None = None
+    lost: dict[str, datetime] = field(default_factory=dict)  # agent -> deadline to come back
+
+    # -- reading ------------------------------------------------------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+    def legs(self) -> tuple[Leg, Leg]:
+        return self.caller, self.callee
+
+    def leg_of(self, agent_id: str) -> Leg:
+        for leg in self.legs():
+            if leg.agent_id == agent_id:
+                return leg
+        raise CallError(404, 0, f"agent {agent_id} is not in call {self.id}")
+
+    def other(self, leg: Leg) -> Leg:
+        return self.callee if leg is self.caller else self.caller
+
+    def next_deadline(self) -> datetime | None:
+        deadlines = [d for d in (self.ring_deadline, *self.lost.values()) if d is not None]
+        return min(deadlines) if deadlines and not self.ended else None
+
+    # -- messages -----------------------------------------------------------------------------------------
+    def _state(self, leg: Leg, event: CallEvent) -> list[Send]:
+        leg.view = call_next(leg.view, event)
+        if leg.agent_id is None:
+            return []
+        message: dict[str, Any] = {"type": "call.state", "callId": self.id, "state": leg.view.value}
+        if leg.view is CallState.DISCONNECTED and leg.end_reason is not None:
+            message["endReason"] = leg.end_reason.to_wire()
+        return [Send(leg.agent_id, message)]
+
+    def _participant(self, about: Leg) -> list[Send]:
+        to = self.other(about).agent_id
+        if to is None:
+            return []
+        return [Send(to, {"type": "call.participant", "callId": self.id, "participant": about.to_wire()})]
+
+    def _incoming_ended(self, agent_id: str, reason: EndReason) -> Send:
+        return Send(agent_id, {"type": "call.incoming.ended", "callId": self.id, "endReason": reason.to_wire()})
+
+    # -- commands -----------------------------------------------------------------------------------------
+    def place(self, callee_agents: list[str], offer: str | None, now: datetime) -> list[Send]:
+        """The caller's agent starts the call; every agent of the callee is alerted."""
+        out = self._state(self.caller, CallEvent.START)
+        self.caller.step(ParticipantEvent.DIAL)
+        self.caller.step(ParticipantEvent.ANSWER)  # the caller is in its own call from the start
+        self.callee.step(ParticipantEvent.DIAL)
+        if not callee_agents:
+            return out + self._finish(reasons.NO_ENDPOINT, now)
+        self.callee.ringing = set(callee_agents)
+        self.ring_deadline = now + self.ring_time
+        self.callee.step(ParticipantEvent.ALERT)
+        incoming = {"type": "call.incoming", "callId": self.id, "threadId": self.thread_id,
+                    "caller": {"rawId": self.caller.raw_id, "displayName": self.caller.display_name}}
+        if offer is not None:
+            incoming["sdp"] = offer
+        out += [Send(agent, incoming) for agent in sorted(callee_agents)]
+        return out + self._state(self.caller, CallEvent.REMOTE_RINGING) + self._participant(self.callee)
+
+    def accept(self, agent_id: str, answer: str | None, now: datetime) -> list[Send]:
+        if self.ended or agent_id not in self.callee.ringing:
+            raise CallError(400, 41006, "The call is no longer ringing on this endpoint.")
+        others = self.callee.ringing - {agent_id}
+        self.callee.ringing = set()
+        self.ring_deadline = None
+        self.callee.agent_id = agent_id
+        self.callee.step(ParticipantEvent.ANSWER)
+        self.connected_at = now
+        out = [self._incoming_ended(a, reasons.ACCEPTED_ELSEWHERE) for a in sorted(others)]
+        out += self._state(self.callee, CallEvent.START) + self._state(self.callee, CallEvent.CONNECTED)
+        if answer is not None and self.caller.agent_id is not None:
+            out.append(Send(self.caller.agent_id, {"type": "call.sdp", "callId": self.id, "sdp": answer}))
+        return out + self._state(self.caller, CallEvent.CONNECTED) + self._participant(self.callee)
+
+    def reject(self, agent_id: str, now: datetime) -> list[Send]:
+        if self.ended or agent_id not in self.callee.ringing:
+            raise CallError(400, 41007, "The call is no longer ringing on this endpoint.")
+        self.callee.ringing.discard(agent_id)
+        out = [self._incoming_ended(agent_id, reasons.DECLINED)]
+        if not self.callee.ringing:
+            out += self._finish(reasons.DECLINED, now)
+        return out
+
+    def hang_up(self, agent_id: str, now: datetime) -> list[Send]:
+        leg = self.leg_of(agent_id)
+        if self.ended:
+            return []
+        out = self._state(leg, CallEvent.HANG_UP)
+        cancelled = leg is self.caller and self.connected_at is None
+        return out + self._finish(reasons.CANCELLED if cancelled else reasons.HUNG_UP, now,
+                                  local=leg)
+
+    def hold(self, agent_id: str, held: bool) -> list[Send]:
+        leg = self.leg_of(agent_id)
+        if self.connected_at is None or self.ended or leg.held == held:
+            raise CallError(400, 41008, "The call is not in a state to be " + ("held." if held else "resumed."))
+        leg.held = held
+        leg.step(ParticipantEvent.HOLD if held else ParticipantEvent.RESUME)
+        other = self.other(leg)
+        out = self._state(leg, CallEvent.HOLD if held else CallEvent.RESUME)
+        if not held and other.held:
+            out += self._state(leg, CallEvent.REMOTE_HOLD)
+        if other.view is not CallState.LOCAL_HOLD:
+            out += self._state(other, CallEvent.REMOTE_HOLD if held else CallEvent.REMOTE_RESUME)
+        return out + self._participant(leg)
+
+    def mute(self, agent_id: str, muted: bool) -> list[Send]:
+        leg = self.leg_of(agent_id)
+        leg.muted = muted
+        return self._participant(leg)
+
+    def dtmf(self, agent_id: str, tone: str) -> list[Send]:
+        leg = self.leg_of(agent_id)
+        if tone not in DTMF_TONES:
+            raise CallError(400, 0, f"'{tone}' is not a DTMF tone.")
+        if self.connected_at is None or self.ended:
+            raise CallError(400, 41008, "DTMF needs a connected call.")
+        to = self.other(leg).agent_id
+        return [Send(to, {"type": "call.dtmf", "callId": self.id, "tone": tone})] if to else []
+
+    def relay(self, agent_id: str, kind: str, payload: Any) -> list[Send]:
+        """An SDP or ICE message from one side, for the other side's agent(s)."""
+        to: list[str | None]
+        if agent_id in self.callee.ringing:
+            to = [self.caller.agent_id]
+        else:
+            other = self.other(self.leg_of(agent_id))
+            to = [other.agent_id] if other.agent_id else list(sorted(other.ringing))
+        key = "sdp" if kind == "call.sdp" else "candidate"
+        return [Send(a, {"type": kind, "callId": self.id, key: payload}) for a in to if a]
+
+    # -- connection loss ----------------------------------------------------------------------------------
+    def agent_lost(self, agent_id: str, grace: timedelta, now: datetime) -> list[Send]:
+        if self.ended:
+            return []
+        if agent_id in self.callee.ringing:  # a ringing endpoint went away: it just stops ringing
+            self.callee.ringing.discard(agent_id)
+            return self._finish(reasons.NO_ENDPOINT, now) if not self.callee.ringing and \
+                self.callee.agent_id is None else []
+        self.leg_of(agent_id)
+        self.lost[agent_id] = now + grace
+        return []
+
+    def agent_back(self, agent_id: str) -> None:
+        self.lost.pop(agent_id, None)
+
+    def on_timer(self, now: datetime) -> list[Send]:
+        if self.ended:
+            return []
+        if self.ring_deadline is not None and now >= self.ring_deadline:
+            return self._finish(reasons.NOT_ANSWERED, now)
+        for agent_id, deadline in sorted(self.lost.items()):
+            if now >= deadline:
+                return self._finish(reasons.NETWORK_LOST, now, gone=agent_id)
+        return []
+
+    # -- the end ------------------------------------------------------------------------------------------
+    def _finish(self, reason: EndReason, now: datetime, local: Leg | None = None,
+                gone: str | None = None) -> list[Send]:
+        """End the call for everyone: ringing agents' incoming calls end, each leg's agent sees Disconnected."""
+        self.ended_at, self.end_reason = now, reason
+        self.ring_deadline = None
+        self.lost.clear()
+        ringing_reason = reasons.CANCELLED if reason is reasons.CANCELLED else reason
+        out = [self._incoming_ended(a, ringing_reason) for a in sorted(self.callee.ringing)]
+        self.callee.ringing = set()
+        for leg in self.legs():
+            leg.end_reason = reasons.HUNG_UP if leg is local else reason
+            if leg.state is not ParticipantState.DISCONNECTED:
+                leg.step(ParticipantEvent.END)
+            if leg.agent_id == gone:
+                leg.agent_id = None  # nobody to tell
+            if leg.view is not CallState.DISCONNECTED and (leg.agent_id is not None or leg.view is not
+                                                          CallState.NONE):
+                out += self._state(leg, CallEvent.ENDED)
+        return out
