@@ -75,6 +75,23 @@ class Demo:
         assert r.status_code == 200, r.text
         return dict(r.json())
 
+    def communication_token(self, who: str) -> str:
+        """``who``'s communication token, through the real exchange (HMAC-signed, as an app backend does)."""
+        from email.utils import formatdate
+
+        from callbridge.acs.hmac_auth import sign_headers
+
+        org = self.password_token(who, TEAMS_SCOPES)["access_token"]
+        path = "/acs/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
+        body = json.dumps({"token": org, "appId": self.client_id, "userId": self.user(who)["id"]}).encode()
+        key = self.info["communication"]["connection_string"].split("accesskey=", 1)[1]
+        headers = sign_headers("POST", path, self.base_url.removeprefix("https://"), body, key,
+                               formatdate(usegmt=True))
+        with self.client() as c:
+            r = c.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
+        assert r.status_code == 200, r.text
+        return str(r.json()["token"])
+
     def graph(self, who: str, scopes: list[str] | None = None) -> httpx.Client:
         """A client of the directory API holding ``who``'s delegated token (all consented scopes by default)."""
         token = self.password_token(who, scopes or GRAPH_SCOPES)["access_token"]
@@ -116,7 +133,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     data_dir = tmp_path_factory.mktemp("callbridge")
     port = free_port()
     settings = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
-                        log_level="WARNING", signin_failures_per_user=5, signin_failures_per_address=50)
+                        log_level="WARNING", signin_failures_per_user=5, signin_failures_per_address=50,
+                        ring_time_s=3.0, reconnect_grace_s=2.0)
     asyncio.run(seed_and_describe(settings))
     info = json.loads((data_dir / "demo.json").read_text())
     tls = ensure_local_tls(settings.tls_dir)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from callbridge import __version__, metrics
 from callbridge.acs.routes import router as acs_router
 from callbridge.bootstrap import Platform, build
+from callbridge.calling.ws import router as calling_router
 from callbridge.clock import Clock
 from callbridge.config import Settings
 from callbridge.graph.routes import router as graph_router
@@ -31,21 +32,25 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         app.state.identity = ready.identity
         app.state.acs = ready.acs
         app.state.graph = ready.graph
+        app.state.calling = ready.calling
+        await ready.calling.start()
         gc.collect()
         gc.freeze()  # what start-up made lives for good: later collections need not walk it (shorter pauses)
         yield
+        await ready.calling.stop()
         if platform is None:
             await ready.db.close()
 
     app = FastAPI(title="callbridge", version=__version__, lifespan=lifespan)
     if platform is not None:  # already built (tests, benchmarks): usable without a lifespan
         app.state.platform, app.state.identity, app.state.acs = platform, platform.identity, platform.acs
-        app.state.graph = platform.graph
+        app.state.graph, app.state.calling = platform.graph, platform.calling
     app.add_middleware(metrics.MetricsMiddleware)
     app.include_router(identity_router)
     app.include_router(admin_consent_router)
     app.include_router(acs_router)
     app.include_router(graph_router)
+    app.include_router(calling_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

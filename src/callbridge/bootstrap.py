@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from callbridge.acs.context import AcsContext
+from callbridge.calling.registry import InMemoryBus, InMemoryRegistry
+from callbridge.calling.service import CallingService
 from callbridge.clock import Clock, SystemClock
 from callbridge.config import Settings
 from callbridge.graph.context import GraphContext
@@ -31,6 +33,7 @@ class Platform:
     identity: IdentityContext
     acs: AcsContext
     graph: GraphContext
+    calling: CallingService
 
 
 async def build(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Platform:
@@ -53,8 +56,10 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
     acs = AcsContext(settings, db, clock, idp_ring, comm_ring)
     graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)),
                          TokenBuckets(settings.graph_requests_per_second, settings.graph_burst))
+    calling = CallingService(db, clock, InMemoryRegistry(), InMemoryBus(), settings.ring_time_s,
+                             settings.reconnect_grace_s)
     log.info("platform ready", extra={"database": db.dialect, "base_url": settings.public_base_url})
-    return Platform(settings, db, clock, identity, acs, graph)
+    return Platform(settings, db, clock, identity, acs, graph, calling)
 
 
 @asynccontextmanager

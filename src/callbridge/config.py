@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     graph_burst: int = 200
     meeting_toll_number: str = "+14255550100"  # dial-in number shown in online meetings
 
+    # calling
+    ring_time_s: float = 120.0  # unanswered calls end with 487/10004 after this
+    reconnect_grace_s: float = 60.0  # a call survives its agent's lost socket this long
+
     # token exchange
     hmac_max_skew_s: int = 900
     communication_user_token_lifetime_s: int = 24 * 3600

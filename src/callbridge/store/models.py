@@ -282,3 +282,23 @@ class EventAttendee(Base):
     kind: Mapped[str] = mapped_column(String(16), default="required")  # required | optional | resource
     response: Mapped[str] = mapped_column(String(24), default="none")
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+
+class CallRecord(Base):
+    """A finished call (CDR), written when it ends: parties, times, who answered on which endpoint, why it ended."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (Index("ix_call_records_caller", "caller_id", "started_at"),
+                      Index("ix_call_records_callee", "callee_id", "started_at"))
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the call id
+    tenant_id: Mapped[str | None] = mapped_column(String(36))
+    thread_id: Mapped[str | None] = mapped_column(String(128))
+    caller_id: Mapped[str] = mapped_column(String(256))  # raw id
+    callee_id: Mapped[str] = mapped_column(String(256))
+    caller_agent: Mapped[str | None] = mapped_column(String(64))
+    answered_by: Mapped[str | None] = mapped_column(String(64))  # the callee's agent that accepted
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_code: Mapped[int] = mapped_column(Integer)
+    end_sub_code: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,64 @@
+"""Who may call whom, checked against the directory before a call is placed: ACS's refusals with their codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from callbridge.calling.call import CallError
+from callbridge.calling.identifiers import Kind, parse_raw_id
+from callbridge.directory.values import Licence, is_guid
+from callbridge.store.db import ReadSession
+from callbridge.store.models import ChatMember, Tenant, User
+
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class Cleared:
+    caller_name: str
+    callee_raw_id: str
+    callee_name: str
+    thread_id: str
+
+
+def _refuse(code: int, sub_code: int, message: str) -> CallError:
+    return CallError(code, sub_code, message)
+
+
+async def clear_call(s: ReadSession, caller_oid: str, target_raw_id: str, thread_id: str | None) -> Cleared:
+    target = parse_raw_id(target_raw_id)
+    if target.kind is Kind.PHONE_NUMBER:
+        raise _refuse(403, 10110, "Calls to phone numbers need the tenant's phone connectivity (not configured).")
+    if target.kind is not Kind.TEAMS_USER or target.is_anonymous or not is_guid(target.value):
+        raise _refuse(400, 10102, f"'{target_raw_id[:80]}' is not a Teams user that can be called.")
+    if target.value == caller_oid:
+        raise _refuse(400, 10103, "A user cannot call themselves.")
+    caller: User | None = await s.get(User, caller_oid)
+    callee: User | None = await s.get(User, target.value.lower())
+    if caller is None or not caller.account_enabled:
+        raise _refuse(401, 10009, "The caller's account is disabled or gone.")
+    if callee is None or not callee.account_enabled:
+        raise _refuse(404, 0, "The callee does not exist.")
+    if callee.tenant_id != caller.tenant_id:
+        raise _refuse(403, 5223, "The callee is in another organisation, and the two do not federate.")
+    tenant: Tenant | None = await s.get(Tenant, caller.tenant_id)
+    if tenant is None or not tenant.acs_interop_enabled:
+        raise _refuse(403, 5222, "Teams interop is not enabled for this organisation.")
+    for who, user in (("caller", caller), ("callee", callee)):
+        if Licence.TEAMS.value not in user.licence_skus:
+            raise _refuse(403, 10100, f"The {who} has no Teams licence.")
+    await _check_thread(s, thread_id, caller.id, callee.id)
+    assert thread_id is not None
+    return Cleared(caller.display_name, f"8:orgid:{callee.id}", callee.display_name, thread_id)
+
+
+async def _check_thread(s: ReadSession, thread_id: str | None, *members: str) -> None:
+    if not thread_id or thread_id == ZERO_GUID:
+        raise _refuse(400, 10101, "A call to a Teams user needs the threadId of a chat that has both people as "
+                                  "members.")
+    rows = await s.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == thread_id,
+                                                            ChatMember.user_id.in_(members)))
+    if len(set(rows.all())) != len(members):
+        raise _refuse(400, 10101, "The thread is not a chat that has both people as members.")

@@ -1,0 +1,130 @@
+"""The calling protocol's frames from agents: JSON text, validated into frozen commands (version 1).
+
+Every frame is an object with a ``type``; anything else is a ``ProtocolError`` with a code the agent can read,
+and the connection stays up (only a missing or bad ``hello`` closes it). docs/protocol.md lists every frame.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+VERSION = 1
+MAX_FRAME_BYTES = 64 * 1024
+MAX_SDP_BYTES = 32 * 1024
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str, request_id: str | None = None, call_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.call_id = call_id
+
+    def to_wire(self) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+        if self.request_id is not None:
+            frame["requestId"] = self.request_id
+        if self.call_id is not None:
+            frame["callId"] = self.call_id
+        return frame
+
+
+@dataclass(frozen=True)
+class Hello:
+    version: int
+    token: str
+
+
+@dataclass(frozen=True)
+class TokenUpdate:
+    token: str
+
+
+@dataclass(frozen=True)
+class StartCall:
+    request_id: str
+    target: str  # raw id
+    thread_id: str | None
+    sdp: str | None
+
+
+@dataclass(frozen=True)
+class CallCommand:
+    """A command about one call: accept, reject, hangUp, hold, resume, mute, unmute, dtmf, sdp, ice."""
+
+    name: str
+    call_id: str
+    payload: Any = None  # the SDP, the ICE candidate or the DTMF tone
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+Command = Hello | TokenUpdate | StartCall | CallCommand | Ping
+CALL_COMMANDS = {"call.accept": "accept", "call.reject": "reject", "call.hangUp": "hang_up", "call.hold": "hold",
+                 "call.resume": "resume", "call.mute": "mute", "call.unmute": "unmute", "call.dtmf": "dtmf",
+                 "call.sdp": "sdp", "call.ice": "ice"}
+
+
+def _text(frame: dict[str, Any], key: str, *, required: bool = True, limit: int = 256) -> str | None:
+    value = frame.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ProtocolError("InvalidFrame", f"'{key}' must be a non-empty string of at most {limit} characters.",
+                            request_id=frame.get("requestId") if isinstance(frame.get("requestId"), str) else None)
+    return value
+
+
+def parse(raw: str | bytes) -> Command:
+    if len(raw) > MAX_FRAME_BYTES:
+        raise ProtocolError("FrameTooLarge", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+    try:
+        frame = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ProtocolError("InvalidJson", "The frame is not valid JSON.") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise ProtocolError("InvalidFrame", "A frame is a JSON object with a 'type'.")
+    kind = frame["type"]
+    if kind == "hello":
+        return _hello(frame)
+    if kind == "token.update":
+        return TokenUpdate(_text(frame, "token", limit=8192) or "")
+    if kind == "ping":
+        return Ping()
+    if kind == "call.start":
+        request_id = _text(frame, "requestId", limit=64) or ""
+        target = frame.get("target")
+        raw_id = target.get("rawId") if isinstance(target, dict) else None
+        if not isinstance(raw_id, str) or not raw_id or len(raw_id) > 256:
+            raise ProtocolError("InvalidFrame", "'target.rawId' must name who to call.", request_id=request_id)
+        return StartCall(request_id, raw_id, _text(frame, "threadId", required=False),
+                         _text(frame, "sdp", required=False, limit=MAX_SDP_BYTES))
+    if kind in CALL_COMMANDS:
+        call_id = _text(frame, "callId", limit=128) or ""
+        return CallCommand(CALL_COMMANDS[kind], call_id, _payload(kind, frame, call_id))
+    raise ProtocolError("UnknownType", f"Unknown frame type '{kind[:64]}'.")
+
+
+def _hello(frame: dict[str, Any]) -> Hello:
+    if frame.get("version") != VERSION:
+        raise ProtocolError("UnsupportedVersion", f"This service speaks version {VERSION} of the protocol.")
+    return Hello(VERSION, _text(frame, "token", limit=8192) or "")
+
+
+def _payload(kind: str, frame: dict[str, Any], call_id: str) -> Any:
+    if kind in ("call.sdp", "call.accept"):
+        return _text(frame, "sdp", required=kind == "call.sdp", limit=MAX_SDP_BYTES)
+    if kind == "call.dtmf":
+        return _text(frame, "tone", limit=8)
+    if kind == "call.ice":
+        candidate = frame.get("candidate")
+        if not isinstance(candidate, dict | type(None)) or len(json.dumps(candidate)) > 4096:
+            raise ProtocolError("InvalidFrame", "'candidate' must be an ICE candidate object.", call_id=call_id)
+        return candidate
+    return None

@@ -1,0 +1,133 @@
+"""The calling service: agents connect and disconnect, commands go to the switchboard after the directory's
+checks, messages go out through the bus, timers fire, and ended calls are written as call records."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from callbridge.calling.call import Call, CallError, Send
+from callbridge.calling.policy import clear_call
+from callbridge.calling.protocol import CallCommand, StartCall
+from callbridge.calling.registry import AgentRegistry, Bus
+from callbridge.calling.switchboard import Switchboard
+from callbridge.clock import Clock
+from callbridge.store.db import Database
+from callbridge.store.models import CallRecord
+
+log = logging.getLogger("callbridge.calling")
+
+
+class CallingService:
+    def __init__(self, db: Database, clock: Clock, registry: AgentRegistry, bus: Bus, ring_time_s: float,
+                 grace_s: float) -> None:
+        self.db, self.clock, self.registry, self.bus = db, clock, registry, bus
+        self.switchboard = Switchboard(timedelta(seconds=ring_time_s), timedelta(seconds=grace_s),
+                                       lambda: str(uuid.uuid4()))
+        self._owners: dict[str, str] = {}  # agent id -> raw id, kept through a reconnection's grace
+        self._wake = asyncio.Event()
+        self._timers: asyncio.Task[None] | None = None
+
+    # -- life -----------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._timers = asyncio.create_task(self._run_timers())
+
+    async def stop(self) -> None:
+        if self._timers is not None:
+            self._timers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timers
+
+    # -- agents ---------------------------------------------------------------------------------------------
+    async def connect(self, raw_id: str, resume: str | None) -> tuple[str, asyncio.Queue[dict[str, Any]]]:
+        """A new agent, or the same agent back within its grace (``resume`` names it; it must be the same
+        identity's)."""
+        agent_id = resume if resume and self._owners.get(resume) == raw_id else f"agent-{uuid.uuid4().hex[:16]}"
+        self._owners[agent_id] = raw_id
+        queue = self.bus.attach(agent_id)
+        await self.registry.register(agent_id, raw_id)
+        self.switchboard.agent_back(agent_id)
+        self._wake.set()
+        return agent_id, queue
+
+    async def disconnect(self, agent_id: str) -> None:
+        await self.registry.unregister(agent_id)
+        self.bus.detach(agent_id)
+        await self._after(self.switchboard.agent_gone(agent_id, self.clock.now()))
+
+    # -- calls ----------------------------------------------------------------------------------------------
+    async def start_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
+        raw_id = self._owners[agent_id]
+        async with self.db.reading() as s:
+            cleared = await clear_call(s, caller_oid, cmd.target, cmd.thread_id)
+        callee_agents = await self.registry.agents_of(cleared.callee_raw_id)
+        call, sends = self.switchboard.start(agent_id, (raw_id, cleared.caller_name),
+                                             (cleared.callee_raw_id, cleared.callee_name), callee_agents,
+                                             cleared.thread_id, cmd.sdp, self.clock.now())
+        started = Send(agent_id, {"type": "call.started", "requestId": cmd.request_id, "callId": call.id})
+        await self._after([started, *sends])
+
+    async def command(self, agent_id: str, cmd: CallCommand) -> None:
+        await self._after(self.switchboard.command(agent_id, cmd, self.clock.now()))
+
+    async def _after(self, sends: Iterable[Send]) -> None:
+        await self.bus.deliver(sends)
+        ended = self.switchboard.take_ended()
+        if ended:
+            await self._record(ended)
+        self._wake.set()
+
+    # -- timers ---------------------------------------------------------------------------------------------
+    async def _run_timers(self) -> None:
+        while True:
+            self._wake.clear()  # before reading the deadline: a change made after this wakes the wait below
+            deadline = self.switchboard.next_deadline()
+            wait = None if deadline is None else max(0.0, (deadline - self.clock.now()).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+                continue
+            try:
+                await self._after(self.switchboard.on_timer(self.clock.now()))
+            except Exception:  # a timer must never stop the others
+                log.exception("call timer failed")
+
+    # -- call records ---------------------------------------------------------------------------------------
+    async def _record(self, calls: list[Call]) -> None:
+        async with self.db.transaction() as s:
+            for call in calls:
+                assert call.ended_at is not None and call.end_reason is not None
+                s.add(CallRecord(
+                    id=call.id, tenant_id=None, thread_id=call.thread_id, caller_id=call.caller.raw_id,
+                    callee_id=call.callee.raw_id, caller_agent=call.caller.agent_id,
+                    answered_by=call.callee.agent_id, started_at=call.created_at, connected_at=call.connected_at,
+                    ended_at=call.ended_at, end_code=call.end_reason.code, end_sub_code=call.end_reason.sub_code))
+        for call in calls:
+            log.info("call ended", extra={"call_id": call.id, "code": call.end_reason and call.end_reason.code,
+                                          "sub_code": call.end_reason and call.end_reason.sub_code})
+
+    async def recent_calls(self, raw_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        async with self.db.reading() as s:
+            rows = (await s.scalars(select(CallRecord).where(or_(CallRecord.caller_id == raw_id,
+                                                                 CallRecord.callee_id == raw_id))
+                                    .order_by(CallRecord.started_at.desc()).limit(limit))).all()
+        return [{"callId": r.id, "threadId": r.thread_id, "direction": "Outgoing" if r.caller_id == raw_id
+                 else "Incoming", "caller": r.caller_id, "callee": r.callee_id,
+                 "startTime": r.started_at.isoformat(), "connectTime": r.connected_at and r.connected_at.isoformat(),
+                 "endTime": r.ended_at.isoformat(), "answeredBy": r.answered_by,
+                 "endReason": {"code": r.end_code, "subCode": r.end_sub_code}} for r in rows]
+
+
+def error_frame(exc: CallError, request_id: str | None = None, call_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": exc.code, "subCode": exc.sub_code, "message": str(exc)}
+    if request_id is not None:
+        frame["requestId"] = request_id
+    if call_id is not None:
+        frame["callId"] = call_id
+    return frame

@@ -1,0 +1,173 @@
+"""``/calling/ws``: one call agent per WebSocket. The first frame is ``hello`` with a communication token;
+then commands in and events out until the socket closes or the token expires (a new token can be handed over
+with ``token.update`` on the open socket, without dropping calls)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, Response
+
+from callbridge.acs import tokens as comm_tokens
+from callbridge.acs.context import AcsContext
+from callbridge.acs.identities import token_still_valid
+from callbridge.calling.call import CallError
+from callbridge.calling.protocol import CallCommand, Hello, Ping, ProtocolError, StartCall, TokenUpdate, parse
+from callbridge.calling.service import CallingService, error_frame
+from callbridge.graph.throttle import TokenBuckets
+from callbridge.identity.tokens import TokenInvalid
+
+router = APIRouter(tags=["calling"])
+
+HELLO_TIMEOUT_S = 10
+CLOSE_PROTOCOL, CLOSE_TOKEN, CLOSE_FLOOD = 4000, 4001, 4008
+FRAMES_PER_SECOND, FRAME_BURST, FLOOD_STRIKES = 20, 60, 50
+
+
+class TokenRefused(Exception):
+    pass
+
+
+async def _identity(acs: AcsContext, token: str, now: datetime) -> comm_tokens.CommunicationToken:
+    try:
+        read = comm_tokens.read(acs.ring, acs.issuer, token, now)
+    except TokenInvalid as exc:
+        raise TokenRefused(f"The token is not valid ({exc.reason}).") from None
+    if not await token_still_valid(acs, read):
+        raise TokenRefused("The token was revoked.")
+    return read
+
+
+class Connection:
+    """One agent's socket: a reader loop, a writer task, and the token's expiry."""
+
+    def __init__(self, ws: WebSocket, service: CallingService, acs: AcsContext) -> None:
+        self.ws, self.service, self.acs = ws, service, acs
+        self.token: comm_tokens.CommunicationToken | None = None
+        self.agent_id = ""
+        self.buckets = TokenBuckets(FRAMES_PER_SECOND, FRAME_BURST, max_keys=1)
+        self.strikes = 0
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_text(json.dumps(frame))
+
+    async def handshake(self) -> bool:
+        try:
+            raw = await asyncio.wait_for(self.ws.receive_text(), HELLO_TIMEOUT_S)
+            hello = parse(raw)
+            if not isinstance(hello, Hello):
+                raise ProtocolError("HelloRequired", "The first frame must be 'hello'.")
+            self.token = await _identity(self.acs, hello.token, self.service.clock.now())
+        except (TimeoutError, ProtocolError) as exc:
+            await self.ws.close(CLOSE_PROTOCOL, str(exc)[:120] or "hello expected")
+            return False
+        except TokenRefused as exc:
+            await self.ws.close(CLOSE_TOKEN, str(exc)[:120])
+            return False
+        resume = json.loads(raw).get("agentId")
+        self.agent_id, self.queue = await self.service.connect(self.token.raw_id,
+                                                               resume if isinstance(resume, str) else None)
+        await self.send({"type": "welcome", "version": 1, "agentId": self.agent_id,
+                         "identity": {"rawId": self.token.raw_id}, "expiresOn": self.token.expires_at.isoformat()})
+        return True
+
+    async def writer(self) -> None:
+        while True:
+            await self.send(await self.queue.get())
+
+    async def expiry(self) -> None:
+        while self.token is not None:
+            left = (self.token.expires_at - self.service.clock.now()).total_seconds()
+            if left <= 0:
+                await self.send({"type": "token.expired"})
+                await self.ws.close(CLOSE_TOKEN, "The token expired.")
+                return
+            await asyncio.sleep(min(left, 30))
+
+    async def reader(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text") or message.get("bytes") or b""
+            if self.buckets.take("frames", self.service.clock.now()):
+                self.strikes += 1
+                if self.strikes >= FLOOD_STRIKES:
+                    await self.ws.close(CLOSE_FLOOD, "Too many frames.")
+                    return
+                await self.send({"type": "error", "code": "RateLimited", "message": "Too many frames; slow down."})
+                continue
+            await self.dispatch(raw)
+
+    async def dispatch(self, raw: str | bytes) -> None:
+        cmd: Any = None
+        try:
+            cmd = parse(raw)
+            await self.handle(cmd)
+        except ProtocolError as exc:
+            await self.send(exc.to_wire())
+        except CallError as exc:
+            request_id = cmd.request_id if isinstance(cmd, StartCall) else None
+            call_id = cmd.call_id if isinstance(cmd, CallCommand) else None
+            await self.send(error_frame(exc, request_id, call_id))
+        except TokenRefused as exc:
+            await self.send({"type": "error", "code": "InvalidToken", "message": str(exc)})
+
+    async def handle(self, cmd: Any) -> None:
+        assert self.token is not None
+        if isinstance(cmd, Ping):
+            await self.send({"type": "pong"})
+        elif isinstance(cmd, TokenUpdate):
+            fresh = await _identity(self.acs, cmd.token, self.service.clock.now())
+            if fresh.raw_id != self.token.raw_id:
+                raise ProtocolError("IdentityMismatch", "The new token is for another identity.")
+            self.token = fresh
+            await self.send({"type": "token.accepted", "expiresOn": fresh.expires_at.isoformat()})
+        elif isinstance(cmd, StartCall):
+            if not self.token.raw_id.startswith("8:orgid:"):
+                raise CallError(403, 10104, "Only Teams users can place these calls.")
+            await self.service.start_call(self.agent_id, self.token.raw_id.removeprefix("8:orgid:"), cmd)
+        elif isinstance(cmd, CallCommand):
+            await self.service.command(self.agent_id, cmd)
+        else:
+            raise ProtocolError("UnexpectedFrame", "'hello' is only the first frame.")
+
+
+@router.websocket("/calling/ws")
+async def calling_socket(ws: WebSocket) -> None:
+    await ws.accept()
+    connection = Connection(ws, ws.app.state.calling, ws.app.state.acs)
+    if not await connection.handshake():
+        return
+    tasks = [asyncio.create_task(connection.writer()), asyncio.create_task(connection.expiry())]
+    try:
+        await connection.reader()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await connection.service.disconnect(connection.agent_id)
+
+
+@router.get("/calling/v1/calls")
+async def recent_calls(request: Request) -> Response:
+    """The signed-in identity's recent calls (call records), newest first; bearer: a communication token."""
+    acs: AcsContext = request.app.state.acs
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        if scheme.lower() != "bearer":
+            raise TokenRefused("A communication token is required (Authorization: Bearer).")
+        identity = await _identity(acs, token.strip(), acs.clock.now())
+    except TokenRefused as exc:
+        return JSONResponse({"error": {"code": "InvalidToken", "message": str(exc)}}, status_code=401)
+    calls = await request.app.state.calling.recent_calls(identity.raw_id)
+    return JSONResponse({"value": calls})
