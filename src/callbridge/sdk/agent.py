@@ -1,0 +1,185 @@
+"""CallClient and TeamsCallAgent: one agent per identity and client, on one WebSocket to ``/calling/ws``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import websockets
+
+from callbridge.sdk.calls import (
+    CallerInfo,
+    CallingError,
+    MediaSession,
+    RemoteParticipant,
+    TeamsCall,
+    TeamsIncomingCall,
+)
+from callbridge.sdk.credential import CommunicationTokenCredential
+from callbridge.sdk.events import Emitter
+from callbridge.sdk.identifiers import CommunicationIdentifier, identifier_from_raw_id
+from callbridge.sdk.media import AudioSource
+
+
+@dataclass(frozen=True)
+class IncomingCallEvent:
+    incoming_call: TeamsIncomingCall
+
+
+@dataclass(frozen=True)
+class CallsUpdatedEvent:
+    added: list[TeamsCall]
+    removed: list[TeamsCall]
+
+
+class CallClient:
+    """``CallClient(base_url, ca_file=...)``: the entry point, as ``CallClient()`` is in ACS's SDKs."""
+
+    def __init__(self, base_url: str, ca_file: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.ssl_context = ssl.create_default_context(cafile=ca_file)
+        self._agents: dict[str, TeamsCallAgent] = {}
+
+    async def create_teams_call_agent(self, credential: CommunicationTokenCredential) -> TeamsCallAgent:
+        token = await credential.get_token()
+        agent = TeamsCallAgent(self, credential)
+        identity = await agent.connect(token)
+        if identity in self._agents:
+            await agent.dispose()
+            raise CallingError(409, 40230, "A TeamsCallAgent for this identity already exists on this CallClient.")
+        self._agents[identity] = agent
+        credential.start()
+        return agent
+
+    def _forget(self, agent: TeamsCallAgent) -> None:
+        self._agents = {k: v for k, v in self._agents.items() if v is not agent}
+
+
+class TeamsCallAgent(Emitter):
+    """Events: ``incoming_call`` (``IncomingCallEvent``), ``calls_updated`` (``CallsUpdatedEvent``),
+    ``connection_state_changed``."""
+
+    kind = "TeamsCallAgent"
+
+    def __init__(self, client: CallClient, credential: CommunicationTokenCredential) -> None:
+        super().__init__()
+        self._client = client
+        self._credential = credential
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._calls: dict[str, TeamsCall] = {}
+        self._incoming: dict[str, TeamsIncomingCall] = {}
+        self.agent_id = ""
+        self.identity = ""
+        self.connection_state = "Disconnected"
+        credential.on_refreshed(self._hand_over)
+
+    @property
+    def calls(self) -> list[TeamsCall]:
+        return [c for c in self._calls.values() if c.state != "Disconnected"]
+
+    async def connect(self, token: str) -> str:
+        host = self._client.base_url.split("://", 1)[1]
+        self._ws = await websockets.connect(f"wss://{host}/calling/ws", ssl=self._client.ssl_context)
+        await self._ws.send(json.dumps({"type": "hello", "version": 1, "token": token}))
+        welcome = json.loads(await asyncio.wait_for(self._ws.recv(), 10))
+        if welcome.get("type") != "welcome":
+            raise CallingError(welcome.get("code", 401), 0, welcome.get("message", "the service refused the agent"))
+        self.agent_id, self.identity = welcome["agentId"], welcome["identity"]["rawId"]
+        self.connection_state = "Connected"
+        self._reader = asyncio.create_task(self._read())
+        return self.identity
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self._ws.send(json.dumps(frame))
+
+    async def _hand_over(self, token: str) -> None:
+        if self._ws is not None:
+            await self._send({"type": "token.update", "token": token})
+
+    async def start_call(self, target: CommunicationIdentifier, *, thread_id: str | None = None,
+                         audio: AudioSource | None = None) -> TeamsCall:
+        media = MediaSession(audio)
+        offer = await media.offer()
+        request_id = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        await self._send({"type": "call.start", "requestId": request_id, "target": {"rawId": target.raw_id},
+                          "threadId": thread_id, "sdp": offer})
+        try:
+            started = await asyncio.wait_for(future, 15)
+        except CallingError:
+            await media.close()
+            raise
+        me = CallerInfo(identifier_from_raw_id(self.identity), None)
+        call = TeamsCall(started["callId"], "Outgoing", me, RemoteParticipant(target, None, "Connecting"), media,
+                         self._send)
+        self._adopt(call)
+        return call
+
+    def _adopt(self, call: TeamsCall) -> None:
+        self._calls[call.id] = call
+        self.emit("calls_updated", CallsUpdatedEvent([call], []))
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self._ws:
+                await self._dispatch(json.loads(raw))
+        self.connection_state = "Disconnected"
+        self.emit("connection_state_changed", self)
+
+    async def _dispatch(self, frame: dict[str, Any]) -> None:
+        kind, call_id = frame["type"], frame.get("callId")
+        if kind == "call.started":
+            self._settle(frame["requestId"], frame)
+        elif kind == "error" and "requestId" in frame:
+            self._settle(frame["requestId"], None, CallingError(frame["code"], frame.get("subCode", 0),
+                                                                frame["message"]))
+        elif kind == "call.incoming":
+            incoming = TeamsIncomingCall(frame, self._send, self._adopt)
+            self._incoming[incoming.id] = incoming
+            self.emit("incoming_call", IncomingCallEvent(incoming))
+        elif kind == "call.incoming.ended" and call_id in self._incoming:
+            self._incoming.pop(call_id).ended(frame)
+        elif call_id in self._calls:
+            call = self._calls[call_id]
+            await call.on_frame(frame)
+            if call.state == "Disconnected":
+                self.emit("calls_updated", CallsUpdatedEvent([], [call]))
+        elif kind == "call.state" and call_id is not None:
+            await self._early(frame)
+
+    async def _early(self, frame: dict[str, Any]) -> None:
+        """A state for a call whose ``call.started`` is still in flight: wait a moment for it."""
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if frame["callId"] in self._calls:
+                await self._calls[frame["callId"]].on_frame(frame)
+                return
+
+    def _settle(self, request_id: str, value: dict[str, Any] | None, error: Exception | None = None) -> None:
+        future = self._pending.pop(request_id, None)
+        if future is None or future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value or {})
+
+    async def dispose(self) -> None:
+        for call in self.calls:
+            with contextlib.suppress(Exception):
+                await call.hang_up()
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._credential.close()
+        self._client._forget(self)

@@ -1,0 +1,223 @@
+"""TeamsCall and TeamsIncomingCall, with the names and states of ACS's Calling SDK, and their audio."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+
+from callbridge.sdk.events import Emitter
+from callbridge.sdk.identifiers import CommunicationIdentifier, identifier_from_raw_id
+from callbridge.sdk.media import AudioSource, Recorder, SilenceSource, ToneSource
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+HELD = ("LocalHold", "RemoteHold")
+
+
+class CallingError(Exception):
+    def __init__(self, code: int | str, sub_code: int, message: str) -> None:
+        super().__init__(f"{code}/{sub_code}: {message}")
+        self.code = code
+        self.sub_code = sub_code
+
+
+@dataclass(frozen=True)
+class CallEndReason:
+    code: int
+    sub_code: int
+
+
+@dataclass(frozen=True)
+class CallerInfo:
+    identifier: CommunicationIdentifier
+    display_name: str | None
+
+
+@dataclass
+class RemoteParticipant:
+    identifier: CommunicationIdentifier
+    display_name: str | None
+    state: str
+    is_muted: bool = False
+
+
+def _reason(frame: dict[str, Any]) -> CallEndReason | None:
+    reason = frame.get("endReason")
+    return CallEndReason(reason["code"], reason["subCode"]) if isinstance(reason, dict) else None
+
+
+class MediaSession:
+    """One RTCPeerConnection: our source out, the other side's audio into a recorder. G.711 (PCMU) only, as a
+    phone leg would use; no STUN or TURN server unless given."""
+
+    def __init__(self, source: AudioSource | None) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.source = source or ToneSource(440.0)
+        self.silence = SilenceSource()
+        self.recorder = Recorder()
+        self.sender = self.pc.addTrack(self.source)
+        pcmu = [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType.lower() == "audio/pcmu"]
+        for transceiver in self.pc.getTransceivers():
+            transceiver.setCodecPreferences(pcmu)
+        self.pc.on("track", self.recorder.attach)
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def answer(self, offer: str) -> str:
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    async def accept_answer(self, answer: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    def send_audio(self, on: bool) -> None:
+        self.sender.replaceTrack(self.source if on else self.silence)
+
+    async def close(self) -> None:
+        await self.recorder.stop()
+        with contextlib.suppress(Exception):
+            await self.pc.close()
+
+
+class TeamsCall(Emitter):
+    """A call of this agent. Events: ``state_changed``, ``remote_participants_updated``, ``is_muted_changed``,
+    ``dtmf_received``."""
+
+    kind = "TeamsCall"
+
+    def __init__(self, call_id: str, direction: str, caller_info: CallerInfo, remote: RemoteParticipant,
+                 media: MediaSession, send: Send) -> None:
+        super().__init__()
+        self.id = call_id
+        self.direction = direction
+        self.caller_info = caller_info
+        self.remote_participants = [remote]
+        self.media = media
+        self.state = "None"
+        self.is_muted = False
+        self.call_end_reason: CallEndReason | None = None
+        self._send = send
+        self._changed = asyncio.Condition()
+
+    # -- commands -------------------------------------------------------------------------------------------
+    async def _command(self, kind: str, **fields: Any) -> None:
+        await self._send({"type": kind, "callId": self.id, **fields})
+
+    async def mute(self) -> None:
+        self.media.send_audio(False)
+        self.is_muted = True
+        await self._command("call.mute")
+        self.emit("is_muted_changed", self)
+
+    async def unmute(self) -> None:
+        self.is_muted = False
+        self.media.send_audio(self.state not in HELD)
+        await self._command("call.unmute")
+        self.emit("is_muted_changed", self)
+
+    async def hold(self) -> None:
+        await self._command("call.hold")
+        await self.wait_for_state("LocalHold")
+
+    async def resume(self) -> None:
+        await self._command("call.resume")
+        await self.wait_for(lambda: self.state in ("Connected", "RemoteHold"))
+
+    async def send_dtmf(self, tone: str) -> None:
+        await self._command("call.dtmf", tone=tone)
+
+    async def hang_up(self) -> None:
+        if self.state != "Disconnected":
+            await self._command("call.hangUp")
+            await self.wait_for_state("Disconnected")
+
+    # -- waiting --------------------------------------------------------------------------------------------
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    async def wait_for_state(self, state: str, timeout: float = 10.0) -> None:
+        await self.wait_for(lambda: self.state == state or (self.state == "Disconnected" and state != self.state),
+                            timeout)
+        if self.state != state:
+            raise CallingError(self.call_end_reason.code if self.call_end_reason else 0,
+                               self.call_end_reason.sub_code if self.call_end_reason else 0,
+                               f"the call ended instead of reaching {state}")
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- frames from the service ----------------------------------------------------------------------------
+    async def on_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "call.state":
+            await self._on_state(frame)
+        elif kind == "call.participant":
+            p = frame["participant"]
+            remote = self.remote_participants[0]
+            remote.display_name, remote.state, remote.is_muted = p.get("displayName"), p["state"], p["isMuted"]
+            self.emit("remote_participants_updated", self)
+        elif kind == "call.sdp" and self.direction == "Outgoing":
+            await self.media.accept_answer(frame["sdp"])
+        elif kind == "call.dtmf":
+            self.emit("dtmf_received", frame["tone"])
+        await self._notify()
+
+    async def _on_state(self, frame: dict[str, Any]) -> None:
+        self.state = frame["state"]
+        if self.state == "Disconnected":
+            self.call_end_reason = _reason(frame)
+            await self.media.close()
+        else:
+            self.media.send_audio(self.state not in HELD and not self.is_muted)
+        self.emit("state_changed", self)
+
+
+class TeamsIncomingCall(Emitter):
+    """A call ringing on this agent. Events: ``call_ended`` (with ``call_end_reason``)."""
+
+    kind = "TeamsIncomingCall"
+
+    def __init__(self, frame: dict[str, Any], send: Send, adopt: Callable[[TeamsCall], None]) -> None:
+        super().__init__()
+        self.id: str = frame["callId"]
+        caller = frame["caller"]
+        self.caller_info = CallerInfo(identifier_from_raw_id(caller["rawId"]), caller.get("displayName"))
+        self.thread_id: str | None = frame.get("threadId")
+        self.call_end_reason: CallEndReason | None = None
+        self._offer: str | None = frame.get("sdp")
+        self._send = send
+        self._adopt = adopt
+        self._done = False
+
+    async def accept(self, audio: AudioSource | None = None) -> TeamsCall:
+        if self._done:
+            raise CallingError(400, 41006, "The call is no longer ringing.")
+        self._done = True
+        media = MediaSession(audio)
+        remote = RemoteParticipant(self.caller_info.identifier, self.caller_info.display_name, "Connected")
+        call = TeamsCall(self.id, "Incoming", self.caller_info, remote, media, self._send)
+        self._adopt(call)
+        answer = await media.answer(self._offer) if self._offer else None
+        await self._send({"type": "call.accept", "callId": self.id, **({"sdp": answer} if answer else {})})
+        await call.wait_for_state("Connected")
+        return call
+
+    async def reject(self) -> None:
+        if self._done:
+            raise CallingError(400, 41007, "The call is no longer ringing.")
+        self._done = True
+        await self._send({"type": "call.reject", "callId": self.id})
+
+    def ended(self, frame: dict[str, Any]) -> None:
+        self._done = True
+        self.call_end_reason = _reason(frame)
+        self.emit("call_ended", self)
