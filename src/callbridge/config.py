@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # calling
     ring_time_s: float = 120.0  # unanswered calls end with 487/10004 after this
     reconnect_grace_s: float = 60.0  # a call survives its agent's lost socket this long
+    turn_urls: list[str] = []  # e.g. ["turn:turn.example.com:3478?transport=udp"]; empty: no TURN server
+    turn_secret: str = ""  # coturn's static-auth-secret (use-auth-secret)
+    turn_ttl_s: int = 86400
 
     # token exchange
     hmac_max_skew_s: int = 900

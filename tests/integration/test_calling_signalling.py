@@ -296,3 +296,39 @@ async def test_a_lost_agent_ends_the_call_after_the_grace(demo: Demo, tokens: di
     await megan.close()
     assert (await alice.state(call_id, "Disconnected"))["endReason"] == {"code": 0, "subCode": 4521}
     await alice.close()
+
+
+async def test_cross_tenant_calls_need_federation_on_both_sides(demo: Demo, tokens: dict[str, str]) -> None:
+    from callbridge.directory import tenants
+    from callbridge.store.db import Database
+    from callbridge.store.models import Chat, ChatMember
+    from callbridge.store.types import utcnow
+
+    alice, nina = demo.user("alice"), demo.user("nina")
+    thread = f"19:{uuid.uuid4().hex}@thread.v2"
+
+    async def setup(federate: bool) -> None:
+        db = Database(demo.settings.effective_database_url)
+        try:
+            async with db.transaction() as s:
+                for tenant in (alice["tenant_id"], nina["tenant_id"]):
+                    await tenants.set_tenant_setting(s, tenant, "federation_enabled", federate)
+                if federate:
+                    s.add(Chat(id=thread, tenant_id=alice["tenant_id"], chat_type="group", topic="federated",
+                               created_at=utcnow(), updated_at=utcnow()))
+                    await s.flush()
+                    s.add_all(ChatMember(chat_id=thread, user_id=u["id"], roles=["owner"], added_at=utcnow())
+                              for u in (alice, nina))
+        finally:
+            await db.close()
+
+    await setup(True)
+    caller, callee = await Agent.connect(demo, tokens["alice"]), await Agent.connect(demo, tokens["nina"])
+    try:
+        call_id = await caller.call(raw(demo, "nina"), thread)
+        assert (await callee.next("call.incoming", callId=call_id))["caller"]["displayName"] == "Alice Smith"
+        await caller.send({"type": "call.hangUp", "callId": call_id})
+    finally:
+        await setup(False)
+        await caller.close()
+        await callee.close()

@@ -196,3 +196,19 @@ def test_raw_ids(raw: str, kind: Kind, value: str) -> None:
     assert teams_user("oid").raw_id == "8:orgid:oid" and phone_number("+1").raw_id == "4:+1"
     assert teams_user("oid").to_wire()["microsoftTeamsUser"] == {"userId": "oid", "isAnonymous": False,
                                                                  "cloud": "public"}
+
+
+def test_turn_credentials_follow_coturns_rest_scheme() -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    from callbridge.calling.turn import ice_servers
+
+    assert ice_servers([], "secret", ALICE, T0, 3600) == []
+    assert ice_servers(["turn:t.example:3478"], "", ALICE, T0, 3600) == []
+    [server] = ice_servers(["turn:t.example:3478"], "s3cret", ALICE, T0, 3600)
+    expiry = int(T0.timestamp()) + 3600
+    assert server["username"] == f"{expiry}:{ALICE}"
+    expected = base64.b64encode(hmac.new(b"s3cret", server["username"].encode(), hashlib.sha1).digest()).decode()
+    assert server["credential"] == expected and server["urls"] == ["turn:t.example:3478"]

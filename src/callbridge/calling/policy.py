@@ -27,25 +27,33 @@ def _refuse(code: int, sub_code: int, message: str) -> CallError:
     return CallError(code, sub_code, message)
 
 
-async def clear_call(s: ReadSession, caller_oid: str, target_raw_id: str, thread_id: str | None) -> Cleared:
+def _teams_target(target_raw_id: str, caller_oid: str) -> str:
+    """The object id of a callable Teams user, or the refusal."""
     target = parse_raw_id(target_raw_id)
     if target.kind is Kind.PHONE_NUMBER:
         raise _refuse(403, 10110, "Calls to phone numbers need the tenant's phone connectivity (not configured).")
     if target.kind is not Kind.TEAMS_USER or target.is_anonymous or not is_guid(target.value):
         raise _refuse(400, 10102, f"'{target_raw_id[:80]}' is not a Teams user that can be called.")
-    if target.value == caller_oid:
+    if target.value.lower() == caller_oid:
         raise _refuse(400, 10103, "A user cannot call themselves.")
+    return target.value.lower()
+
+
+async def clear_call(s: ReadSession, caller_oid: str, target_raw_id: str, thread_id: str | None) -> Cleared:
+    callee_oid = _teams_target(target_raw_id, caller_oid)
     caller: User | None = await s.get(User, caller_oid)
-    callee: User | None = await s.get(User, target.value.lower())
+    callee: User | None = await s.get(User, callee_oid)
     if caller is None or not caller.account_enabled:
         raise _refuse(401, 10009, "The caller's account is disabled or gone.")
     if callee is None or not callee.account_enabled:
         raise _refuse(404, 0, "The callee does not exist.")
-    if callee.tenant_id != caller.tenant_id:
-        raise _refuse(403, 5223, "The callee is in another organisation, and the two do not federate.")
     tenant: Tenant | None = await s.get(Tenant, caller.tenant_id)
     if tenant is None or not tenant.acs_interop_enabled:
         raise _refuse(403, 5222, "Teams interop is not enabled for this organisation.")
+    if callee.tenant_id != caller.tenant_id:
+        other: Tenant | None = await s.get(Tenant, callee.tenant_id)
+        if not (tenant.federation_enabled and other is not None and other.federation_enabled):
+            raise _refuse(403, 5223, "The callee is in another organisation, and the two do not federate.")
     for who, user in (("caller", caller), ("callee", callee)):
         if Licence.TEAMS.value not in user.licence_skus:
             raise _refuse(403, 10100, f"The {who} has no Teams licence.")

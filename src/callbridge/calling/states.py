@@ -8,7 +8,9 @@ RemoteHold, InLobby, Disconnecting, Disconnected``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import TypeVar
 
 
 class InvalidTransition(Exception):
@@ -122,3 +124,25 @@ def call_next(state: CallState, event: CallEvent) -> CallState:
         return CALL_TRANSITIONS[(state, event)]
     except KeyError:
         raise InvalidTransition("call", state, event) from None
+
+
+_S = TypeVar("_S", bound=StrEnum)
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _table(heading: str, states: type[_S], events: type[_E], transitions: Mapping[tuple[_S, _E], _S]) -> list[str]:
+    rows = [f"| {heading} | event → next state |", "|---|---|"]
+    for state in states:
+        moves = [f"`{event}` → `{transitions[state, event]}`" for event in events if (state, event) in transitions]
+        rows.append(f"| `{state}` | {', '.join(moves) or 'final'} |")
+    return rows
+
+
+def describe() -> str:
+    """Both transition tables as Markdown: docs/protocol.md embeds this text, and a unit test keeps them equal."""
+    return "\n".join([
+        "Call states, as an agent sees them in `call.state` (`CALL_TRANSITIONS`):", "",
+        *_table("call state", CallState, CallEvent, CALL_TRANSITIONS), "",
+        "Participant states, as `call.participant` reports the other side (`PARTICIPANT_TRANSITIONS`):", "",
+        *_table("participant state", ParticipantState, ParticipantEvent, PARTICIPANT_TRANSITIONS),
+    ]) + "\n"

@@ -19,6 +19,7 @@ from callbridge.acs.identities import token_still_valid
 from callbridge.calling.call import CallError
 from callbridge.calling.protocol import CallCommand, Hello, Ping, ProtocolError, StartCall, TokenUpdate, parse
 from callbridge.calling.service import CallingService, error_frame
+from callbridge.calling.turn import ice_servers
 from callbridge.graph.throttle import TokenBuckets
 from callbridge.identity.tokens import TokenInvalid
 
@@ -72,8 +73,12 @@ class Connection:
         resume = json.loads(raw).get("agentId")
         self.agent_id, self.queue = await self.service.connect(self.token.raw_id,
                                                                resume if isinstance(resume, str) else None)
+        settings = self.acs.settings
+        servers = ice_servers(settings.turn_urls, settings.turn_secret, self.token.raw_id,
+                              self.service.clock.now(), settings.turn_ttl_s)
         await self.send({"type": "welcome", "version": 1, "agentId": self.agent_id,
-                         "identity": {"rawId": self.token.raw_id}, "expiresOn": self.token.expires_at.isoformat()})
+                         "identity": {"rawId": self.token.raw_id}, "expiresOn": self.token.expires_at.isoformat(),
+                         "iceServers": servers})
         return True
 
     async def writer(self) -> None:

@@ -9,7 +9,7 @@ from callbridge.directory.errors import Conflict, Invalid, NotFound
 from callbridge.directory.values import check_length, is_guid, parse_domain, parse_guid
 from callbridge.store.models import Tenant, TenantDomain
 
-TENANT_SETTINGS = ("acs_interop_enabled", "password_grant_enabled", "user_consent_allowed")
+TENANT_SETTINGS = ("acs_interop_enabled", "password_grant_enabled", "user_consent_allowed", "federation_enabled")
 
 
 async def create_tenant(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import websockets
+from aiortc import RTCIceServer
 
 from callbridge.sdk.calls import (
     CallerInfo,
@@ -78,6 +79,7 @@ class TeamsCallAgent(Emitter):
         self.agent_id = ""
         self.identity = ""
         self.connection_state = "Disconnected"
+        self.ice_servers: list[RTCIceServer] = []
         credential.on_refreshed(self._hand_over)
 
     @property
@@ -92,6 +94,8 @@ class TeamsCallAgent(Emitter):
         if welcome.get("type") != "welcome":
             raise CallingError(welcome.get("code", 401), 0, welcome.get("message", "the service refused the agent"))
         self.agent_id, self.identity = welcome["agentId"], welcome["identity"]["rawId"]
+        self.ice_servers = [RTCIceServer(s["urls"], s.get("username"), s.get("credential"))
+                            for s in welcome.get("iceServers", [])]
         self.connection_state = "Connected"
         self._reader = asyncio.create_task(self._read())
         return self.identity
@@ -103,9 +107,13 @@ class TeamsCallAgent(Emitter):
         if self._ws is not None:
             await self._send({"type": "token.update", "token": token})
 
+    async def join(self, meeting_locator: dict[str, str]) -> TeamsCall:
+        """Joining meetings by link or by id and passcode comes with the meetings work."""
+        raise CallingError(501, 0, "Joining meetings is not available yet.")
+
     async def start_call(self, target: CommunicationIdentifier, *, thread_id: str | None = None,
                          audio: AudioSource | None = None) -> TeamsCall:
-        media = MediaSession(audio)
+        media = MediaSession(audio, self.ice_servers)
         offer = await media.offer()
         request_id = uuid.uuid4().hex
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -142,7 +150,7 @@ class TeamsCallAgent(Emitter):
             self._settle(frame["requestId"], None, CallingError(frame["code"], frame.get("subCode", 0),
                                                                 frame["message"]))
         elif kind == "call.incoming":
-            incoming = TeamsIncomingCall(frame, self._send, self._adopt)
+            incoming = TeamsIncomingCall(frame, self._send, self._adopt, self.ice_servers)
             self._incoming[incoming.id] = incoming
             self.emit("incoming_call", IncomingCallEvent(incoming))
         elif kind == "call.incoming.ended" and call_id in self._incoming:

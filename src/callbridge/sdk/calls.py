@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from callbridge.sdk.events import Emitter
 from callbridge.sdk.identifiers import CommunicationIdentifier, identifier_from_raw_id
@@ -54,8 +54,8 @@ class MediaSession:
     """One RTCPeerConnection: our source out, the other side's audio into a recorder. G.711 (PCMU) only, as a
     phone leg would use; no STUN or TURN server unless given."""
 
-    def __init__(self, source: AudioSource | None) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    def __init__(self, source: AudioSource | None, ice_servers: list[RTCIceServer] | None = None) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or []))
         self.source = source or ToneSource(440.0)
         self.silence = SilenceSource()
         self.recorder = Recorder()
@@ -186,7 +186,8 @@ class TeamsIncomingCall(Emitter):
 
     kind = "TeamsIncomingCall"
 
-    def __init__(self, frame: dict[str, Any], send: Send, adopt: Callable[[TeamsCall], None]) -> None:
+    def __init__(self, frame: dict[str, Any], send: Send, adopt: Callable[[TeamsCall], None],
+                 ice_servers: list[RTCIceServer] | None = None) -> None:
         super().__init__()
         self.id: str = frame["callId"]
         caller = frame["caller"]
@@ -196,13 +197,14 @@ class TeamsIncomingCall(Emitter):
         self._offer: str | None = frame.get("sdp")
         self._send = send
         self._adopt = adopt
+        self._ice_servers = ice_servers
         self._done = False
 
     async def accept(self, audio: AudioSource | None = None) -> TeamsCall:
         if self._done:
             raise CallingError(400, 41006, "The call is no longer ringing.")
         self._done = True
-        media = MediaSession(audio)
+        media = MediaSession(audio, self._ice_servers)
         remote = RemoteParticipant(self.caller_info.identifier, self.caller_info.display_name, "Connected")
         call = TeamsCall(self.id, "Incoming", self.caller_info, remote, media, self._send)
         self._adopt(call)

@@ -27,6 +27,7 @@ class Tenant(Base):
     acs_interop_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     password_grant_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     user_consent_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    federation_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     domains: Mapped[list[TenantDomain]] = relationship(
         back_populates="tenant", lazy="selectin", cascade="all, delete-orphan"

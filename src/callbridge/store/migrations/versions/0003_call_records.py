@@ -1,4 +1,4 @@
-"""call records
+"""call records, and the tenants' federation setting
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('tenants', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('federation_enabled', sa.Boolean(), server_default='0', nullable=False))
     op.create_table('call_records',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('tenant_id', sa.String(length=36), nullable=True),
@@ -41,6 +43,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tenants', schema=None) as batch_op:
+        batch_op.drop_column('federation_enabled')
     with op.batch_alter_table('call_records', schema=None) as batch_op:
         batch_op.drop_index('ix_call_records_caller')
         batch_op.drop_index('ix_call_records_callee')
