@@ -332,3 +332,44 @@ async def test_cross_tenant_calls_need_federation_on_both_sides(demo: Demo, toke
         await setup(False)
         await caller.close()
         await callee.close()
+
+
+async def test_an_endpoint_that_lost_the_race_can_leave_cleanly(demo: Demo, tokens: dict[str, str]) -> None:
+    alice, tab, phone = (await Agent.connect(demo, tokens["alice"]), await Agent.connect(demo, tokens["megan"]),
+                         await Agent.connect(demo, tokens["megan"]))
+    thread = chat_between(demo, "alice", "megan")
+    call_id = await alice.call(raw(demo, "megan"), thread)
+    await phone.next("call.incoming", callId=call_id)
+    await tab.send({"type": "call.accept", "callId": call_id})
+    await phone.next("call.incoming.ended", callId=call_id)
+    await phone.close()  # the endpoint that did not answer goes away
+    await alice.send({"type": "call.hangUp", "callId": call_id})
+    await alice.state(call_id, "Disconnected")
+    second = await alice.call(raw(demo, "megan"), thread)
+    await tab.next("call.incoming", callId=second)  # the registry forgot the closed endpoint, and only it
+    await alice.send({"type": "call.hangUp", "callId": second})
+    assert (await tab.next("call.incoming.ended", callId=second))["endReason"] == {"code": 487, "subCode": 0}
+    for agent in (alice, tab):
+        await agent.close()
+
+
+async def test_resuming_while_the_old_socket_lingers_keeps_the_new_one(demo: Demo, tokens: dict[str, str]) -> None:
+    old = await Agent.connect(demo, tokens["megan"])
+    new = await Agent.connect(demo, tokens["megan"], agentId=old.agent_id)
+    assert new.agent_id == old.agent_id
+    await old.close()  # the old socket's late close must not take the new connection's place away
+    alice = await Agent.connect(demo, tokens["alice"])
+    call_id = await alice.call(raw(demo, "megan"), chat_between(demo, "alice", "megan"))
+    await new.next("call.incoming", callId=call_id)
+    await alice.send({"type": "call.hangUp", "callId": call_id})
+    for agent in (alice, new):
+        await agent.close()
+
+
+async def test_a_binary_first_frame_is_closed_with_4000(demo: Demo) -> None:
+    ws = await websockets.connect(f"wss://localhost:{demo.settings.https_port}/calling/ws",
+                                  ssl=ssl.create_default_context(cafile=demo.ca_file))
+    await ws.send(b"\x00\x01binary")
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), TIMEOUT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000

@@ -212,3 +212,10 @@ def test_turn_credentials_follow_coturns_rest_scheme() -> None:
     assert server["username"] == f"{expiry}:{ALICE}"
     expected = base64.b64encode(hmac.new(b"s3cret", server["username"].encode(), hashlib.sha1).digest()).decode()
     assert server["credential"] == expected and server["urls"] == ["turn:t.example:3478"]
+
+
+def test_losing_an_endpoint_that_declined_or_lost_the_race_changes_nothing() -> None:
+    call, _ = ringing_call()
+    call.accept("megan-tab", None, T0)
+    assert call.agent_lost("megan-phone", timedelta(seconds=60), T0) == []
+    assert call.next_deadline() is None and not call.ended

@@ -215,8 +215,8 @@ class Call:
             self.callee.ringing.discard(agent_id)
             return self._finish(reasons.NO_ENDPOINT, now) if not self.callee.ringing and \
                 self.callee.agent_id is None else []
-        self.leg_of(agent_id)
-        self.lost[agent_id] = now + grace
+        if agent_id in (self.caller.agent_id, self.callee.agent_id):  # not one that declined or lost the race
+            self.lost[agent_id] = now + grace
         return []
 
     def agent_back(self, agent_id: str) -> None:

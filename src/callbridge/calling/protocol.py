@@ -82,11 +82,12 @@ def _text(frame: dict[str, Any], key: str, *, required: bool = True, limit: int 
 
 
 def parse(raw: str | bytes) -> Command:
-    if len(raw) > MAX_FRAME_BYTES:
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    if size > MAX_FRAME_BYTES:
         raise ProtocolError("FrameTooLarge", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
     try:
         frame = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers, absurd nesting
         raise ProtocolError("InvalidJson", "The frame is not valid JSON.") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise ProtocolError("InvalidFrame", "A frame is a JSON object with a 'type'.")
@@ -112,7 +113,8 @@ def parse(raw: str | bytes) -> Command:
 
 
 def _hello(frame: dict[str, Any]) -> Hello:
-    if frame.get("version") != VERSION:
+    version = frame.get("version")
+    if type(version) is not int or version != VERSION:
         raise ProtocolError("UnsupportedVersion", f"This service speaks version {VERSION} of the protocol.")
     return Hello(VERSION, _text(frame, "token", limit=8192) or "")
 

@@ -31,7 +31,8 @@ class CallingService:
         self.db, self.clock, self.registry, self.bus = db, clock, registry, bus
         self.switchboard = Switchboard(timedelta(seconds=ring_time_s), timedelta(seconds=grace_s),
                                        lambda: str(uuid.uuid4()))
-        self._owners: dict[str, str] = {}  # agent id -> raw id, kept through a reconnection's grace
+        self._owners: dict[str, str] = {}  # agent id -> raw id, kept while the agent is connected or in a call
+        self._generation: dict[str, int] = {}  # agent id -> its current connection (a resume makes a new one)
         self._wake = asyncio.Event()
         self._timers: asyncio.Task[None] | None = None
 
@@ -46,21 +47,29 @@ class CallingService:
                 await self._timers
 
     # -- agents ---------------------------------------------------------------------------------------------
-    async def connect(self, raw_id: str, resume: str | None) -> tuple[str, asyncio.Queue[dict[str, Any]]]:
-        """A new agent, or the same agent back within its grace (``resume`` names it; it must be the same
-        identity's)."""
+    async def connect(self, raw_id: str, resume: str | None) -> tuple[str, int, asyncio.Queue[dict[str, Any]]]:
+        """A new agent, or the same agent back (``resume`` names it; it must be the same identity's). Returns the
+        agent, its connection's generation (for ``disconnect``) and the queue of its messages."""
         agent_id = resume if resume and self._owners.get(resume) == raw_id else f"agent-{uuid.uuid4().hex[:16]}"
         self._owners[agent_id] = raw_id
+        generation = self._generation.get(agent_id, 0) + 1
+        self._generation[agent_id] = generation
         queue = self.bus.attach(agent_id)
         await self.registry.register(agent_id, raw_id)
         self.switchboard.agent_back(agent_id)
         self._wake.set()
-        return agent_id, queue
+        return agent_id, generation, queue
 
-    async def disconnect(self, agent_id: str) -> None:
+    async def disconnect(self, agent_id: str, generation: int) -> None:
+        """The connection ``generation`` of the agent closed; a stale one (the agent came back on a newer
+        connection first) changes nothing."""
+        if self._generation.get(agent_id) != generation:
+            return
+        del self._generation[agent_id]
         await self.registry.unregister(agent_id)
         self.bus.detach(agent_id)
         await self._after(self.switchboard.agent_gone(agent_id, self.clock.now()))
+        self._forget_idle()
 
     # -- calls ----------------------------------------------------------------------------------------------
     async def start_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
@@ -82,7 +91,13 @@ class CallingService:
         ended = self.switchboard.take_ended()
         if ended:
             await self._record(ended)
+            self._forget_idle()
         self._wake.set()
+
+    def _forget_idle(self) -> None:
+        """Agents neither connected nor in a call cannot come back: forget them (bounded memory)."""
+        busy = self.switchboard.agents_in_calls()
+        self._owners = {a: r for a, r in self._owners.items() if a in self._generation or a in busy}
 
     # -- timers ---------------------------------------------------------------------------------------------
     async def _run_timers(self) -> None:

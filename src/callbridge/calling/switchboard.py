@@ -62,6 +62,9 @@ class Switchboard:
         for call_id in self._by_agent.get(agent_id, set()):
             self.calls[call_id].agent_back(agent_id)
 
+    def agents_in_calls(self) -> set[str]:
+        return set(self._by_agent)
+
     def next_deadline(self) -> datetime | None:
         deadlines = [d for call in self.calls.values() if (d := call.next_deadline()) is not None]
         return min(deadlines) if deadlines else None

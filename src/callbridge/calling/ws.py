@@ -51,6 +51,7 @@ class Connection:
         self.ws, self.service, self.acs = ws, service, acs
         self.token: comm_tokens.CommunicationToken | None = None
         self.agent_id = ""
+        self.generation = 0
         self.buckets = TokenBuckets(FRAMES_PER_SECOND, FRAME_BURST, max_keys=1)
         self.strikes = 0
 
@@ -59,7 +60,8 @@ class Connection:
 
     async def handshake(self) -> bool:
         try:
-            raw = await asyncio.wait_for(self.ws.receive_text(), HELLO_TIMEOUT_S)
+            message = await asyncio.wait_for(self.ws.receive(), HELLO_TIMEOUT_S)
+            raw = message.get("text") or message.get("bytes") or b""
             hello = parse(raw)
             if not isinstance(hello, Hello):
                 raise ProtocolError("HelloRequired", "The first frame must be 'hello'.")
@@ -71,8 +73,8 @@ class Connection:
             await self.ws.close(CLOSE_TOKEN, str(exc)[:120])
             return False
         resume = json.loads(raw).get("agentId")
-        self.agent_id, self.queue = await self.service.connect(self.token.raw_id,
-                                                               resume if isinstance(resume, str) else None)
+        self.agent_id, self.generation, self.queue = await self.service.connect(
+            self.token.raw_id, resume if isinstance(resume, str) else None)
         settings = self.acs.settings
         servers = ice_servers(settings.turn_urls, settings.turn_secret, self.token.raw_id,
                               self.service.clock.now(), settings.turn_ttl_s)
@@ -160,7 +162,7 @@ async def calling_socket(ws: WebSocket) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await connection.service.disconnect(connection.agent_id)
+        await connection.service.disconnect(connection.agent_id, connection.generation)
 
 
 @router.get("/calling/v1/calls")
