@@ -241,24 +241,25 @@ async def test_a_flood_is_throttled_then_closed(demo: Demo, tokens: dict[str, st
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
 
 
-@pytest.mark.parametrize("first", [{"type": "ping"}, {"type": "hello", "version": 2, "token": "x"}])
-async def test_hello_first_or_closed(demo: Demo, first: dict[str, Any]) -> None:
+async def close_code_after(demo: Demo, first: str | bytes) -> int:
+    """The code the service closes a fresh socket with, after this first frame."""
     ws = await websockets.connect(f"wss://localhost:{demo.settings.https_port}/calling/ws",
                                   ssl=ssl.create_default_context(cafile=demo.ca_file))
-    await ws.send(json.dumps(first))
+    await ws.send(first)
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), TIMEOUT)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+@pytest.mark.parametrize("first", [{"type": "ping"}, {"type": "hello", "version": 2, "token": "x"}])
+async def test_hello_first_or_closed(demo: Demo, first: dict[str, Any]) -> None:
+    assert await close_code_after(demo, json.dumps(first)) == 4000
 
 
 async def test_bad_token_closes_with_4001(demo: Demo) -> None:
     org = demo.password_token("alice", ["User.Read"])["access_token"]  # not a communication token
-    ws = await websockets.connect(f"wss://localhost:{demo.settings.https_port}/calling/ws",
-                                  ssl=ssl.create_default_context(cafile=demo.ca_file))
-    await ws.send(json.dumps({"type": "hello", "version": 1, "token": org}))
-    with pytest.raises(websockets.ConnectionClosed) as closed:
-        await asyncio.wait_for(ws.recv(), TIMEOUT)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    assert await close_code_after(demo, json.dumps({"type": "hello", "version": 1, "token": org})) == 4001
 
 
 async def test_token_handover_on_the_open_socket(demo: Demo, tokens: dict[str, str]) -> None:
@@ -272,12 +273,18 @@ async def test_token_handover_on_the_open_socket(demo: Demo, tokens: dict[str, s
         await agent.close()
 
 
-async def test_a_call_survives_a_reconnection_within_the_grace(demo: Demo, tokens: dict[str, str]) -> None:
+async def connected_call(demo: Demo, tokens: dict[str, str]) -> tuple[Agent, Agent, str]:
+    """Alice's call to Megan, answered: (alice, megan, call id)."""
     alice, megan = await Agent.connect(demo, tokens["alice"]), await Agent.connect(demo, tokens["megan"])
     call_id = await alice.call(raw(demo, "megan"), chat_between(demo, "alice", "megan"))
     await megan.next("call.incoming", callId=call_id)
     await megan.send({"type": "call.accept", "callId": call_id})
     await alice.state(call_id, "Connected")
+    return alice, megan, call_id
+
+
+async def test_a_call_survives_a_reconnection_within_the_grace(demo: Demo, tokens: dict[str, str]) -> None:
+    alice, megan, call_id = await connected_call(demo, tokens)
     await megan.close()
     back = await Agent.connect(demo, tokens["megan"], agentId=megan.agent_id)
     assert back.agent_id == megan.agent_id
@@ -288,11 +295,7 @@ async def test_a_call_survives_a_reconnection_within_the_grace(demo: Demo, token
 
 
 async def test_a_lost_agent_ends_the_call_after_the_grace(demo: Demo, tokens: dict[str, str]) -> None:
-    alice, megan = await Agent.connect(demo, tokens["alice"]), await Agent.connect(demo, tokens["megan"])
-    call_id = await alice.call(raw(demo, "megan"), chat_between(demo, "alice", "megan"))
-    await megan.next("call.incoming", callId=call_id)
-    await megan.send({"type": "call.accept", "callId": call_id})
-    await alice.state(call_id, "Connected")
+    alice, megan, call_id = await connected_call(demo, tokens)
     await megan.close()
     assert (await alice.state(call_id, "Disconnected"))["endReason"] == {"code": 0, "subCode": 4521}
     await alice.close()
@@ -367,9 +370,4 @@ async def test_resuming_while_the_old_socket_lingers_keeps_the_new_one(demo: Dem
 
 
 async def test_a_binary_first_frame_is_closed_with_4000(demo: Demo) -> None:
-    ws = await websockets.connect(f"wss://localhost:{demo.settings.https_port}/calling/ws",
-                                  ssl=ssl.create_default_context(cafile=demo.ca_file))
-    await ws.send(b"\x00\x01binary")
-    with pytest.raises(websockets.ConnectionClosed) as closed:
-        await asyncio.wait_for(ws.recv(), TIMEOUT)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+    assert await close_code_after(demo, b"\x00\x01binary") == 4000
