@@ -31,6 +31,7 @@ bench: install
 		{ echo "bench: install Debian's wrk"; exit 1; }
 	$(PY) -m bench.token_exchange
 	$(PY) -m bench.graph_queries
+	$(PY) -m bench.call_setup
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
