@@ -45,7 +45,8 @@ def serve(settings: Settings) -> None:
         log.info("local certificate authority", extra={"ca_file": str(tls.ca_file.resolve())})
     options: dict[str, Any] = {"host": settings.host, "port": settings.https_port, "log_config": None,
                                "ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file),
-                               "access_log": False, "proxy_headers": False, "ws_max_size": 128 * 1024}
+                               "access_log": False, "proxy_headers": False, "ws_max_size": 128 * 1024,
+                               "ws_per_message_deflate": False}  # per-socket zlib state: ~48 KiB an agent
     if settings.workers <= 1:
         uvicorn.run(create_app(settings), **options)
         return

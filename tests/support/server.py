@@ -28,7 +28,8 @@ def running_server(settings: Settings, tls: TlsFiles, clock: Clock | None = None
     app = create_app(settings, clock)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.https_port, ssl_certfile=str(tls.cert_file),
                             ssl_keyfile=str(tls.key_file), log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2, ws_max_size=128 * 1024)
+                            timeout_graceful_shutdown=2, ws_max_size=128 * 1024,
+                            ws_per_message_deflate=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

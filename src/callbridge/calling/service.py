@@ -69,7 +69,7 @@ class CallingService:
         await self.registry.unregister(agent_id)
         self.bus.detach(agent_id)
         await self._after(self.switchboard.agent_gone(agent_id, self.clock.now()))
-        self._forget_idle()
+        self._forget_idle([agent_id])
 
     # -- calls ----------------------------------------------------------------------------------------------
     async def start_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
@@ -91,13 +91,15 @@ class CallingService:
         ended = self.switchboard.take_ended()
         if ended:
             await self._record(ended)
-            self._forget_idle()
+            self._forget_idle([a for call in ended for a in (call.caller.agent_id, call.callee.agent_id) if a])
         self._wake.set()
 
-    def _forget_idle(self) -> None:
-        """Agents neither connected nor in a call cannot come back: forget them (bounded memory)."""
+    def _forget_idle(self, agents: list[str]) -> None:
+        """Of these agents, those neither connected nor in a call cannot come back: forget them."""
         busy = self.switchboard.agents_in_calls()
-        self._owners = {a: r for a, r in self._owners.items() if a in self._generation or a in busy}
+        for agent in agents:
+            if agent not in self._generation and agent not in busy:
+                self._owners.pop(agent, None)
 
     # -- timers ---------------------------------------------------------------------------------------------
     async def _run_timers(self) -> None:

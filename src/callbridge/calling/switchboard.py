@@ -6,7 +6,7 @@ agents (through the registry, which may span nodes); the switchboard keeps the c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from datetime import datetime, timedelta
 
 from callbridge.calling.call import Call, CallError, Leg, Send
@@ -62,8 +62,8 @@ class Switchboard:
         for call_id in self._by_agent.get(agent_id, set()):
             self.calls[call_id].agent_back(agent_id)
 
-    def agents_in_calls(self) -> set[str]:
-        return set(self._by_agent)
+    def agents_in_calls(self) -> Set[str]:
+        return self._by_agent.keys()
 
     def next_deadline(self) -> datetime | None:
         deadlines = [d for call in self.calls.values() if (d := call.next_deadline()) is not None]
