@@ -109,6 +109,17 @@ class Demo:
                             verify=ssl.create_default_context(cafile=self.ca_file),
                             headers={"Authorization": f"Bearer {r.json()['access_token']}"})
 
+    async def change(self, action: Any) -> Any:
+        """Run ``action(session)`` in one transaction on the platform's store, as an administrator would."""
+        from callbridge.store.db import Database
+
+        db = Database(self.settings.effective_database_url)
+        try:
+            async with db.transaction() as s:
+                return await action(s)
+        finally:
+            await db.close()
+
     def forge(self, claims: dict[str, Any], *, purpose: str = "idp", headers: dict[str, Any] | None = None) -> str:
         """A token signed with the platform's real key (to test claim checks one at a time)."""
         ring = self.platform.identity.ring if purpose == "idp" else self.platform.acs.ring

@@ -186,15 +186,9 @@ async def test_refused_calls(demo: Demo, tokens: dict[str, str], case: str, expe
 
 async def test_unlicensed_callee_refused(demo: Demo, tokens: dict[str, str]) -> None:
     from callbridge.directory import users
-    from callbridge.store.db import Database
 
     async def licence(on: bool) -> None:
-        db = Database(demo.settings.effective_database_url)
-        try:
-            async with db.transaction() as s:
-                await users.set_licence(s, demo.user("megan")["upn"], "TEAMS", on)
-        finally:
-            await db.close()
+        await demo.change(lambda s: users.set_licence(s, demo.user("megan")["upn"], "TEAMS", on))
 
     thread = chat_between(demo, "alice", "megan")
     await licence(False)

@@ -15,7 +15,6 @@ import pytest
 
 from callbridge.acs.hmac_auth import sign_headers
 from callbridge.directory import tenants
-from callbridge.store.db import Database
 from tests.conftest import TEAMS_SCOPES, Demo
 
 PATH = "/acs/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
@@ -150,15 +149,7 @@ def test_no_consent_refused(demo: Demo) -> None:
 
 
 def _set_interop(demo: Demo, tenant_id: str, value: bool) -> None:
-    async def flip() -> None:
-        db = Database(demo.settings.effective_database_url)
-        try:
-            async with db.transaction() as s:
-                await tenants.set_tenant_setting(s, tenant_id, "acs_interop_enabled", value)
-        finally:
-            await db.close()
-
-    asyncio.run(flip())
+    asyncio.run(demo.change(lambda s: tenants.set_tenant_setting(s, tenant_id, "acs_interop_enabled", value)))
 
 
 def test_interop_off_refused(demo: Demo) -> None:
@@ -213,15 +204,7 @@ def test_unsigned_request_denied(demo: Demo) -> None:
 def _set_enabled(demo: Demo, upn: str, value: bool) -> None:
     from callbridge.directory import users
 
-    async def flip() -> None:
-        db = Database(demo.settings.effective_database_url)
-        try:
-            async with db.transaction() as s:
-                await users.set_account_enabled(s, upn, value)
-        finally:
-            await db.close()
-
-    asyncio.run(flip())
+    asyncio.run(demo.change(lambda s: users.set_account_enabled(s, upn, value)))
 
 
 def test_disabled_user_refused(demo: Demo) -> None:

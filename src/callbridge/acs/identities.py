@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from callbridge.acs import errors
 from callbridge.acs import tokens as comm_tokens
 from callbridge.acs.context import AcsContext
@@ -55,9 +57,9 @@ async def create_identity(ctx: AcsContext, resource_id: str, body: Any) -> dict[
     return result
 
 
-async def _get(ctx: AcsContext, resource_id: str, identity_id: str) -> CommunicationIdentity:
-    async with ctx.db.session() as s:
-        identity = await s.get(CommunicationIdentity, identity_id)
+async def _owned(s: AsyncSession, resource_id: str, identity_id: str) -> CommunicationIdentity:
+    """The identity, if it belongs to the resource whose key signed the request; else ACS's 404."""
+    identity = await s.get(CommunicationIdentity, identity_id)
     if identity is None or identity.resource_id != resource_id:
         raise errors.not_found(f"Identity '{identity_id}' was not found.")
     return identity
@@ -68,24 +70,19 @@ async def issue_token(ctx: AcsContext, resource_id: str, identity_id: str, body:
         raise errors.validation("The request body must be a JSON object.", "body")
     scopes = _scopes(body.get("scopes"), "scopes")
     minutes = _minutes(body.get("expiresInMinutes"))
-    identity = await _get(ctx, resource_id, identity_id)
+    async with ctx.db.session() as s:
+        identity = await _owned(s, resource_id, identity_id)
     return (await _issue(ctx, identity, scopes, minutes, ctx.clock.now())).body()
 
 
 async def revoke_tokens(ctx: AcsContext, resource_id: str, identity_id: str) -> None:
-    await _get(ctx, resource_id, identity_id)
     async with ctx.db.transaction() as s:
-        identity = await s.get(CommunicationIdentity, identity_id)
-        assert identity is not None
-        identity.tokens_valid_from = ctx.clock.now()
+        (await _owned(s, resource_id, identity_id)).tokens_valid_from = ctx.clock.now()
 
 
 async def delete_identity(ctx: AcsContext, resource_id: str, identity_id: str) -> None:
-    await _get(ctx, resource_id, identity_id)
     async with ctx.db.transaction() as s:
-        identity = await s.get(CommunicationIdentity, identity_id)
-        if identity is not None:
-            await s.delete(identity)
+        await s.delete(await _owned(s, resource_id, identity_id))
 
 
 async def token_still_valid(ctx: AcsContext, token: comm_tokens.CommunicationToken) -> bool:

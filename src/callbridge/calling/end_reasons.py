@@ -29,3 +29,7 @@ INTEROP_OFF = EndReason(403, 5222, "Teams interop is not enabled for the tenant"
 CROSS_TENANT = EndReason(403, 5223, "the target is in another tenant that does not federate")
 BAD_THREAD = EndReason(400, 10101, "the thread is missing or does not have both people as members")
 NOT_FOUND = EndReason(404, 0, "the target does not exist")
+NOT_CALLABLE = EndReason(400, 10102, "the target is not a Teams user that can be called")
+SELF_CALL = EndReason(400, 10103, "a user cannot call themselves")
+NOT_A_TEAMS_CALLER = EndReason(403, 10104, "only Teams users can place these calls")
+NO_PHONE_CONNECTIVITY = EndReason(403, 10110, "the tenant has no phone connectivity configured")

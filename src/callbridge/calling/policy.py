@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError
+from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.identifiers import Kind, parse_raw_id
 from callbridge.directory.values import Licence, is_guid
 from callbridge.store.db import ReadSession
@@ -23,19 +25,20 @@ class Cleared:
     thread_id: str
 
 
-def _refuse(code: int, sub_code: int, message: str) -> CallError:
-    return CallError(code, sub_code, message)
+def _refuse(reason: EndReason, message: str) -> CallError:
+    return CallError(reason.code, reason.sub_code, message)
 
 
 def _teams_target(target_raw_id: str, caller_oid: str) -> str:
     """The object id of a callable Teams user, or the refusal."""
     target = parse_raw_id(target_raw_id)
     if target.kind is Kind.PHONE_NUMBER:
-        raise _refuse(403, 10110, "Calls to phone numbers need the tenant's phone connectivity (not configured).")
+        raise _refuse(reasons.NO_PHONE_CONNECTIVITY,
+                      "Calls to phone numbers need the tenant's phone connectivity (not configured).")
     if target.kind is not Kind.TEAMS_USER or target.is_anonymous or not is_guid(target.value):
-        raise _refuse(400, 10102, f"'{target_raw_id[:80]}' is not a Teams user that can be called.")
+        raise _refuse(reasons.NOT_CALLABLE, f"'{target_raw_id[:80]}' is not a Teams user that can be called.")
     if target.value.lower() == caller_oid:
-        raise _refuse(400, 10103, "A user cannot call themselves.")
+        raise _refuse(reasons.SELF_CALL, "A user cannot call themselves.")
     return target.value.lower()
 
 
@@ -44,19 +47,19 @@ async def clear_call(s: ReadSession, caller_oid: str, target_raw_id: str, thread
     caller: User | None = await s.get(User, caller_oid)
     callee: User | None = await s.get(User, callee_oid)
     if caller is None or not caller.account_enabled:
-        raise _refuse(401, 10009, "The caller's account is disabled or gone.")
+        raise _refuse(reasons.UNAUTHENTICATED, "The caller's account is disabled or gone.")
     if callee is None or not callee.account_enabled:
-        raise _refuse(404, 0, "The callee does not exist.")
+        raise _refuse(reasons.NOT_FOUND, "The callee does not exist.")
     tenant: Tenant | None = await s.get(Tenant, caller.tenant_id)
     if tenant is None or not tenant.acs_interop_enabled:
-        raise _refuse(403, 5222, "Teams interop is not enabled for this organisation.")
+        raise _refuse(reasons.INTEROP_OFF, "Teams interop is not enabled for this organisation.")
     if callee.tenant_id != caller.tenant_id:
         other: Tenant | None = await s.get(Tenant, callee.tenant_id)
         if not (tenant.federation_enabled and other is not None and other.federation_enabled):
-            raise _refuse(403, 5223, "The callee is in another organisation, and the two do not federate.")
+            raise _refuse(reasons.CROSS_TENANT, "The callee is in another organisation, and the two do not federate.")
     for who, user in (("caller", caller), ("callee", callee)):
         if Licence.TEAMS.value not in user.licence_skus:
-            raise _refuse(403, 10100, f"The {who} has no Teams licence.")
+            raise _refuse(reasons.NOT_LICENSED, f"The {who} has no Teams licence.")
     await _check_thread(s, thread_id, caller.id, callee.id)
     assert thread_id is not None
     return Cleared(caller.display_name, f"8:orgid:{callee.id}", callee.display_name, thread_id)
@@ -64,9 +67,9 @@ async def clear_call(s: ReadSession, caller_oid: str, target_raw_id: str, thread
 
 async def _check_thread(s: ReadSession, thread_id: str | None, *members: str) -> None:
     if not thread_id or thread_id == ZERO_GUID:
-        raise _refuse(400, 10101, "A call to a Teams user needs the threadId of a chat that has both people as "
+        raise _refuse(reasons.BAD_THREAD, "A call to a Teams user needs the threadId of a chat that has both people as "
                                   "members.")
     rows = await s.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == thread_id,
                                                             ChatMember.user_id.in_(members)))
     if len(set(rows.all())) != len(members):
-        raise _refuse(400, 10101, "The thread is not a chat that has both people as members.")
+        raise _refuse(reasons.BAD_THREAD, "The thread is not a chat that has both people as members.")

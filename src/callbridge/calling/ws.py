@@ -17,6 +17,7 @@ from callbridge.acs import tokens as comm_tokens
 from callbridge.acs.context import AcsContext
 from callbridge.acs.identities import token_still_valid
 from callbridge.calling.call import CallError
+from callbridge.calling.end_reasons import NOT_A_TEAMS_CALLER
 from callbridge.calling.protocol import CallCommand, Hello, Ping, ProtocolError, StartCall, TokenUpdate, parse
 from callbridge.calling.service import CallingService, error_frame
 from callbridge.calling.turn import ice_servers
@@ -137,7 +138,8 @@ class Connection:
             await self.send({"type": "token.accepted", "expiresOn": fresh.expires_at.isoformat()})
         elif isinstance(cmd, StartCall):
             if not self.token.raw_id.startswith("8:orgid:"):
-                raise CallError(403, 10104, "Only Teams users can place these calls.")
+                reason = NOT_A_TEAMS_CALLER
+                raise CallError(reason.code, reason.sub_code, "Only Teams users can place these calls.")
             await self.service.start_call(self.agent_id, self.token.raw_id.removeprefix("8:orgid:"), cmd)
         elif isinstance(cmd, CallCommand):
             await self.service.command(self.agent_id, cmd)

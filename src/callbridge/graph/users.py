@@ -36,8 +36,7 @@ DEFAULT_SELECT = ["businessPhones", "displayName", "givenName", "jobTitle", "mai
 SELECTABLE = {*PROPS, "businessPhones"}
 BASIC = {"id", "displayName", "givenName", "surname", "mail", "userPrincipalName"}
 READ_OTHERS = {"User.ReadBasic.All", "User.Read.All", "Directory.Read.All"}
-READ_ALL_APP = {"User.Read.All", "Directory.Read.All"}
-FULL_PROFILE = {"User.Read.All", "Directory.Read.All"}
+READ_ALL = {"User.Read.All", "Directory.Read.All"}  # the full profile of everyone (delegated or application)
 PAGE_DEFAULT, PAGE_MAX = 100, 999
 
 
@@ -110,7 +109,7 @@ def _where(caller: Caller, q: UserQuery, dialect: str) -> Select[Any]:
 async def list_users(s: ReadSession, caller: Caller, q: UserQuery, tokens: PageTokens, fingerprint: str,
                      now: datetime, dialect: str) -> tuple[list[dict[str, Any]], str | None, int | None]:
     """(one page of users, the skiptoken of the next page or None, the total count if asked)."""
-    caller.require(READ_OTHERS, READ_ALL_APP)
+    caller.require(READ_OTHERS, READ_ALL)
     top = odata.parse_top(q.top, PAGE_DEFAULT, PAGE_MAX)
     fields = check_select(odata.parse_select(q.select))
     sort, desc = _order(q.orderby)
@@ -124,7 +123,7 @@ async def list_users(s: ReadSession, caller: Caller, q: UserQuery, tokens: PageT
         query = query.where(key < tuple_(*position) if desc else key > tuple_(*position))
     ordering = (sort.column.desc(), User.id.desc()) if desc else (sort.column, User.id)
     rows = list((await s.execute(query.order_by(*ordering).limit(top + 1))).all())
-    basic_only = not caller.is_app and not (caller.scopes & FULL_PROFILE)
+    basic_only = not caller.is_app and not (caller.scopes & READ_ALL)
     page = [to_graph(u, fields, basic_only) for u in rows[:top]]
     next_token = None
     if len(rows) > top:
@@ -136,10 +135,10 @@ async def list_users(s: ReadSession, caller: Caller, q: UserQuery, tokens: PageT
 async def get_user(s: ReadSession, caller: Caller, ref: str, select_raw: str | None) -> dict[str, Any]:
     user = await resolve(s, caller, ref)
     if user.id != caller.user_id:
-        caller.require(READ_OTHERS, READ_ALL_APP)
+        caller.require(READ_OTHERS, READ_ALL)
     else:
         caller.require({"User.Read", *READ_OTHERS, "User.ReadWrite"})
-    basic_only = user.id != caller.user_id and not caller.is_app and not (caller.scopes & FULL_PROFILE)
+    basic_only = user.id != caller.user_id and not caller.is_app and not (caller.scopes & READ_ALL)
     return to_graph(user, check_select(odata.parse_select(select_raw)), basic_only)
 
 
@@ -158,7 +157,7 @@ async def license_details(s: ReadSession, caller: Caller, ref: str) -> list[dict
     if user.id == caller.user_id:
         caller.require({"User.Read", *READ_OTHERS})
     else:
-        caller.require({"User.Read.All", "Directory.Read.All"}, READ_ALL_APP)
+        caller.require(READ_ALL, READ_ALL)
     out = []
     for sku in user.licence_skus:
         try:
