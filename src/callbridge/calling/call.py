@@ -46,6 +46,7 @@ class Send:
 class Leg:
     raw_id: str
     display_name: str | None
+    tenant_id: str | None = None  # the party's organisation, when it has one
     state: ParticipantState = ParticipantState.IDLE
     agent_id: str | None = None  # the agent carrying the leg (the caller's, or the one that accepted)
     view: CallState = CallState.NONE  # what that agent sees

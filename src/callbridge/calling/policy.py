@@ -1,27 +1,61 @@
-"""Who may call whom, checked against the directory before a call is placed: ACS's refusals with their codes."""
+"""Who may call whom, checked against the directory before a call is placed: ACS's refusals with their codes.
+
+The directory is read in one round trip (``_PARTIES``: both users, their tenants' settings, their Teams licences
+and whether each is a member of the thread), then judged by a pure function; this is on every call's set-up.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, exists, select
 
 from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError
 from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.identifiers import Kind, parse_raw_id
 from callbridge.directory.values import Licence, is_guid
-from callbridge.store.db import ReadSession
-from callbridge.store.models import ChatMember, Tenant, User
+from callbridge.store.models import ChatMember, Tenant, User, UserLicence
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+
+FetchAll = Callable[[Executable, dict[str, Any]], Awaitable[Sequence[Any]]]
+
+_PARTIES = (
+    select(User.id, User.tenant_id, User.display_name, User.account_enabled,
+           Tenant.acs_interop_enabled.label("interop"), Tenant.federation_enabled.label("federates"),
+           exists().where(UserLicence.user_id == User.id, UserLicence.sku == Licence.TEAMS.value)
+           .label("licensed"),
+           exists().where(ChatMember.chat_id == bindparam("thread_id"), ChatMember.user_id == User.id)
+           .label("in_thread"))
+    .join(Tenant, Tenant.id == User.tenant_id)
+    .where(User.id.in_([bindparam("caller_id"), bindparam("callee_id")]))
+)
+
+
+@dataclass(frozen=True)
+class Party:
+    """What the policy needs of one side of a call, as the directory has it now."""
+
+    id: str
+    tenant_id: str
+    display_name: str
+    enabled: bool
+    interop: bool
+    federates: bool
+    licensed: bool
+    in_thread: bool
 
 
 @dataclass(frozen=True)
 class Cleared:
     caller_name: str
+    caller_tenant: str
     callee_raw_id: str
     callee_name: str
+    callee_tenant: str
     thread_id: str
 
 
@@ -42,34 +76,37 @@ def _teams_target(target_raw_id: str, caller_oid: str) -> str:
     return target.value.lower()
 
 
-async def clear_call(s: ReadSession, caller_oid: str, target_raw_id: str, thread_id: str | None) -> Cleared:
-    callee_oid = _teams_target(target_raw_id, caller_oid)
-    caller: User | None = await s.get(User, caller_oid)
-    callee: User | None = await s.get(User, callee_oid)
-    if caller is None or not caller.account_enabled:
-        raise _refuse(reasons.UNAUTHENTICATED, "The caller's account is disabled or gone.")
-    if callee is None or not callee.account_enabled:
-        raise _refuse(reasons.NOT_FOUND, "The callee does not exist.")
-    tenant: Tenant | None = await s.get(Tenant, caller.tenant_id)
-    if tenant is None or not tenant.acs_interop_enabled:
-        raise _refuse(reasons.INTEROP_OFF, "Teams interop is not enabled for this organisation.")
-    if callee.tenant_id != caller.tenant_id:
-        other: Tenant | None = await s.get(Tenant, callee.tenant_id)
-        if not (tenant.federation_enabled and other is not None and other.federation_enabled):
-            raise _refuse(reasons.CROSS_TENANT, "The callee is in another organisation, and the two do not federate.")
-    for who, user in (("caller", caller), ("callee", callee)):
-        if Licence.TEAMS.value not in user.licence_skus:
-            raise _refuse(reasons.NOT_LICENSED, f"The {who} has no Teams licence.")
-    await _check_thread(s, thread_id, caller.id, callee.id)
-    assert thread_id is not None
-    return Cleared(caller.display_name, f"8:orgid:{callee.id}", callee.display_name, thread_id)
-
-
-async def _check_thread(s: ReadSession, thread_id: str | None, *members: str) -> None:
+def _thread(thread_id: str | None) -> str:
     if not thread_id or thread_id == ZERO_GUID:
-        raise _refuse(reasons.BAD_THREAD, "A call to a Teams user needs the threadId of a chat that has both people as "
-                                  "members.")
-    rows = await s.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == thread_id,
-                                                            ChatMember.user_id.in_(members)))
-    if len(set(rows.all())) != len(members):
+        raise _refuse(reasons.BAD_THREAD, "A call to a Teams user needs the threadId of a chat that has both people "
+                                          "as members.")
+    return thread_id
+
+
+async def clear_call(fetch_all: FetchAll, caller_oid: str, target_raw_id: str, thread_id: str | None) -> Cleared:
+    """The call as the directory allows it, or the refusal (a ``CallError`` with ACS's code and subcode)."""
+    callee_oid = _teams_target(target_raw_id, caller_oid)
+    thread = _thread(thread_id)
+    rows = await fetch_all(_PARTIES, {"caller_id": caller_oid, "callee_id": callee_oid, "thread_id": thread})
+    parties = {row.id: Party(row.id, row.tenant_id, row.display_name, bool(row.account_enabled), bool(row.interop),
+                             bool(row.federates), bool(row.licensed), bool(row.in_thread)) for row in rows}
+    return judge(parties, caller_oid, callee_oid, thread)
+
+
+def judge(parties: Mapping[str, Party], caller_oid: str, callee_oid: str, thread_id: str) -> Cleared:
+    caller, callee = parties.get(caller_oid), parties.get(callee_oid)
+    if caller is None or not caller.enabled:
+        raise _refuse(reasons.UNAUTHENTICATED, "The caller's account is disabled or gone.")
+    if callee is None or not callee.enabled:
+        raise _refuse(reasons.NOT_FOUND, "The callee does not exist.")
+    if not caller.interop:
+        raise _refuse(reasons.INTEROP_OFF, "Teams interop is not enabled for this organisation.")
+    if callee.tenant_id != caller.tenant_id and not (caller.federates and callee.federates):
+        raise _refuse(reasons.CROSS_TENANT, "The callee is in another organisation, and the two do not federate.")
+    for who, party in (("caller", caller), ("callee", callee)):
+        if not party.licensed:
+            raise _refuse(reasons.NOT_LICENSED, f"The {who} has no Teams licence.")
+    if not (caller.in_thread and callee.in_thread):
         raise _refuse(reasons.BAD_THREAD, "The thread is not a chat that has both people as members.")
+    return Cleared(caller.display_name, caller.tenant_id, f"8:orgid:{callee.id}", callee.display_name,
+                   callee.tenant_id, thread_id)

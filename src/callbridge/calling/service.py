@@ -11,16 +11,14 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
-
-from callbridge.calling.call import Call, CallError, Send
+from callbridge.calling.call import CallError, Leg, Send
 from callbridge.calling.policy import clear_call
 from callbridge.calling.protocol import CallCommand, StartCall
+from callbridge.calling.records import CallRecords, record_of
 from callbridge.calling.registry import AgentRegistry, Bus
 from callbridge.calling.switchboard import Switchboard
 from callbridge.clock import Clock
 from callbridge.store.db import Database
-from callbridge.store.models import CallRecord
 
 log = logging.getLogger("callbridge.calling")
 
@@ -35,16 +33,19 @@ class CallingService:
         self._generation: dict[str, int] = {}  # agent id -> its current connection (a resume makes a new one)
         self._wake = asyncio.Event()
         self._timers: asyncio.Task[None] | None = None
+        self.records = CallRecords(db)
 
     # -- life -----------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._timers = asyncio.create_task(self._run_timers())
+        self.records.start()
 
     async def stop(self) -> None:
         if self._timers is not None:
             self._timers.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timers
+        await self.records.stop()
 
     # -- agents ---------------------------------------------------------------------------------------------
     async def connect(self, raw_id: str, resume: str | None) -> tuple[str, int, asyncio.Queue[dict[str, Any]]]:
@@ -73,13 +74,12 @@ class CallingService:
 
     # -- calls ----------------------------------------------------------------------------------------------
     async def start_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
-        raw_id = self._owners[agent_id]
-        async with self.db.reading() as s:
-            cleared = await clear_call(s, caller_oid, cmd.target, cmd.thread_id)
+        cleared = await clear_call(self.db.fetch_all, caller_oid, cmd.target, cmd.thread_id)
         callee_agents = await self.registry.agents_of(cleared.callee_raw_id)
-        call, sends = self.switchboard.start(agent_id, (raw_id, cleared.caller_name),
-                                             (cleared.callee_raw_id, cleared.callee_name), callee_agents,
-                                             cleared.thread_id, cmd.sdp, self.clock.now())
+        caller = Leg(self._owners[agent_id], cleared.caller_name, cleared.caller_tenant, agent_id=agent_id)
+        callee = Leg(cleared.callee_raw_id, cleared.callee_name, cleared.callee_tenant)
+        call, sends = self.switchboard.start(caller, callee, callee_agents, cleared.thread_id, cmd.sdp,
+                                             self.clock.now())
         started = Send(agent_id, {"type": "call.started", "requestId": cmd.request_id, "callId": call.id})
         await self._after([started, *sends])
 
@@ -90,7 +90,11 @@ class CallingService:
         await self.bus.deliver(sends)
         ended = self.switchboard.take_ended()
         if ended:
-            await self._record(ended)
+            self.records.add(record_of(call) for call in ended)
+            for call in ended:
+                assert call.end_reason is not None
+                log.info("call ended", extra={"call_id": call.id, "code": call.end_reason.code,
+                                              "sub_code": call.end_reason.sub_code})
             self._forget_idle([a for call in ended for a in (call.caller.agent_id, call.callee.agent_id) if a])
         self._wake.set()
 
@@ -115,30 +119,8 @@ class CallingService:
             except Exception:  # a timer must never stop the others
                 log.exception("call timer failed")
 
-    # -- call records ---------------------------------------------------------------------------------------
-    async def _record(self, calls: list[Call]) -> None:
-        async with self.db.transaction() as s:
-            for call in calls:
-                assert call.ended_at is not None and call.end_reason is not None
-                s.add(CallRecord(
-                    id=call.id, tenant_id=None, thread_id=call.thread_id, caller_id=call.caller.raw_id,
-                    callee_id=call.callee.raw_id, caller_agent=call.caller.agent_id,
-                    answered_by=call.callee.agent_id, started_at=call.created_at, connected_at=call.connected_at,
-                    ended_at=call.ended_at, end_code=call.end_reason.code, end_sub_code=call.end_reason.sub_code))
-        for call in calls:
-            log.info("call ended", extra={"call_id": call.id, "code": call.end_reason and call.end_reason.code,
-                                          "sub_code": call.end_reason and call.end_reason.sub_code})
-
     async def recent_calls(self, raw_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        async with self.db.reading() as s:
-            rows = (await s.scalars(select(CallRecord).where(or_(CallRecord.caller_id == raw_id,
-                                                                 CallRecord.callee_id == raw_id))
-                                    .order_by(CallRecord.started_at.desc()).limit(limit))).all()
-        return [{"callId": r.id, "threadId": r.thread_id, "direction": "Outgoing" if r.caller_id == raw_id
-                 else "Incoming", "caller": r.caller_id, "callee": r.callee_id,
-                 "startTime": r.started_at.isoformat(), "connectTime": r.connected_at and r.connected_at.isoformat(),
-                 "endTime": r.ended_at.isoformat(), "answeredBy": r.answered_by,
-                 "endReason": {"code": r.end_code, "subCode": r.end_sub_code}} for r in rows]
+        return await self.records.recent(raw_id, limit)
 
 
 def error_frame(exc: CallError, request_id: str | None = None, call_id: str | None = None) -> dict[str, Any]:

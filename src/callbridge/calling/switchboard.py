@@ -1,11 +1,14 @@
 """All the calls of this node, sans-I/O: commands from agents in, messages to agents out, one deadline.
 
 The service in front of it authenticates agents, checks policy against the directory and finds the callee's
-agents (through the registry, which may span nodes); the switchboard keeps the calls and their timers.
+agents (through the registry, which may span nodes); the switchboard keeps the calls and their timers. Its cost
+per command does not grow with the number of calls: deadlines sit in a heap (an entry whose call has moved on is
+dropped when it comes up), and a call that ends is set aside as it ends.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Set
 from datetime import datetime, timedelta
 
@@ -19,20 +22,22 @@ class Switchboard:
         self.grace = grace
         self._new_id = new_id
         self.calls: dict[str, Call] = {}
-        self._by_agent: dict[str, set[str]] = {}
+        self._by_agent: dict[str, set[str]] = {}  # agent -> the calls it was ever part of, until they end
+        self._agents: dict[str, tuple[str, ...]] = {}  # call -> the agents it was ever sent to
+        self._deadlines: list[tuple[datetime, str]] = []  # a heap of (deadline, call id), stale entries skipped
+        self._filed: dict[str, datetime] = {}  # call -> its deadline in the heap (the live entry)
+        self._ended: list[Call] = []
 
-    def _index(self, call: Call, agent_id: str) -> None:
-        self._by_agent.setdefault(agent_id, set()).add(call.id)
-
-    def start(self, caller_agent: str, caller: tuple[str, str | None], callee: tuple[str, str | None],
-              callee_agents: list[str], thread_id: str | None, offer: str | None, now: datetime) -> tuple[Call,
-                                                                                                    list[Send]]:
-        call = Call(self._new_id(), thread_id, Leg(caller[0], caller[1], agent_id=caller_agent),
-                    Leg(callee[0], callee[1]), self.ring_time, now)
+    def start(self, caller: Leg, callee: Leg, callee_agents: list[str], thread_id: str | None, offer: str | None,
+              now: datetime) -> tuple[Call, list[Send]]:
+        """A new call from ``caller`` (its ``agent_id`` set) ringing every one of ``callee_agents``."""
+        assert caller.agent_id is not None
+        call = Call(self._new_id(), thread_id, caller, callee, self.ring_time, now)
         self.calls[call.id] = call
-        for agent in (caller_agent, *callee_agents):
-            self._index(call, agent)
-        return call, call.place(callee_agents, offer, now)
+        self._agents[call.id] = (caller.agent_id, *callee_agents)
+        for agent in self._agents[call.id]:
+            self._by_agent.setdefault(agent, set()).add(call.id)
+        return call, self._settle(call, call.place(callee_agents, offer, now))
 
     def command(self, agent_id: str, cmd: CallCommand, now: datetime) -> list[Send]:
         call = self.calls.get(cmd.call_id)
@@ -50,39 +55,68 @@ class Switchboard:
             "sdp": lambda: call.relay(agent_id, "call.sdp", cmd.payload),
             "ice": lambda: call.relay(agent_id, "call.ice", cmd.payload),
         }
-        return handlers[cmd.name]()
+        return self._settle(call, handlers[cmd.name]())
 
     def agent_gone(self, agent_id: str, now: datetime) -> list[Send]:
         out: list[Send] = []
         for call_id in sorted(self._by_agent.get(agent_id, set())):
-            out += self.calls[call_id].agent_lost(agent_id, self.grace, now)
+            call = self.calls[call_id]
+            out += self._settle(call, call.agent_lost(agent_id, self.grace, now))
         return out
 
     def agent_back(self, agent_id: str) -> None:
         for call_id in self._by_agent.get(agent_id, set()):
-            self.calls[call_id].agent_back(agent_id)
+            call = self.calls[call_id]
+            call.agent_back(agent_id)
+            self._settle(call, [])
 
     def agents_in_calls(self) -> Set[str]:
         return self._by_agent.keys()
 
     def next_deadline(self) -> datetime | None:
-        deadlines = [d for call in self.calls.values() if (d := call.next_deadline()) is not None]
-        return min(deadlines) if deadlines else None
+        while self._deadlines:
+            deadline, call_id = self._deadlines[0]
+            if self._filed.get(call_id) == deadline:
+                return deadline
+            heapq.heappop(self._deadlines)
+        return None
 
     def on_timer(self, now: datetime) -> list[Send]:
+        due: list[Call] = []
+        while (deadline := self.next_deadline()) is not None and deadline <= now:
+            _, call_id = heapq.heappop(self._deadlines)
+            del self._filed[call_id]
+            due.append(self.calls[call_id])
         out: list[Send] = []
-        for call in list(self.calls.values()):
-            deadline = call.next_deadline()
-            if deadline is not None and now >= deadline:
-                out += call.on_timer(now)
+        for call in due:
+            out += self._settle(call, call.on_timer(now))
         return out
 
     def take_ended(self) -> list[Call]:
-        """Calls that have ended, removed from the switchboard (for their call records)."""
-        ended = [c for c in self.calls.values() if c.ended]
-        for call in ended:
-            del self.calls[call.id]
-        for calls in self._by_agent.values():
-            calls.difference_update(c.id for c in ended)
-        self._by_agent = {a: c for a, c in self._by_agent.items() if c}
+        """Calls that have ended since the last time, removed from the switchboard (for their call records)."""
+        ended, self._ended = self._ended, []
         return ended
+
+    def _settle(self, call: Call, sends: list[Send]) -> list[Send]:
+        """After ``call`` changed: file its next deadline, or set it aside if it ended."""
+        if call.ended:
+            self._filed.pop(call.id, None)
+            if self.calls.pop(call.id, None) is not None:
+                self._ended.append(call)
+                for agent in self._agents.pop(call.id):
+                    self._unindex(agent, call.id)
+            return sends
+        deadline = call.next_deadline()
+        if deadline is None:
+            self._filed.pop(call.id, None)
+        elif self._filed.get(call.id) != deadline:
+            self._filed[call.id] = deadline
+            heapq.heappush(self._deadlines, (deadline, call.id))
+        return sends
+
+    def _unindex(self, agent_id: str, call_id: str) -> None:
+        calls = self._by_agent.get(agent_id)
+        if calls is not None:
+            calls.discard(call_id)
+            if not calls:
+                del self._by_agent[agent_id]
