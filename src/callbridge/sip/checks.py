@@ -1,0 +1,81 @@
+"""What a parsed message must hold before the layers above see it (RFC 3261 8.1.1, 8.2.2, 20; RFC 4475 3.1.2,
+3.3.1, 3.3.8, 3.3.9): the mandatory headers, once each where the grammar allows one value, every header the
+stack acts on well formed, and a CSeq method that matches the request's.
+
+Headers the stack does not act on (Expires, Subject, unknown extension headers, ...) are not checked: RFC 4475
+3.1.1.1 asks parsers to carry those unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from callbridge.sip.errors import Headers, SipParseError, bad_request
+from callbridge.sip.fields import (
+    parse_call_id,
+    parse_contacts,
+    parse_content_length,
+    parse_cseq,
+    parse_date,
+    parse_max_forwards,
+    parse_name_addr,
+    parse_via,
+)
+from callbridge.sip.headers import values_of
+
+# RFC 3261 (INVITE, ACK, OPTIONS, BYE, CANCEL, REGISTER), 3262 (PRACK), 3265 (SUBSCRIBE, NOTIFY), 3903 (PUBLISH),
+# 6086 (INFO), 3515 (REFER), 3428 (MESSAGE), 3311 (UPDATE)
+KNOWN_METHODS: Final = frozenset(
+    {"INVITE", "ACK", "OPTIONS", "BYE", "CANCEL", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO",
+     "REFER", "MESSAGE", "UPDATE"}
+)  # fmt: skip
+
+MANDATORY: Final = ("Via", "CSeq", "Call-ID", "From", "To")
+SINGLE_VALUED: Final = ("CSeq", "Call-ID", "From", "To", "Max-Forwards", "Content-Length", "Content-Type")
+
+_SCALARS: Final[tuple[tuple[str, Callable[[str], object]], ...]] = (
+    ("Call-ID", parse_call_id),
+    ("From", lambda value: parse_name_addr(value, "From")),
+    ("To", lambda value: parse_name_addr(value, "To")),
+    ("Max-Forwards", parse_max_forwards),
+    ("Date", parse_date),
+    ("Content-Length", parse_content_length),
+)
+
+
+def check_message(fields: Headers, method: str | None) -> None:
+    """Raise `SipParseError` for the first problem; `method` is None for a response."""
+    _check_present(fields)
+    _check_single(fields)
+    for value in values_of(fields, "Via"):
+        parse_via(value)
+    cseq = parse_cseq(values_of(fields, "CSeq")[0])
+    for name, parse in _SCALARS:
+        for value in values_of(fields, name):
+            parse(value)
+    parse_contacts(values_of(fields, "Contact"))
+    for name in ("Route", "Record-Route"):
+        for value in values_of(fields, name):
+            parse_name_addr(value, name)
+    if method is not None and cseq.method != method:
+        _method_mismatch(method)
+
+
+def _check_present(fields: Headers) -> None:
+    for name in MANDATORY:
+        if not values_of(fields, name):
+            raise bad_request(f"Missing {name} header")
+
+
+def _check_single(fields: Headers) -> None:
+    for name in SINGLE_VALUED:
+        if len(values_of(fields, name)) > 1:
+            raise bad_request(f"More than one {name} header")
+
+
+def _method_mismatch(method: str) -> None:
+    """RFC 4475 3.1.2.16 (400) and 3.1.2.17: with an unknown method, 501 is the better answer."""
+    if method not in KNOWN_METHODS:
+        raise SipParseError(501, "Not Implemented (CSeq method does not match)")
+    raise bad_request("CSeq method does not match the request method")
