@@ -365,3 +365,36 @@ async def test_resuming_while_the_old_socket_lingers_keeps_the_new_one(demo: Dem
 
 async def test_a_binary_first_frame_is_closed_with_4000(demo: Demo) -> None:
     assert await close_code_after(demo, b"\x00\x01binary") == 4000
+
+
+def short_lived_token(demo: Demo, who: str, seconds: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from callbridge.acs import tokens as comm_tokens
+
+    acs, now = demo.platform.acs, datetime.now(UTC)
+    return comm_tokens.issue(acs.ring, acs.issuer, f"8:orgid:{demo.user(who)['id']}", "resource", ("voip",),
+                             now, now + timedelta(seconds=seconds))
+
+
+async def test_an_expired_token_closes_the_socket_with_4001(demo: Demo) -> None:
+    agent = await Agent.connect(demo, short_lived_token(demo, "alice", 1.5))
+    try:
+        assert await agent.next("token.expired")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(agent.ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    finally:
+        await agent.close()
+
+
+async def test_a_token_handed_over_in_time_keeps_the_socket_open(demo: Demo, tokens: dict[str, str]) -> None:
+    agent = await Agent.connect(demo, short_lived_token(demo, "alice", 1.5))
+    try:
+        await agent.send({"type": "token.update", "token": tokens["alice"]})
+        await agent.next("token.accepted")
+        await asyncio.sleep(2.0)  # past the first token's expiry
+        await agent.send({"type": "ping"})
+        assert await agent.next("pong") == {"type": "pong"}
+    finally:
+        await agent.close()

@@ -55,6 +55,8 @@ class Connection:
         self.generation = 0
         self.buckets = TokenBuckets(FRAMES_PER_SECOND, FRAME_BURST, max_keys=1)
         self.strikes = 0
+        self.expiry: asyncio.TimerHandle | None = None
+        self.expiring: asyncio.Task[None] | None = None
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(json.dumps(frame))
@@ -88,14 +90,26 @@ class Connection:
         while True:
             await self.send(await self.queue.get())
 
-    async def expiry(self) -> None:
-        while self.token is not None:
-            left = (self.token.expires_at - self.service.clock.now()).total_seconds()
-            if left <= 0:
-                await self.send({"type": "token.expired"})
-                await self.ws.close(CLOSE_TOKEN, "The token expired.")
-                return
-            await asyncio.sleep(min(left, 30))
+    def watch_expiry(self) -> None:
+        """(Re)arm one timer handle for the token's expiry (cheaper than a task per socket)."""
+        assert self.token is not None
+        if self.expiry is not None:
+            self.expiry.cancel()
+        left = (self.token.expires_at - self.service.clock.now()).total_seconds()
+        loop = asyncio.get_running_loop()
+        self.expiry = loop.call_later(max(0.0, left), self._expire)
+
+    def _expire(self) -> None:
+        self.expiring = asyncio.get_running_loop().create_task(self.expired())  # held: tasks are weakly kept
+
+    async def expired(self) -> None:
+        assert self.token is not None
+        if self.token.expires_at > self.service.clock.now():  # the clock moved back or a handover raced
+            self.watch_expiry()
+            return
+        with contextlib.suppress(Exception):  # the socket may be closing already
+            await self.send({"type": "token.expired"})
+            await self.ws.close(CLOSE_TOKEN, "The token expired.")
 
     async def reader(self) -> None:
         while True:
@@ -135,6 +149,7 @@ class Connection:
             if fresh.raw_id != self.token.raw_id:
                 raise ProtocolError("IdentityMismatch", "The new token is for another identity.")
             self.token = fresh
+            self.watch_expiry()
             await self.send({"type": "token.accepted", "expiresOn": fresh.expires_at.isoformat()})
         elif isinstance(cmd, StartCall):
             if not self.token.raw_id.startswith("8:orgid:"):
@@ -153,17 +168,18 @@ async def calling_socket(ws: WebSocket) -> None:
     connection = Connection(ws, ws.app.state.calling, ws.app.state.acs)
     if not await connection.handshake():
         return
-    tasks = [asyncio.create_task(connection.writer()), asyncio.create_task(connection.expiry())]
+    writer = asyncio.create_task(connection.writer())
+    connection.watch_expiry()
     try:
         await connection.reader()
     except WebSocketDisconnect:
         pass
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if connection.expiry is not None:
+            connection.expiry.cancel()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
         await connection.service.disconnect(connection.agent_id, connection.generation)
 
 

@@ -61,6 +61,13 @@ class CallClient:
         self._agents = {k: v for k, v in self._agents.items() if v is not agent}
 
 
+@dataclass
+class _Placing:
+    target: CommunicationIdentifier
+    media: MediaSession
+    future: asyncio.Future[TeamsCall]
+
+
 class TeamsCallAgent(Emitter):
     """Events: ``incoming_call`` (``IncomingCallEvent``), ``calls_updated`` (``CallsUpdatedEvent``),
     ``connection_state_changed``."""
@@ -73,7 +80,7 @@ class TeamsCallAgent(Emitter):
         self._credential = credential
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._pending: dict[str, _Placing] = {}  # request id -> a call being placed
         self._calls: dict[str, TeamsCall] = {}
         self._incoming: dict[str, TeamsIncomingCall] = {}
         self.agent_id = ""
@@ -116,20 +123,16 @@ class TeamsCallAgent(Emitter):
         media = MediaSession(audio, self.ice_servers)
         offer = await media.offer()
         request_id = uuid.uuid4().hex
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        placing = _Placing(target, media, asyncio.get_running_loop().create_future())
+        self._pending[request_id] = placing
         await self._send({"type": "call.start", "requestId": request_id, "target": {"rawId": target.raw_id},
                           "threadId": thread_id, "sdp": offer})
         try:
-            started = await asyncio.wait_for(future, 15)
-        except CallingError:
+            return await asyncio.wait_for(placing.future, 15)
+        except (CallingError, TimeoutError):
+            self._pending.pop(request_id, None)
             await media.close()
             raise
-        me = CallerInfo(identifier_from_raw_id(self.identity), None)
-        call = TeamsCall(started["callId"], "Outgoing", me, RemoteParticipant(target, None, "Connecting"), media,
-                         self._send)
-        self._adopt(call)
-        return call
 
     def _adopt(self, call: TeamsCall) -> None:
         self._calls[call.id] = call
@@ -145,10 +148,11 @@ class TeamsCallAgent(Emitter):
     async def _dispatch(self, frame: dict[str, Any]) -> None:
         kind, call_id = frame["type"], frame.get("callId")
         if kind == "call.started":
-            self._settle(frame["requestId"], frame)
+            self._started(frame["requestId"], frame["callId"])
         elif kind == "error" and "requestId" in frame:
-            self._settle(frame["requestId"], None, CallingError(frame["code"], frame.get("subCode", 0),
-                                                                frame["message"]))
+            placing = self._pending.pop(frame["requestId"], None)
+            if placing is not None and not placing.future.done():
+                placing.future.set_exception(CallingError(frame["code"], frame.get("subCode", 0), frame["message"]))
         elif kind == "call.incoming":
             incoming = TeamsIncomingCall(frame, self._send, self._adopt, self.ice_servers)
             self._incoming[incoming.id] = incoming
@@ -160,25 +164,18 @@ class TeamsCallAgent(Emitter):
             await call.on_frame(frame)
             if call.state == "Disconnected":
                 self.emit("calls_updated", CallsUpdatedEvent([], [call]))
-        elif kind == "call.state" and call_id is not None:
-            await self._early(frame)
 
-    async def _early(self, frame: dict[str, Any]) -> None:
-        """A state for a call whose ``call.started`` is still in flight: wait a moment for it."""
-        for _ in range(50):
-            await asyncio.sleep(0.01)
-            if frame["callId"] in self._calls:
-                await self._calls[frame["callId"]].on_frame(frame)
-                return
-
-    def _settle(self, request_id: str, value: dict[str, Any] | None, error: Exception | None = None) -> None:
-        future = self._pending.pop(request_id, None)
-        if future is None or future.done():
+    def _started(self, request_id: str, call_id: str) -> None:
+        """The service placed the call: it exists from now on, before any of its states arrive."""
+        placing = self._pending.pop(request_id, None)
+        if placing is None:
             return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value or {})
+        me = CallerInfo(identifier_from_raw_id(self.identity), None)
+        call = TeamsCall(call_id, "Outgoing", me, RemoteParticipant(placing.target, None, "Connecting"),
+                         placing.media, self._send)
+        self._adopt(call)
+        if not placing.future.done():
+            placing.future.set_result(call)
 
     async def dispose(self) -> None:
         for call in self.calls:
