@@ -203,6 +203,10 @@ class TelUri:
         return f"tel:{self.number}{_format_params(self.params)}"
 
     @property
+    def scheme(self) -> str:
+        return "tel"
+
+    @property
     def is_global(self) -> bool:
         return self.number.startswith("+")
 
