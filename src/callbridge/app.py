@@ -20,6 +20,7 @@ from callbridge.config import Settings
 from callbridge.graph.routes import router as graph_router
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
+from callbridge.web.routes import router as web_router
 
 log = logging.getLogger("callbridge.http")
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     app.include_router(acs_router)
     app.include_router(graph_router)
     app.include_router(calling_router)
+    app.include_router(web_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
