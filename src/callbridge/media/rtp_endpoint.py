@@ -59,6 +59,11 @@ class Pacer:
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, received: Callable[[bytes], None]) -> None:
         self._received = received
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         self._received(data)
@@ -81,6 +86,7 @@ class RtpEndpoint:
         self.port = 0
         self.last_received = 0.0  # loop time of the last datagram
         self._transport: asyncio.DatagramTransport | None = None
+        self._protocol: _Datagrams | None = None
         self._pacing: asyncio.Task[None] | None = None
         self._pending: Samples = np.zeros(0, dtype=np.int16)
         self._dtmf_until = 0.0
@@ -91,18 +97,21 @@ class RtpEndpoint:
         loop = asyncio.get_running_loop()
         for port in self.ports.candidates():
             try:
-                transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self._datagram),
-                                                                   local_addr=(self.bind, port))
+                transport, protocol = await loop.create_datagram_endpoint(lambda: _Datagrams(self._datagram),
+                                                                          local_addr=(self.bind, port))
             except OSError:
                 continue
-            self._transport, self.port, self.last_received = transport, port, loop.time()
+            self._transport, self._protocol, self.port = transport, protocol, port
+            self.last_received = loop.time()
             return
         raise MediaError(f"no free RTP port in {self.ports.first}-{self.ports.last} on {self.bind}")
 
     async def close(self) -> None:
+        """Stops sending and frees the port (closed once this returns)."""
         await self.stop()
-        if self._transport is not None:
+        if self._transport is not None and self._protocol is not None:
             self._transport.close()
+            await self._protocol.closed
             self._transport = None
 
     @property

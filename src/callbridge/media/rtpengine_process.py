@@ -1,0 +1,91 @@
+"""Runs an rtpengine daemon as a child process (tests, ``make demo``): userspace forwarding only, one interface, a
+port range, the ng control port on a free loopback port, in the foreground, logging to a file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+from pathlib import Path
+
+from callbridge.media.errors import EngineUnavailable, MediaError
+from callbridge.media.ng import NgClient
+from callbridge.media.rtp_endpoint import PortRange
+
+INSTALL_HINT = "install the Debian package rtpengine-daemon (scripts/system-deps.sh does it as root)"
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def config_text(*, interface: str, ports: PortRange, ng_port: int, pidfile: Path, threads: int = 2) -> str:
+    return "\n".join([
+        "[rtpengine]",
+        "table = -1",  # no kernel forwarding: userspace only
+        f"interface = {interface}",
+        f"listen-ng = 127.0.0.1:{ng_port}",
+        f"port-min = {ports.first}",
+        f"port-max = {ports.last}",
+        "foreground = true",
+        "log-stderr = true",
+        "log-level = 6",
+        "delete-delay = 0",  # a deleted call frees its ports at once
+        f"num-threads = {threads}",
+        f"pidfile = {pidfile}",
+        "",
+    ])
+
+
+class RtpengineProcess:
+    def __init__(self, workdir: Path, *, interface: str = "127.0.0.1", ports: PortRange | None = None,
+                 binary: str = "rtpengine") -> None:
+        self.workdir, self.interface, self.ports = workdir, interface, ports or PortRange(30_000, 30_999)
+        self.binary = binary
+        self.ng_port = 0
+        self.log_file = workdir / "rtpengine.log"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self, ready_within: float = 10.0) -> None:
+        executable = shutil.which(self.binary)
+        if executable is None:
+            raise EngineUnavailable(f"the rtpengine binary ({self.binary}) is not installed: {INSTALL_HINT}")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.ng_port = free_udp_port()
+        config = self.workdir / "rtpengine.conf"
+        config.write_text(config_text(interface=self.interface, ports=self.ports, ng_port=self.ng_port,
+                                      pidfile=self.workdir / "rtpengine.pid"))
+        with self.log_file.open("ab") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                executable, f"--config-file={config}", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
+        await self._wait_ready(ready_within)
+
+    async def _wait_ready(self, within: float) -> None:
+        client = NgClient("127.0.0.1", self.ng_port, timeout=0.2, attempts=1)
+        deadline = asyncio.get_running_loop().time() + within
+        try:
+            while asyncio.get_running_loop().time() < deadline:
+                if self._process is not None and self._process.returncode is not None:
+                    raise MediaError(f"rtpengine exited with {self._process.returncode}; see {self.log_file}")
+                with contextlib.suppress(EngineUnavailable):
+                    await client.request("ping")
+                    return
+                await asyncio.sleep(0.05)
+        finally:
+            await client.close()
+        await self.stop()
+        raise EngineUnavailable(f"rtpengine did not answer ping within {within} s; see {self.log_file}")
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 5)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
