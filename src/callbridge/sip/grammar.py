@@ -111,7 +111,7 @@ HEADER_LINE_RE: Final = re.compile(rf"(?P<name>{TOKEN})[ \t]*+:[ \t]*+(?P<value>
 # (host here also admits a bare IPv6address, which `received` takes: received = "received" EQUAL (IPv4address /
 # IPv6address))
 GENERIC_PARAM_RE: Final = re.compile(
-    rf"{SWS}(?P<name>{TOKEN}){SWS}(?:={SWS}(?P<value>{TOKEN}|{IPV6_REFERENCE}|[0-9A-Fa-f:.]++|{QUOTED_STRING}){SWS})?+"
+    rf"{SWS}(?P<name>{TOKEN}){SWS}(?:={SWS}(?P<value>{TOKEN}|{IPV6_REFERENCE}|[0-9A-Fa-f:.]++|{QUOTED_STRING}){SWS})?"
 )
 
 # via-parm       =  sent-protocol LWS sent-by *( SEMI via-params )
