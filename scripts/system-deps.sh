@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the project needs: python3-venv to make .venv, PostgreSQL for the store's tests.
+# rtpengine (rtpengine-daemon) for the media gateway's tests and the demo, which run their own daemon.
 # Installs only what is missing, and only as root; otherwise says what to install.
 set -euo pipefail
 
 missing=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
@@ -20,4 +22,6 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
   pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
 done
+# Nor is the packaged rtpengine service: tests and the demo start their own daemon with their own config.
+{ command -v systemctl >/dev/null && systemctl disable --now rtpengine-daemon 2>/dev/null; } || true
 exit 0
