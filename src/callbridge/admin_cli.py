@@ -1,4 +1,4 @@
-"""``callbridge admin``: tenants, users, licences, numbers, apps, consent, resources and signing keys."""
+"""``callbridge admin``: tenants, users, licences, numbers, apps, consent, resources, signing keys and trunks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callbridge.directory import apps, consent, resources, tenants, users
 from callbridge.directory.errors import Invalid
 from callbridge.directory.values import parse_guid
+from callbridge.pstn import trunks
 
 
 def _run(action: Callable[[AsyncSession], Awaitable[list[str]]]) -> None:
@@ -360,5 +361,90 @@ def keys_list() -> None:
             state = "active" if k.retired_at is None else f"retired, published until {k.publish_until:%Y-%m-%d %H:%M}"
             lines.append(f"{k.kid}\t{k.purpose}\t{k.algorithm}\t{k.created_at:%Y-%m-%d %H:%M}\t{state}")
         return lines
+
+    _run(act)
+
+
+# -- trunks ---------------------------------------------------------------------------------------------------
+@admin.group()
+def trunk() -> None:
+    """Tenants' phone connectivity: SIP trunks to carriers or session border controllers."""
+
+
+def _trunk_options(command: Callable[..., None]) -> Callable[..., None]:
+    options = [
+        click.option("--host", default=None, help="the peer's address or DNS name"),
+        click.option("--port", type=int, default=None, help="the peer's SIP port (5060; 5061 for TLS)"),
+        click.option("--transport", type=click.Choice(trunks.TRANSPORTS), default=None),
+        click.option("--numbers", "prefixes", multiple=True, help="E.164 prefix it carries, + for all (repeatable)"),
+        click.option("--allow", "sources", multiple=True, help="address or CIDR calls may come from (repeatable)"),
+        click.option("--unlisted", type=click.Choice(trunks.UNLISTED), default=None,
+                     help="requests from other sources: reject with 403 or drop"),
+        click.option("--inbound-user", default=None, help="digest username the peer must authenticate with"),
+        click.option("--inbound-password", default=None),
+        click.option("--realm", default=trunks.DEFAULT_REALM, show_default=True, help="digest realm (inbound)"),
+        click.option("--outbound-user", default=None, help="username to answer the peer's challenges with"),
+        click.option("--outbound-password", default=None),
+        click.option("--max-calls", type=int, default=None, help="concurrent calls (100)"),
+        click.option("--max-cps", type=int, default=None, help="new calls per second (10)"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _trunk_changes(o: dict[str, Any], enabled: bool | None = None) -> trunks.TrunkChanges:
+    def pair(user: str | None, password: str | None, realm: str, what: str) -> trunks.Credentials | None:
+        if (user is None) != (password is None):
+            raise Invalid(f"give both --{what}-user and --{what}-password")
+        return trunks.Credentials(user, password, realm) if user is not None and password is not None else None
+
+    return trunks.TrunkChanges(
+        host=o["host"], port=o["port"], transport=o["transport"], enabled=enabled,
+        number_prefixes=o["prefixes"] or None, allow_sources=o["sources"] or None, unlisted=o["unlisted"],
+        inbound=pair(o["inbound_user"], o["inbound_password"], o["realm"], "inbound"),
+        outbound=pair(o["outbound_user"], o["outbound_password"], trunks.DEFAULT_REALM, "outbound"),
+        max_calls=o["max_calls"], max_cps=o["max_cps"])
+
+
+@trunk.command("add")
+@click.argument("tenant_ref")
+@click.argument("name")
+@_trunk_options
+def trunk_add(tenant_ref: str, name: str, **options: Any) -> None:
+    async def act(s: AsyncSession) -> list[str]:
+        return [trunks.describe(await trunks.add_trunk(s, tenant_ref, name, _trunk_changes(options)))]
+
+    _run(act)
+
+
+@trunk.command("set")
+@click.argument("tenant_ref")
+@click.argument("name")
+@_trunk_options
+@click.option("--enable/--disable", "enabled", default=None)
+def trunk_set(tenant_ref: str, name: str, enabled: bool | None, **options: Any) -> None:
+    async def act(s: AsyncSession) -> list[str]:
+        return [trunks.describe(await trunks.change_trunk(s, tenant_ref, name, _trunk_changes(options, enabled)))]
+
+    _run(act)
+
+
+@trunk.command("list")
+@click.argument("tenant_ref", required=False)
+def trunk_list(tenant_ref: str | None) -> None:
+    async def act(s: AsyncSession) -> list[str]:
+        return [trunks.describe(t) for t in await trunks.list_trunks(s, tenant_ref)]
+
+    _run(act)
+
+
+@trunk.command("remove")
+@click.argument("tenant_ref")
+@click.argument("name")
+def trunk_remove(tenant_ref: str, name: str) -> None:
+    async def act(s: AsyncSession) -> list[str]:
+        await trunks.remove_trunk(s, tenant_ref, name)
+        return [f"trunk {name} removed"]
 
     _run(act)

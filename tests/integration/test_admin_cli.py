@@ -63,7 +63,7 @@ class Cli:
         shown = [line for args in (("tenant", "list"), ("user", "list", "fabrikam.example"),
                                    ("user", "list", "contoso.example"), ("app", "list"), ("resource", "list"),
                                    ("consent", "list", "fabrikam.example"), ("consent", "list", "contoso.example"),
-                                   ("resource", "connection-string", "fabrikam-acs"))
+                                   ("resource", "connection-string", "fabrikam-acs"), ("trunk", "list"))
                  for line in [" ".join(args), *self.ok(*args)]]
         with sqlite3.connect(self.data_dir / "callbridge.db") as conn:
             rows = list(conn.iterdump())
@@ -83,6 +83,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     app = dict(cli.rows("app", "create", "fabrikam.example", "Fabrikam Calling", "--permission", "User.Read",
                         "--permission", TEAMS_CALLS, "--app-permission", "User.Read.All", "--secret-days", "30"))
     [resource] = cli.rows("resource", "create", "fabrikam.example", "fabrikam-acs")
+    cli.ok("trunk", "add", "fabrikam.example", "carrier", "--host", "127.0.0.1", "--port", "5070", "--numbers", "+",
+           "--allow", "127.0.0.1")
     cli.ids = {"fabrikam": fabrikam[0], "contoso": contoso[0], "alice": alice[0], "client_id": app["client_id"],
                "client_secret": app["client_secret"], "resource": resource[0]}
     assert [fabrikam[1:], contoso[1:], alice[1:], resource[1:]] == [
@@ -255,6 +257,29 @@ def test_rotating_signing_keys_retires_the_old_one(tmp_path: Path) -> None:
                       ("idp", "RS256", "active"), ("idp", "RS256", "retired")]
 
 
+# -- trunks ---------------------------------------------------------------------------------------------------
+def test_trunks_are_added_listed_changed_and_removed(cli: Cli) -> None:
+    assert cli.rows("trunk", "add", "fabrikam.example", "sbc-eu", "--host", "SBC.Fabrikam.example", "--transport",
+                    "tls", "--port", "5061", "--numbers", "+44", "--numbers", "+33 1", "--allow", "192.0.2.0/24",
+                    "--allow", "198.51.100.7", "--unlisted", "drop", "--inbound-user", "fab", "--inbound-password",
+                    "s3cret", "--outbound-user", "fabrikam", "--outbound-password", "carrier-pass",
+                    "--max-calls", "20", "--max-cps", "5") == [
+        ["sbc-eu", "tls:sbc.fabrikam.example:5061", "enabled", "numbers +331 +44",
+         "from 192.0.2.0/24 198.51.100.7/32 (drop others, digest fab@callbridge)",
+         "answers challenges as fabrikam", "20 calls, 5/s"]]
+    cli.ok("trunk", "set", "{fabrikam}", "sbc-eu", "--disable", "--numbers", "+4420")
+    assert [row[:4] for row in cli.rows("trunk", "list", "fabrikam.example")] == [
+        ["carrier", "udp:127.0.0.1:5070", "enabled", "numbers +"],
+        ["sbc-eu", "tls:sbc.fabrikam.example:5061", "disabled", "numbers +4420"]]
+    assert cli.rows("trunk", "list", "contoso.example") == []
+    assert cli.ok("trunk", "remove", "fabrikam.example", "sbc-eu") == ["trunk sbc-eu removed"]
+    assert [row[0] for row in cli.rows("trunk", "list")] == ["carrier"]
+
+    with sqlite3.connect(cli.data_dir / "callbridge.db") as conn:  # no inbound password is kept, only HA1s
+        assert "s3cret" not in "\n".join(conn.iterdump())
+    conn.close()
+
+
 # -- refusals -------------------------------------------------------------------------------------------------
 REFUSALS = [
     pytest.param(("user", "create", "nowhere.example", "carol@nowhere.example", "--name", "Carol"),
@@ -312,6 +337,34 @@ REFUSALS = [
                  "error: no communication resource 'nowhere-acs'", id="unknown-resource"),
     pytest.param(("resource", "create", "fabrikam.example", "FABRIKAM-ACS"),
                  "error: resource fabrikam-acs already exists", id="duplicate-resource"),
+    pytest.param(("trunk", "add", "fabrikam.example", "carrier", "--host", "10.0.0.1", "--numbers", "+",
+                  "--allow", "10.0.0.1"), "error: tenant Fabrikam already has a trunk named 'carrier'",
+                 id="duplicate-trunk"),
+    pytest.param(("trunk", "add", "fabrikam.example", "t2", "--host", "no host!", "--numbers", "+",
+                  "--allow", "10.0.0.1"), "error: domain 'no host!' is not a valid DNS name", id="trunk-bad-host"),
+    pytest.param(("trunk", "add", "fabrikam.example", "t2", "--host", "10.0.0.1", "--numbers", "1425",
+                  "--allow", "10.0.0.1"), "error: number prefix '1425' must be + and up to 15 digits",
+                 id="trunk-bad-prefix"),
+    pytest.param(("trunk", "add", "fabrikam.example", "t2", "--host", "10.0.0.1", "--numbers", "+",
+                  "--allow", "10.0.0.300"), "error: source '10.0.0.300' is not an address or a CIDR range",
+                 id="trunk-bad-cidr"),
+    pytest.param(("trunk", "add", "fabrikam.example", "t2", "--host", "10.0.0.1", "--allow", "10.0.0.1"),
+                 "error: a trunk needs the numbers it carries", id="trunk-without-numbers"),
+    pytest.param(("trunk", "add", "fabrikam.example", "t2", "--host", "10.0.0.1", "--numbers", "+"),
+                 "error: a trunk needs inbound sources (--allow CIDR) or inbound credentials", id="trunk-open"),
+    pytest.param(("trunk", "add", "fabrikam.example", "t2", "--host", "10.0.0.1", "--numbers", "+",
+                  "--allow", "10.0.0.1", "--transport", "tls"), "error: SIP over TLS is on port 5061",
+                 id="trunk-tls-on-5060"),
+    pytest.param(("trunk", "add", "fabrikam.example", "t2", "--host", "10.0.0.1", "--numbers", "+",
+                  "--inbound-user", "fab"), "error: give both --inbound-user and --inbound-password",
+                 id="trunk-half-credentials"),
+    pytest.param(("trunk", "add", "fabrikam.example", "t2", "--host", "10.0.0.1", "--numbers", "+",
+                  "--allow", "10.0.0.1", "--port", "70000"), "error: the port must be between 1 and 65535",
+                 id="trunk-bad-port"),
+    pytest.param(("trunk", "set", "fabrikam.example", "carrier", "--max-cps", "0"),
+                 "error: max calls per second must be between 1 and 10000", id="trunk-bad-cps"),
+    pytest.param(("trunk", "remove", "contoso.example", "carrier"),
+                 "error: tenant Contoso has no trunk named 'carrier'", id="trunk-of-another-tenant"),
 ]
 
 

@@ -303,3 +303,31 @@ class CallRecord(Base):
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
     end_code: Mapped[int] = mapped_column(Integer)
     end_sub_code: Mapped[int] = mapped_column(Integer)
+
+
+class Trunk(Base):
+    """A tenant's phone connectivity: a SIP peer (a carrier or a session border controller) that its calls to and
+    from the phone network go through. Inbound digest credentials are kept as HA1 hashes only; the outbound
+    password is kept as given (the carrier's digest needs it), like the signing keys: protect the database."""
+
+    __tablename__ = "trunks"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_trunks_tenant_name"),)
+    id: Mapped[str] = mapped_column(GUID, primary_key=True, default=new_guid)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer, default=5060)
+    transport: Mapped[str] = mapped_column(String(8), default="udp")  # udp | tcp | tls
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    number_prefixes: Mapped[list[str]] = mapped_column(JSON, default=list)  # E.164 prefixes it carries; "+" = all
+    allow_sources: Mapped[list[str]] = mapped_column(JSON, default=list)  # CIDRs inbound requests may come from
+    unlisted: Mapped[str] = mapped_column(String(8), default="reject")  # reject (403) | drop: other sources
+    inbound_realm: Mapped[str | None] = mapped_column(String(128))
+    inbound_username: Mapped[str | None] = mapped_column(String(128))
+    inbound_ha1_md5: Mapped[str | None] = mapped_column(String(32))
+    inbound_ha1_sha256: Mapped[str | None] = mapped_column(String(64))
+    outbound_username: Mapped[str | None] = mapped_column(String(128))
+    outbound_password: Mapped[str | None] = mapped_column(String(256))
+    max_calls: Mapped[int] = mapped_column(Integer, default=100)
+    max_cps: Mapped[int] = mapped_column(Integer, default=10)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,35 @@
+"""Picking a tenant's trunk for a number (the longest prefix among enabled trunks) and checking a source."""
+
+from __future__ import annotations
+
+import pytest
+
+from callbridge.directory.errors import Invalid
+from callbridge.pstn.trunks import ha1, parse_prefix, route, source_allowed
+from callbridge.store.models import Trunk
+
+
+def trunk(name: str, *prefixes: str, enabled: bool = True, allow: tuple[str, ...] = ()) -> Trunk:
+    return Trunk(name=name, number_prefixes=list(prefixes), enabled=enabled, allow_sources=list(allow))
+
+
+def test_the_longest_prefix_among_enabled_trunks_wins() -> None:
+    trunks = [trunk("world", "+"), trunk("us", "+1"), trunk("seattle", "+1425"), trunk("off", "+14255", enabled=False)]
+    assert route(trunks, "+14255550101").name == "seattle"  # type: ignore[union-attr]
+    assert route(trunks, "+12065550100").name == "us"  # type: ignore[union-attr]
+    assert route(trunks, "+442079460958").name == "world"  # type: ignore[union-attr]
+    assert route(trunks[1:], "+442079460958") is None
+    assert route([trunk("b", "+1"), trunk("a", "+1")], "+15550100").name == "a"  # type: ignore[union-attr]
+
+
+def test_sources_are_checked_against_the_allowlist() -> None:
+    t = trunk("carrier", "+", allow=("127.0.0.1/32", "192.0.2.0/24", "2001:db8::/32"))
+    assert [source_allowed(t, a) for a in ("127.0.0.1", "192.0.2.77", "2001:db8::5", "127.0.0.2", "nonsense")] == [
+        True, True, True, False, False]
+
+
+def test_prefixes_and_ha1() -> None:
+    assert parse_prefix(" +1 425 ") == "+1425" and parse_prefix("+") == "+"
+    with pytest.raises(Invalid):
+        parse_prefix("+1234567890123456")
+    assert ha1("Mufasa", "testrealm@host.com", "Circle Of Life") == "939e7578ed9e3c518a452acee763bce9"  # RFC 2617
