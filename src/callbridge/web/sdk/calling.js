@@ -341,7 +341,10 @@ class MediaSession {
   /** An SDP from the other side: the answer to our offer, or a new offer (then our answer is returned). */
   remoteSdp(sdp) {
     return this.#step(async () => {
-      if (this.pc.signalingState === 'have-local-offer') return void await this.#setRemote('answer', sdp);
+      if (this.pc.signalingState === 'have-local-offer') {
+        await this.#setRemote('answer', sdp);
+        return null;
+      }
       await this.#setRemote('offer', sdp);
       await this.pc.setLocalDescription(await this.pc.createAnswer());
       return this.pc.localDescription.sdp;
