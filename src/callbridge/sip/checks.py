@@ -44,22 +44,30 @@ _SCALARS: Final[tuple[tuple[str, Callable[[str], object]], ...]] = (
 )
 
 
-def check_message(fields: Headers, method: str | None) -> None:
-    """Raise `SipParseError` for the first problem; `method` is None for a response."""
+def check_message(fields: Headers, method: str | None, max_values: int) -> None:
+    """Raise `SipParseError` for the first problem; `method` is None for a response; `max_values` bounds the
+    elements of each list header."""
     _check_present(fields)
     _check_single(fields)
-    for value in values_of(fields, "Via"):
+    for value in _bounded(fields, "Via", max_values):
         parse_via(value)
     cseq = parse_cseq(values_of(fields, "CSeq")[0])
     for name, parse in _SCALARS:
         for value in values_of(fields, name):
             parse(value)
-    parse_contacts(values_of(fields, "Contact"))
+    parse_contacts(_bounded(fields, "Contact", max_values))
     for name in ("Route", "Record-Route"):
-        for value in values_of(fields, name):
+        for value in _bounded(fields, name, max_values):
             parse_name_addr(value, name)
     if method is not None and cseq.method != method:
         _method_mismatch(method)
+
+
+def _bounded(fields: Headers, name: str, max_values: int) -> list[str]:
+    try:
+        return values_of(fields, name, max_values)
+    except SipParseError:
+        raise bad_request(f"Too many {name} values") from None
 
 
 def _check_present(fields: Headers) -> None:

@@ -7,6 +7,7 @@ split on commas, and never inside a quoted string or between "<" and ">".
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from callbridge.sip import grammar as g
@@ -62,6 +63,13 @@ LIST_HEADERS: Final = frozenset(
 )  # fmt: skip
 
 
+# One element of a comma list: runs of plain text, quoted strings (possibly unterminated) and <...> sections.
+_LIST_ELEMENT_RE: Final = re.compile(r'(?:[^",<]++|"(?:[^"\\]|\\.)*+"?+|<[^>]*+>?+)*+', re.DOTALL)
+# One part of a parameter list: plain text and quoted strings up to the next ";".
+_PARAM_PART_RE: Final = re.compile(r'(?:[^";]++|"(?:[^"\\]|\\.)*+"?+)*+', re.DOTALL)
+MAX_PARAMS: Final = 256
+
+
 def canonical_name(name: str) -> str:
     """The long, canonically cased form of a header name; unknown names are kept as written."""
     lower = name.lower()
@@ -107,68 +115,56 @@ def _read_header_line(line: str) -> tuple[str, str]:
     return canonical_name(match["name"]), value.strip(" \t")
 
 
-def split_list(value: str) -> list[str]:
-    """Split on commas outside quoted strings and outside <...>; elements are stripped, empty ones kept."""
+def split_list(value: str, limit: int | None = None) -> list[str]:
+    """Split on commas outside quoted strings and outside <...>; elements are stripped, empty ones kept. With
+    `limit`, more elements than that is a 400."""
     parts: list[str] = []
-    start = depth = 0
-    quoted = escaped = False
-    for index, char in enumerate(value):
-        if quoted:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == "<":
-            depth += 1
-        elif char == ">":
-            depth = max(depth - 1, 0)
-        elif char == "," and depth == 0:
-            parts.append(value[start:index].strip(" \t"))
-            start = index + 1
-    parts.append(value[start:].strip(" \t"))
-    return parts
+    position = 0
+    while True:
+        if limit is not None and len(parts) >= limit:
+            raise bad_request("Too many values in a header")
+        match = _LIST_ELEMENT_RE.match(value, position)
+        assert match is not None  # the pattern matches the empty string
+        parts.append(match.group().strip(" \t"))
+        position = match.end() + 1  # past the comma, or past the end
+        if position > len(value):
+            return parts
 
 
-def values_of(fields: Headers, name: str) -> list[str]:
-    """Every value of a header, list headers split into their elements."""
+def values_of(fields: Headers, name: str, limit: int | None = None) -> list[str]:
+    """Every value of a header, list headers split into their elements (at most `limit` of them)."""
     wanted = canonical_name(name).lower()
     raw = [value for key, value in fields if key.lower() == wanted]
     if canonical_name(name) not in LIST_HEADERS:
         return raw
-    return [element for value in raw for element in split_list(value)]
+    values: list[str] = []
+    for value in raw:
+        values += split_list(value, None if limit is None else limit - len(values))
+    return values
 
 
 def split_params(text: str) -> list[str]:
     """Split `;a=1;b="x;y"` on semicolons outside quoted strings; the text before the first ";" comes first."""
     parts: list[str] = []
-    start = 0
-    quoted = escaped = False
-    for index, char in enumerate(text):
-        if quoted:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == ";":
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return parts
+    position = 0
+    while True:
+        match = _PARAM_PART_RE.match(text, position)
+        assert match is not None  # the pattern matches the empty string
+        parts.append(match.group())
+        position = match.end() + 1
+        if position > len(text):
+            return parts
 
 
 def parse_generic_params(text: str, what: str) -> tuple[tuple[str, str | None], ...]:
     """*( SEMI generic-param ): `text` is empty or starts with ";"; quoted values keep their quotes."""
     if not text.strip(" \t"):
         return ()
+    if text.count(";") > MAX_PARAMS:
+        raise bad_request(f"Too many parameters in a {what} header")
     parts = split_params(text)
+    if len(parts) > MAX_PARAMS:
+        raise bad_request(f"Too many parameters in a {what} header")
     if parts[0].strip(" \t"):
         raise bad_request(f"Invalid {what} header")
     params: list[tuple[str, str | None]] = []

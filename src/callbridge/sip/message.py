@@ -245,11 +245,11 @@ def _parse(data: bytes, limits: Limits) -> Message:
     if start.startswith("SIP/"):
         status, reason = parse_status_line(start)
         fields = read_header_lines(lines, limits)
-        check_message(fields, None)
+        check_message(fields, None, limits.max_header_count)
         return Response(status, reason, fields, _body(fields, data[end + 4 :]))
     method, uri = parse_request_line(start)
     fields = read_header_lines(lines, limits)
-    check_message(fields, method)
+    check_message(fields, method, limits.max_header_count)
     return Request(method, uri, fields, _body(fields, data[end + 4 :]))
 
 

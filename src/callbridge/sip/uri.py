@@ -16,6 +16,9 @@ from callbridge.sip.errors import bad_request
 
 Params = tuple[tuple[str, str | None], ...]
 
+MAX_PARAMS: Final = 256
+MAX_HOSTNAME: Final = 255  # RFC 1035 2.3.4
+
 # RFC 3261 19.1.4: a URI with any of these parameters is not equivalent to one without.
 _MUST_MATCH_PARAMS: Final = frozenset({"user", "ttl", "method", "maddr", "transport"})
 
@@ -32,6 +35,8 @@ def valid_host(host: str) -> bool:
         except ValueError:
             return False
         return True
+    if len(host) > MAX_HOSTNAME:
+        return False
     if g.IPV4_RE.fullmatch(host):
         return all(int(octet) <= 255 for octet in host.split("."))
     labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
@@ -49,7 +54,10 @@ def _normal_host(host: str) -> str:
 def _parse_params(text: str) -> Params:
     """uri-parameters  =  *( ";" uri-parameter ), `text` without the leading ";"."""
     params: list[tuple[str, str | None]] = []
-    for part in text.split(";"):
+    parts = text.split(";")
+    if len(parts) > MAX_PARAMS:
+        raise bad_request("Too many URI parameters")
+    for part in parts:
         name, eq, value = part.partition("=")
         if not g.PARAMCHARS_RE.fullmatch(name) or (eq and not g.PARAMCHARS_RE.fullmatch(value)):
             raise bad_request("Invalid URI parameter")
@@ -60,7 +68,10 @@ def _parse_params(text: str) -> Params:
 def _parse_headers(text: str) -> tuple[tuple[str, str], ...]:
     """headers  =  "?" header *( "&" header ), `text` without the "?"."""
     headers: list[tuple[str, str]] = []
-    for part in text.split("&"):
+    parts = text.split("&")
+    if len(parts) > MAX_PARAMS:
+        raise bad_request("Too many URI headers")
+    for part in parts:
         name, eq, value = part.partition("=")
         if not eq or not g.HNAME_RE.fullmatch(name) or not g.HVALUE_RE.fullmatch(value):
             raise bad_request("Invalid URI header")
