@@ -152,6 +152,9 @@ class AiortcGateway:
         return session.transceiver
 
     def _relay(self, session_id: str, session: _Session, track: MediaStreamTrack) -> None:
+        if session.tasks:  # one relay per session, whatever renegotiation does
+            return
+
         def heard(samples: Samples) -> None:
             session.from_agent += 1
             if self._agent_sends(session):
