@@ -33,3 +33,14 @@ def test_prefixes_and_ha1() -> None:
     with pytest.raises(Invalid):
         parse_prefix("+1234567890123456")
     assert ha1("Mufasa", "testrealm@host.com", "Circle Of Life") == "939e7578ed9e3c518a452acee763bce9"  # RFC 2617
+
+
+def test_the_phone_networks_refusals_map_to_acs_end_reasons() -> None:
+    from callbridge.calling.end_reasons import from_phone
+
+    assert [from_phone(s).to_wire() for s in (486, 600, 404, 480, 603, 408, 503, 487)] == [
+        {"code": 486, "subCode": 560486}, {"code": 486, "subCode": 560486}, {"code": 404, "subCode": 560404},
+        {"code": 480, "subCode": 560480}, {"code": 603, "subCode": 560603}, {"code": 408, "subCode": 560408},
+        {"code": 503, "subCode": 560503}, {"code": 487, "subCode": 0}]
+    with pytest.raises(ValueError, match="not a final failure"):
+        from_phone(200)

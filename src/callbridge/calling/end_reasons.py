@@ -33,3 +33,25 @@ NOT_CALLABLE = EndReason(400, 10102, "the target is not a Teams user that can be
 SELF_CALL = EndReason(400, 10103, "a user cannot call themselves")
 NOT_A_TEAMS_CALLER = EndReason(403, 10104, "only Teams users can place these calls")
 NO_PHONE_CONNECTIVITY = EndReason(403, 10110, "the tenant has no phone connectivity configured")
+
+# -- the phone network (use cases 1 and 2) ---------------------------------------------------------------------
+NOT_PHONE_LICENSED = EndReason(403, 10111, "the caller has no Teams Phone licence")
+NO_ENTERPRISE_VOICE = EndReason(412, 41056, "Teams Enterprise voice policy isn't enabled for the caller")
+NO_CALLER_NUMBER = EndReason(403, 10112, "the caller has no phone number assigned")
+NO_ROUTE = EndReason(403, 10113, "none of the tenant's trunks carries this number")
+BAD_NUMBER = EndReason(400, 10114, "the target is not a valid E.164 phone number")
+PHONE_HUNG_UP = EndReason(0, 560000, "the phone hung up")
+PHONE_BUSY = EndReason(486, 560486, "the phone was busy")
+TRUNK_BUSY = EndReason(503, 560503, "the trunk is at its limit of calls, or refused the call for now")
+
+
+def from_phone(status: int) -> EndReason:
+    """The end of a call the phone network refused with a SIP final ``status``: ACS's pattern, the status as the
+    code and 560000 + the status as the subcode (486/560486 busy, 404/560404, 480/560480, 603/560603...)."""
+    if status in (486, 600):
+        return PHONE_BUSY
+    if status == 487:
+        return CANCELLED
+    if not 400 <= status <= 699:
+        raise ValueError(f"{status} is not a final failure")
+    return EndReason(status, 560000 + status, f"the phone network answered {status}")

@@ -16,8 +16,10 @@ from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError
 from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.identifiers import Kind, parse_raw_id
-from callbridge.directory.values import Licence, is_guid
-from callbridge.store.models import ChatMember, Tenant, User, UserLicence
+from callbridge.directory.errors import Invalid
+from callbridge.directory.values import Licence, is_guid, parse_e164
+from callbridge.pstn.trunks import route
+from callbridge.store.models import ChatMember, Tenant, Trunk, User, UserLicence
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 
@@ -110,3 +112,60 @@ def judge(parties: Mapping[str, Party], caller_oid: str, callee_oid: str, thread
         raise _refuse(reasons.BAD_THREAD, "The thread is not a chat that has both people as members.")
     return Cleared(caller.display_name, caller.tenant_id, f"8:orgid:{callee.id}", callee.display_name,
                    callee.tenant_id, thread_id)
+
+
+# -- calls to phone numbers (use case 1) -------------------------------------------------------------------------
+_PHONE_CALLER = (
+    select(User.id, User.tenant_id, User.display_name, User.account_enabled, User.enterprise_voice_enabled,
+           User.phone_number, Tenant.acs_interop_enabled.label("interop"),
+           exists().where(UserLicence.user_id == User.id, UserLicence.sku == Licence.TEAMS.value).label("teams"),
+           exists().where(UserLicence.user_id == User.id, UserLicence.sku == Licence.TEAMS_PHONE.value)
+           .label("phone"))
+    .join(Tenant, Tenant.id == User.tenant_id)
+    .where(User.id == bindparam("caller_id"))
+)
+_TRUNKS = select(Trunk).where(Trunk.tenant_id == bindparam("tenant_id"), Trunk.enabled.is_(True))
+
+
+@dataclass(frozen=True)
+class PhoneCleared:
+    caller_name: str
+    caller_tenant: str
+    caller_number: str  # the caller id the phone sees: the caller's own number
+    callee_raw_id: str
+    number: str  # E.164
+    trunk_id: str
+
+
+def phone_number_of(target_raw_id: str) -> str:
+    """The E.164 number of a ``4:`` target, or the refusal."""
+    target = parse_raw_id(target_raw_id)
+    if target.kind is not Kind.PHONE_NUMBER or target.is_anonymous:
+        raise _refuse(reasons.NOT_CALLABLE, f"'{target_raw_id[:80]}' is not a phone number that can be called.")
+    try:
+        return parse_e164(target.value)
+    except Invalid as exc:
+        raise _refuse(reasons.BAD_NUMBER, f"{exc}.") from None
+
+
+async def clear_phone_call(fetch_all: FetchAll, caller_oid: str, target_raw_id: str) -> PhoneCleared:
+    """A call to a phone number as Teams Phone allows it: a Teams and a Teams Phone licence, enterprise voice, an
+    assigned number (the caller id), and a trunk of the tenant that carries the number."""
+    number = phone_number_of(target_raw_id)
+    rows = await fetch_all(_PHONE_CALLER, {"caller_id": caller_oid})
+    if not rows or not rows[0].account_enabled:
+        raise _refuse(reasons.UNAUTHENTICATED, "The caller's account is disabled or gone.")
+    caller = rows[0]
+    checks = ((caller.interop, reasons.INTEROP_OFF, "Teams interop is not enabled for this organisation."),
+              (caller.teams, reasons.NOT_LICENSED, "The caller has no Teams licence."),
+              (caller.phone, reasons.NOT_PHONE_LICENSED, "The caller has no Teams Phone licence."),
+              (caller.enterprise_voice_enabled, reasons.NO_ENTERPRISE_VOICE,
+               "Teams Enterprise voice policy isn't enabled for the caller."),
+              (caller.phone_number, reasons.NO_CALLER_NUMBER, "The caller has no phone number assigned."))
+    for passed, reason, message in checks:
+        if not passed:
+            raise _refuse(reason, message)
+    trunk = route(await fetch_all(_TRUNKS, {"tenant_id": caller.tenant_id}), number)
+    if trunk is None:
+        raise _refuse(reasons.NO_ROUTE, f"None of the organisation's trunks carries {number}.")
+    return PhoneCleared(caller.display_name, caller.tenant_id, caller.phone_number, f"4:{number}", number, trunk.id)

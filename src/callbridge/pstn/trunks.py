@@ -13,6 +13,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -188,9 +189,21 @@ async def _find(s: AsyncSession, tenant_id: str, name: str) -> Trunk | None:
     return await s.scalar(select(Trunk).where(Trunk.tenant_id == tenant_id, Trunk.name == name))
 
 
-def route(trunks: Iterable[Trunk], number: str) -> Trunk | None:
+class Routable(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def number_prefixes(self) -> list[str]: ...
+
+
+R = TypeVar("R", bound=Routable)
+
+
+def route(trunks: Iterable[R], number: str) -> R | None:
     """The enabled trunk whose longest prefix matches ``number`` (E.164); ties go to the trunk named first."""
-    best: tuple[int, str, Trunk] | None = None
+    best: tuple[int, str, R] | None = None
     for trunk in trunks:
         if not trunk.enabled:
             continue
