@@ -219,3 +219,47 @@ def test_losing_an_endpoint_that_declined_or_lost_the_race_changes_nothing() -> 
     call.accept("megan-tab", None, T0)
     assert call.agent_lost("megan-phone", timedelta(seconds=60), T0) == []
     assert call.next_deadline() is None and not call.ended
+
+
+# -- phone legs: an endpoint that rings in its own time and ends with the phone network's reasons ------------------
+PHONE = "4:+12065550100"
+
+
+def phone_call() -> tuple[Call, list[Send]]:
+    call = Call("call-2", None, Leg(ALICE, "Alice Smith", agent_id="alice-1"), Leg(PHONE, None),
+                ring_time=timedelta(seconds=115), created_at=T0)
+    return call, call.place(["pstn:leg-1"], "v=0 offer", T0, alerting=False)
+
+
+def test_a_phone_rings_when_its_network_says_so_and_its_hang_up_reads_0_560000() -> None:
+    from callbridge.calling.end_reasons import PHONE_HUNG_UP
+
+    call, out = phone_call()
+    assert states(out, "alice-1") == ["Connecting"] and to(out, "pstn:leg-1")[0]["type"] == "call.incoming"
+    assert states(call.alerting("pstn:leg-1"), "alice-1") == ["Ringing"]
+    assert call.alerting("pstn:leg-1") == []  # a repeated 180
+    assert states(call.accept("pstn:leg-1", "v=0 answer", T0 + timedelta(seconds=5)), "alice-1") == ["Connected"]
+    out = call.hang_up("pstn:leg-1", T0 + timedelta(seconds=65), PHONE_HUNG_UP)
+    assert to(out, "alice-1")[-1]["endReason"] == {"code": 0, "subCode": 560000}
+    assert call.end_reason is PHONE_HUNG_UP and call.callee.end_reason is not None
+
+
+def test_a_busy_phone_ends_the_call_with_486_560486_and_an_answer_needs_no_ringing_first() -> None:
+    from callbridge.calling.end_reasons import from_phone
+
+    call, _ = phone_call()
+    out = call.reject("pstn:leg-1", T0 + timedelta(seconds=1), from_phone(486))
+    assert [m.get("endReason") for m in to(out, "alice-1")] == [{"code": 486, "subCode": 560486}]
+    call, _ = phone_call()
+    assert states(call.accept("pstn:leg-1", None, T0), "alice-1") == ["Connected"]
+
+
+def test_a_phone_caller_that_cancels_ends_the_ringing_everywhere() -> None:
+    call = Call("call-3", None, Leg(PHONE, "Contoso Customer", agent_id="pstn:leg-2"), Leg(ALICE, "Alice Smith"),
+                ring_time=timedelta(seconds=120), created_at=T0)
+    out = call.place(["alice-tab", "alice-phone"], "v=0 offer", T0)
+    assert to(out, "alice-tab")[0]["caller"] == {"rawId": PHONE, "displayName": "Contoso Customer"}
+    out = call.hang_up("pstn:leg-2", T0 + timedelta(seconds=4))
+    for agent in ("alice-tab", "alice-phone"):
+        assert to(out, agent) == [{"type": "call.incoming.ended", "callId": "call-3",
+                                   "endReason": {"code": 487, "subCode": 0}}]

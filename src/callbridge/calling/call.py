@@ -118,8 +118,10 @@ class Call:
         return Send(agent_id, {"type": "call.incoming.ended", "callId": self.id, "endReason": reason.to_wire()})
 
     # -- commands -----------------------------------------------------------------------------------------
-    def place(self, callee_agents: list[str], offer: str | None, now: datetime) -> list[Send]:
-        """The caller's agent starts the call; every agent of the callee is alerted."""
+    def place(self, callee_agents: list[str], offer: str | None, now: datetime, *, alerting: bool = True
+              ) -> list[Send]:
+        """The caller's agent starts the call; every agent of the callee is alerted. With ``alerting=False`` the
+        callee's endpoint says when it rings (``alerting``): a phone, whose network answers 180 in its own time."""
         out = self._state(self.caller, CallEvent.START)
         self.caller.step(ParticipantEvent.DIAL)
         self.caller.step(ParticipantEvent.ANSWER)  # the caller is in its own call from the start
@@ -128,13 +130,22 @@ class Call:
             return out + self._finish(reasons.NO_ENDPOINT, now)
         self.callee.ringing = set(callee_agents)
         self.ring_deadline = now + self.ring_time
-        self.callee.step(ParticipantEvent.ALERT)
         incoming = {"type": "call.incoming", "callId": self.id, "threadId": self.thread_id,
                     "caller": {"rawId": self.caller.raw_id, "displayName": self.caller.display_name}}
         if offer is not None:
             incoming["sdp"] = offer
         out += [Send(agent, incoming) for agent in sorted(callee_agents)]
-        return out + self._state(self.caller, CallEvent.REMOTE_RINGING) + self._participant(self.callee)
+        return out + (self._alerted() if alerting else [])
+
+    def alerting(self, agent_id: str) -> list[Send]:
+        """A callee's endpoint that rings in its own time says it rings (again, for a repeated 180: nothing)."""
+        if self.ended or agent_id not in self.callee.ringing:
+            raise CallError(400, 41006, "The call is no longer ringing on this endpoint.")
+        return self._alerted() if self.caller.view is CallState.CONNECTING else []
+
+    def _alerted(self) -> list[Send]:
+        self.callee.step(ParticipantEvent.ALERT)
+        return self._state(self.caller, CallEvent.REMOTE_RINGING) + self._participant(self.callee)
 
     def accept(self, agent_id: str, answer: str | None, now: datetime) -> list[Send]:
         if self.ended or agent_id not in self.callee.ringing:
@@ -151,23 +162,26 @@ class Call:
             out.append(Send(self.caller.agent_id, {"type": "call.sdp", "callId": self.id, "sdp": answer}))
         return out + self._state(self.caller, CallEvent.CONNECTED) + self._participant(self.callee)
 
-    def reject(self, agent_id: str, now: datetime) -> list[Send]:
+    def reject(self, agent_id: str, now: datetime, reason: EndReason = reasons.DECLINED) -> list[Send]:
+        """An endpoint declines (or, for a phone, its network refuses the call with ``reason``); when none is
+        left ringing, the call ends with the last one's reason."""
         if self.ended or agent_id not in self.callee.ringing:
             raise CallError(400, 41007, "The call is no longer ringing on this endpoint.")
         self.callee.ringing.discard(agent_id)
-        out = [self._incoming_ended(agent_id, reasons.DECLINED)]
+        out = [self._incoming_ended(agent_id, reason)]
         if not self.callee.ringing:
-            out += self._finish(reasons.DECLINED, now)
+            out += self._finish(reason, now)
         return out
 
-    def hang_up(self, agent_id: str, now: datetime) -> list[Send]:
+    def hang_up(self, agent_id: str, now: datetime, reason: EndReason = reasons.HUNG_UP) -> list[Send]:
+        """A leg's agent hangs up: the others see ``reason`` (a phone's far end: 0/560000), the caller's hang-up
+        before an answer is a cancel."""
         leg = self.leg_of(agent_id)
         if self.ended:
             return []
         out = self._state(leg, CallEvent.HANG_UP)
         cancelled = leg is self.caller and self.connected_at is None
-        return out + self._finish(reasons.CANCELLED if cancelled else reasons.HUNG_UP, now,
-                                  local=leg)
+        return out + self._finish(reasons.CANCELLED if cancelled else reason, now, local=leg)
 
     def hold(self, agent_id: str, held: bool) -> list[Send]:
         leg = self.leg_of(agent_id)
