@@ -1,0 +1,124 @@
+"""A SIP endpoint on asyncio: the transport and the transaction layer glued together, one timer task, and the
+events for the transaction user (the dialog and user-agent layers) handed to one callback.
+
+The transaction layer is sans-I/O; this driver feeds it what the transport receives, sends what it asks to send
+(each send its own task, so a TCP connect never holds the others up; a send that fails is reported to the
+transaction as a transport error), and wakes it at `next_deadline()` as `calling.service` does for calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable
+
+from callbridge.sip.message import Message, Request, Response
+from callbridge.sip.transaction import (
+    DEFAULT_TIMERS,
+    ClientKey,
+    Output,
+    RequestReceived,
+    ResponseReceived,
+    ServerKey,
+    Terminated,
+    Timeout,
+    Transmit,
+    TransportFailed,
+)
+from callbridge.sip.transaction_layer import TransactionLayer
+from callbridge.sip.transaction_tables import TimerSettings
+from callbridge.sip.transport import Address, SipTransport, TransportLimits
+
+log = logging.getLogger("callbridge.sip")
+
+TuEvent = RequestReceived | ResponseReceived | Timeout | TransportFailed | Terminated
+OnEvent = Callable[[TuEvent], None]
+
+
+class Endpoint:
+    def __init__(
+        self,
+        on_event: OnEvent,
+        *,
+        timers: TimerSettings = DEFAULT_TIMERS,
+        limits: TransportLimits | None = None,
+        tls_server: ssl.SSLContext | None = None,
+        tls_client: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.on_event = on_event
+        self.clock = clock
+        self.transport = SipTransport(self._received, limits=limits, tls_server=tls_server, tls_client=tls_client)
+        self.layer = TransactionLayer(self.transport.local, timers)
+        self._wake = asyncio.Event()
+        self._timers: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+
+    async def listen(self, transport: str, host: str = "127.0.0.1", port: int = 0) -> Address:
+        address = await self.transport.listen(transport, host, port)
+        if self._timers is None:
+            self._timers = asyncio.create_task(self._run_timers())
+        return address
+
+    async def close(self) -> None:
+        if self._timers is not None:
+            self._timers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timers
+            self._timers = None
+        for task in list(self._sends):
+            task.cancel()
+        await self.transport.close()
+
+    # -- for the transaction user -------------------------------------------------------------------------------
+    def send_request(self, request: Request, destination: Address) -> ClientKey:
+        key, out = self.layer.send_request(request, destination, self.clock())
+        self._dispatch(out)
+        return key
+
+    def send_response(self, key: ServerKey, response: Response) -> None:
+        self._dispatch(self.layer.send_response(key, response, self.clock()))
+
+    def send_stateless(self, message: Message, destination: Address) -> None:
+        self._dispatch(self.layer.send_stateless(message, destination))
+
+    # -- inside -------------------------------------------------------------------------------------------------
+    def _received(self, message: Message, source: Address) -> None:
+        self._dispatch(self.layer.receive(message, source, self.clock()))
+
+    def _dispatch(self, out: list[Output]) -> None:
+        for item in out:
+            if isinstance(item, Transmit):
+                task = asyncio.create_task(self._send(item))
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+            else:
+                try:
+                    self.on_event(item)
+                except Exception:  # one failing handler must not stop the others
+                    log.exception("sip event handler failed", extra={"event": type(item).__name__})
+        self._wake.set()
+
+    async def _send(self, item: Transmit) -> None:
+        try:
+            await self.transport.send(bytes(item.message), item.destination)
+        except (OSError, TimeoutError) as exc:
+            log.warning("sip send failed", extra={"destination": str(item.destination), "error": str(exc)})
+            if item.transaction is not None:
+                self._dispatch(self.layer.on_transport_error(item.transaction, self.clock()))
+
+    async def _run_timers(self) -> None:
+        while True:
+            self._wake.clear()  # before reading the deadline: a change made after this wakes the wait below
+            deadline = self.layer.next_deadline()
+            wait = None if deadline is None else max(0.0, deadline - self.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+                continue
+            try:
+                self._dispatch(self.layer.on_timer(self.clock()))
+            except Exception:  # a timer must never stop the others
+                log.exception("sip timer failed")
