@@ -173,6 +173,8 @@ async def test_inbound_call_audio_hold_from_the_phone_and_resume(gateway: MediaG
     phone.accept(to_trunk)
     phone.start()
     await both_hear_each_other(agent, phone)
+    await gateway.send_dtmf("in-1", "3")
+    await until(lambda: phone.digits == ["3"])
 
     hold = await gateway.offer("in-1", phone.offer(audio_sdp.Direction.SENDONLY), towards=Side.AGENT)
     assert audio_sdp.direction_of(hold) == "sendonly"

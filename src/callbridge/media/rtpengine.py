@@ -4,8 +4,8 @@ Each session is an rtpengine call (call-id = session id) with two tags, ``agent`
 the tag of the side the SDP came from as from-tag (and, on a re-offer, the other as to-tag); an answer carries the
 offerer's tag as from-tag and the answerer's as to-tag. The flags are the ones measured on this kind of machine
 (docs/reference): towards the trunk ICE and DTLS are removed and RTCP is demultiplexed; towards the agent ICE is
-forced and RTCP multiplexed. ``inject DTMF`` and a telephone-event codec on the trunk leg let ``play DTMF`` reach
-the phone as RFC 4733 events.
+forced, SDES left out and RTCP multiplexed. Offers also ask for ``inject-DTMF`` and keep telephone-event on the
+trunk leg, so ``play DTMF`` reaches the phone as RFC 4733 events.
 """
 
 from __future__ import annotations
@@ -24,12 +24,19 @@ from callbridge.media.rtpengine_process import RtpengineProcess
 
 log = logging.getLogger(__name__)
 
-_COMMON: dict[str, bencode.Value] = {"replace": ["origin", "session-connection"], "flags": ["inject DTMF"]}
+_COMMON: dict[str, bencode.Value] = {"replace": ["origin", "session-connection"]}
 _TOWARDS: dict[Side, dict[str, bencode.Value]] = {
     Side.TRUNK: {"transport-protocol": "RTP/AVP", "ICE": "remove", "DTLS": "off", "rtcp-mux": ["demux"]},
-    Side.AGENT: {"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer", "require"]},
+    Side.AGENT: {"transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "rtcp-mux": ["offer", "require"],
+                 "SDES": ["off"]},
 }
-_TRUNK_OFFER_CODECS: dict[str, bencode.Value] = {"codec": {"transcode": ["PCMU", "PCMA", "telephone-event"]}}
+# The trunk leg always carries telephone-event, so ``play DTMF`` has a way to the phone (measured with rtpengine
+# 10.5): added to the agent's offers, which never have it from aiortc; and on the trunk's offers, kept in the
+# answer back to the trunk by transcoding, even when the agent does not take it.
+_OFFER_EXTRAS: dict[Side, dict[str, bencode.Value]] = {
+    Side.TRUNK: {"flags": ["inject-DTMF"], "codec": {"transcode": ["PCMU", "PCMA", "telephone-event"]}},
+    Side.AGENT: {"flags": ["inject-DTMF", "always-transcode"]},
+}
 
 
 @dataclass
@@ -79,8 +86,7 @@ class RtpengineGateway:
         arguments = self._arguments(session_id, sdp, towards, from_tag=towards.other)
         if session is not None and session.answered:  # a re-offer, from either side
             arguments["to-tag"] = towards.value
-        if towards is Side.TRUNK:
-            arguments.update(_TRUNK_OFFER_CODECS)
+        arguments.update(_OFFER_EXTRAS[towards])
         reply = await self._request("offer", arguments)
         session = self._sessions.setdefault(session_id, _Session())
         if towards is Side.AGENT:

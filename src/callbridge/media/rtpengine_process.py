@@ -4,6 +4,7 @@ port range, the ng control port on a free loopback port, in the foreground, logg
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import shutil
 import socket
@@ -61,6 +62,7 @@ class RtpengineProcess:
         with self.log_file.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 executable, f"--config-file={config}", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
+        atexit.register(self._kill_at_exit)  # a parent that dies without stop() leaves no daemon holding ports
         await self._wait_ready(ready_within)
 
     async def _wait_ready(self, within: float) -> None:
@@ -79,7 +81,13 @@ class RtpengineProcess:
         await self.stop()
         raise EngineUnavailable(f"rtpengine did not answer ping within {within} s; see {self.log_file}")
 
+    def _kill_at_exit(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+
     async def stop(self) -> None:
+        atexit.unregister(self._kill_at_exit)
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return
