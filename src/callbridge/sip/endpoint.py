@@ -90,12 +90,14 @@ class Endpoint:
         self._dispatch(self.layer.receive(message, source, self.clock()))
 
     def _dispatch(self, out: list[Output]) -> None:
+        """Sends first, then events: what the TU sends while handling an event goes out after them."""
         for item in out:
             if isinstance(item, Transmit):
                 task = asyncio.create_task(self._send(item))
                 self._sends.add(task)
                 task.add_done_callback(self._sends.discard)
-            else:
+        for item in out:
+            if not isinstance(item, Transmit):
                 try:
                     self.on_event(item)
                 except Exception:  # one failing handler must not stop the others

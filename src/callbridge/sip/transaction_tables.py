@@ -187,7 +187,7 @@ NON_INVITE_CLIENT = MachineSpec(
 )  # fmt: skip
 
 INVITE_SERVER = MachineSpec(
-    "INVITE server", S.PROCEEDING, (_PASS, Do.SEND_TRYING),
+    "INVITE server", S.PROCEEDING, (Do.SEND_TRYING, _PASS),
     {
         (S.PROCEEDING, E.REQUEST): (S.PROCEEDING, (_RESEND,)),
         (S.PROCEEDING, E.TU_PROVISIONAL): (S.PROCEEDING, (_SEND,)),

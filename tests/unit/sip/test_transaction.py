@@ -296,7 +296,8 @@ def test_server_resends_its_last_response_on_a_retransmitted_request() -> None:
     assert layer.receive(options, PEER_UDP, 0.5) == []  # Trying: nothing to resend yet
     ok = answer(options, 200)
     (sent,) = layer.send_response(received.transaction, ok, 0.6)
-    assert isinstance(sent, Transmit) and sent.message == ok and sent.destination == PEER_UDP  # rport: back to the source
+    assert isinstance(sent, Transmit) and sent.message == ok
+    assert sent.destination == PEER_UDP  # rport: back to the source
     again = layer.receive(options, PEER_UDP, 1.0)
     assert [item.message for item in transmitted(again)] == [ok]
     assert layer.on_timer(0.6 + 32) == [Terminated(received.transaction)]  # Timer J, 64*T1 on UDP
@@ -306,7 +307,7 @@ def test_invite_server_answers_100_and_resends_the_latest_provisional() -> None:
     layer = TransactionLayer(LOCAL)
     invite = stamp_received(request(branch="z9hG4bKsrv2"), PEER_UDP)
     out = layer.receive(invite, PEER_UDP, 0.0)
-    assert [type(item) for item in out] == [RequestReceived, Transmit]
+    assert [type(item) for item in out] == [Transmit, RequestReceived]
     trying = transmitted(out)[0].message
     assert isinstance(trying, Response) and trying.status == 100 and trying.to.tag is None
     assert [item.message for item in transmitted(layer.receive(invite, PEER_UDP, 0.5))] == [trying]
