@@ -73,7 +73,7 @@ class AiortcGateway:
         codecs = audio_sdp.read(sdp).codecs
         if not codecs:
             raise BadSdp("the trunk offered no G.711 codec")
-        transceiver = self._peer(session_id, session, codecs)
+        transceiver = self._peer(session, codecs)
         transceiver.direction = direction_of(sdp).value
         pc = _pc(session)
         await pc.setLocalDescription(await pc.createOffer())
@@ -85,7 +85,7 @@ class AiortcGateway:
             if session.agent_offer is None:
                 raise MediaError(f"no offer from the agent waits for an answer in {session_id!r}")
             session.endpoint.accept(sdp)
-            transceiver = self._peer(session_id, session, [session.endpoint.stream.codec])
+            transceiver = self._peer(session, [session.endpoint.stream.codec])
             transceiver.direction = direction_of(sdp).value
             pc = _pc(session)
             await pc.setRemoteDescription(RTCSessionDescription(session.agent_offer, "offer"))
@@ -138,7 +138,7 @@ class AiortcGateway:
             endpoint.on_audio = session.track.push
         return session
 
-    def _peer(self, session_id: str, session: _Session, codecs: list[Codec]) -> RTCRtpTransceiver:
+    def _peer(self, session: _Session, codecs: list[Codec]) -> RTCRtpTransceiver:
         """The session's peer connection and its one audio transceiver, made on first use with G.711 only."""
         if session.pc is None or session.transceiver is None:
             session.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -148,10 +148,10 @@ class AiortcGateway:
             preferred = sorted((c for c in offered if c.mimeType.lower() in names),
                                key=lambda c: names.index(c.mimeType.lower()))
             session.transceiver.setCodecPreferences(preferred)
-            session.pc.on("track", lambda track: self._relay(session_id, session, track))
+            session.pc.on("track", lambda track: self._relay(session, track))
         return session.transceiver
 
-    def _relay(self, session_id: str, session: _Session, track: MediaStreamTrack) -> None:
+    def _relay(self, session: _Session, track: MediaStreamTrack) -> None:
         if session.tasks:  # one relay per session, whatever renegotiation does
             return
 
