@@ -24,7 +24,7 @@ from callbridge.sip.message import Message, Request, Response, parse
 from callbridge.sip.offer_answer import answer, build_offer
 from callbridge.sip.responses import make_response
 from callbridge.sip.transaction import RequestReceived, ResponseReceived
-from callbridge.sip.transport import Address
+from callbridge.sip.transport import Address, TransportLimits
 from callbridge.sip.uri import SipUri
 from callbridge.tls import ensure_local_tls
 
@@ -35,9 +35,15 @@ class Peer:
     """An endpoint with a tiny UAS: INVITE gets 180 then 200 with an SDP answer; OPTIONS, BYE and CANCEL get
     200 (unless `answering` is off); every event is recorded."""
 
-    def __init__(self, tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None, *, answering: bool = True) -> None:
+    def __init__(
+        self,
+        tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
+        *,
+        answering: bool = True,
+        limits: TransportLimits | None = None,
+    ) -> None:
         server, client = tls or (None, None)
-        self.endpoint = Endpoint(self.on_event, tls_server=server, tls_client=client)
+        self.endpoint = Endpoint(self.on_event, tls_server=server, tls_client=client, limits=limits)
         self.answering = answering
         self.events: list[TuEvent] = []
         self._changed = asyncio.Event()
@@ -262,6 +268,36 @@ async def test_a_tcp_stream_in_fragments_and_two_messages_in_one_segment() -> No
         assert [(r.status, r.call_id) for r in answers] == [(200, "frag"), (200, "seg1"), (200, "seg2")]
     finally:
         writer.close()
+        await bob.endpoint.close()
+
+
+async def test_limits_on_datagrams_connections_per_source_and_idle_connections(
+    raw_udp: tuple[asyncio.DatagramTransport, RawUdp],
+) -> None:
+    bob = await Peer(limits=TransportLimits(max_datagram=600, max_connections_per_source=2, idle_timeout=0.3)).start(
+        "UDP", "TCP"
+    )
+    sock, raw = raw_udp
+    port = sock.get_extra_info("sockname")[1]
+    small = raw_request("OPTIONS", port, f"127.0.0.1:{port}", "z9hG4bKsmall")
+    large = small.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\r\nX-Pad: " + b"x" * 600 + b"\r\n")
+    streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        sock.sendto(large, ("127.0.0.1", bob.address("UDP").port))  # over the limit: dropped unread
+        sock.sendto(small, ("127.0.0.1", bob.address("UDP").port))
+        ok = await next_message(raw)
+        assert isinstance(ok, Response) and ok.top_via.branch == "z9hG4bKsmall" and raw.received.empty()
+        for _ in range(3):
+            streams.append(await asyncio.open_connection("127.0.0.1", bob.address("TCP").port))
+        async with asyncio.timeout(WAIT):
+            assert await streams[2][0].read() == b""  # the third from the same address is closed at once
+            started = asyncio.get_running_loop().time()
+            assert await streams[0][0].read() == b""  # the others once idle
+            assert await streams[1][0].read() == b""
+        assert 0.1 < asyncio.get_running_loop().time() - started < 2.0
+    finally:
+        for _, writer in streams:
+            writer.close()
         await bob.endpoint.close()
 
 

@@ -190,6 +190,7 @@ INVITE_SERVER = MachineSpec(
     "INVITE server", S.PROCEEDING, (Do.SEND_TRYING, _PASS),
     {
         (S.PROCEEDING, E.REQUEST): (S.PROCEEDING, (_RESEND,)),
+        (S.PROCEEDING, E.ACK): (S.PROCEEDING, ()),  # before any final response: nothing to acknowledge
         (S.PROCEEDING, E.TU_PROVISIONAL): (S.PROCEEDING, (_SEND,)),
         (S.PROCEEDING, E.TU_SUCCESS): (S.ACCEPTED, (_SEND, Arm(Timer.L))),
         (S.PROCEEDING, E.TU_FAILURE): (S.COMPLETED, (_SEND, Arm(Timer.G), Arm(Timer.H))),

@@ -212,6 +212,7 @@ class SipTransport:
         self._connections: dict[Address, _Connection] = {}
         self._opening: dict[Address, asyncio.Future[_Connection]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
+        self._closed = False
 
     # -- setting up ---------------------------------------------------------------------------------------------
     async def listen(self, transport: str, host: str = "127.0.0.1", port: int = 0) -> Address:
@@ -234,6 +235,7 @@ class SipTransport:
         return self.local[transport]
 
     async def close(self) -> None:
+        self._closed = True
         if self._sweeper is not None:
             self._sweeper.cancel()
         for pending in self._opening.values():
@@ -336,7 +338,7 @@ class SipTransport:
 
     # -- the connection registry --------------------------------------------------------------------------------
     def _connected(self, connection: _Connection) -> None:
-        if connection.inbound and not self._admit(connection.peer):
+        if self._closed or (connection.inbound and not self._admit(connection.peer)):
             connection.close()
             return
         self._connections[connection.peer] = connection
@@ -356,8 +358,8 @@ class SipTransport:
             del self._connections[key]
 
     def _schedule_sweep(self) -> None:
-        if self._sweeper is None:
-            period = max(1.0, self.limits.idle_timeout / 4)
+        if self._sweeper is None and not self._closed:
+            period = max(0.05, self.limits.idle_timeout / 4)
             self._sweeper = asyncio.get_running_loop().call_later(period, self._sweep)
 
     def _sweep(self) -> None:
