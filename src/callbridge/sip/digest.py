@@ -364,8 +364,9 @@ class DigestVerifier:
     # -- nonces -------------------------------------------------------------------------------------------------
 
     def new_nonce(self, now: float) -> str:
-        issued = int(now * 1000).to_bytes(8, "big")
-        return base64.urlsafe_b64encode(issued + self._mac(issued)).decode().rstrip("=")
+        """Issue time (ms) and 8 random bytes, then an HMAC of both and the realm: checkable with no state."""
+        issued = int(now * 1000).to_bytes(8, "big") + secrets.token_bytes(8)
+        return _b64encode(issued + self._mac(issued))
 
     def _mac(self, issued: bytes) -> bytes:
         return hmac.new(self.secret, issued + self.realm.encode(), hashlib.sha256).digest()[:16]
@@ -373,10 +374,10 @@ class DigestVerifier:
     def _issued_ms(self, nonce: str, now: float) -> int:
         """When `nonce` was issued (ms); raises `_Refused` for a nonce this verifier did not make."""
         try:
-            raw = base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
+            raw = _b64decode(nonce)
         except ValueError:
             raise _Refused("malformed nonce") from None
-        if len(raw) != 24 or not hmac.compare_digest(raw[8:], self._mac(raw[:8])):
+        if len(raw) != 32 or not hmac.compare_digest(raw[16:], self._mac(raw[:16])):
             raise _Refused("forged nonce")
         issued = int.from_bytes(raw[:8], "big")
         if issued > now * 1000 + 1000:
@@ -469,6 +470,14 @@ class DigestVerifier:
     @property
     def tracked_nonces(self) -> int:
         return len(self._counts)
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def _same_uri(digest_uri: str, request: Request) -> bool:
