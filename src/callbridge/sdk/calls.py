@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
 
 from callbridge.sdk.events import Emitter
 from callbridge.sdk.identifiers import CommunicationIdentifier, identifier_from_raw_id
@@ -76,6 +77,20 @@ class MediaSession:
 
     async def accept_answer(self, answer: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def add_remote_candidate(self, candidate: Any) -> None:
+        """A candidate the other side trickled (``call.ice``), as a browser's ``RTCIceCandidate.toJSON()``; an
+        empty one (the end of candidates) or one aiortc cannot read is ignored."""
+        text = candidate.get("candidate") if isinstance(candidate, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return
+        try:
+            parsed = candidate_from_sdp(text.strip().removeprefix("candidate:"))
+        except (AssertionError, ValueError, IndexError):  # aiortc asserts on too few fields
+            return
+        parsed.sdpMid = candidate.get("sdpMid")
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        await self.pc.addIceCandidate(parsed)
 
     def send_audio(self, on: bool) -> None:
         self.sender.replaceTrack(self.source if on else self.silence)
@@ -167,6 +182,8 @@ class TeamsCall(Emitter):
             self.emit("remote_participants_updated", self)
         elif kind == "call.sdp" and self.direction == "Outgoing":
             await self.media.accept_answer(frame["sdp"])
+        elif kind == "call.ice":
+            await self.media.add_remote_candidate(frame.get("candidate"))
         elif kind == "call.dtmf":
             self.emit("dtmf_received", frame["tone"])
         await self._notify()
