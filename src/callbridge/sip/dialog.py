@@ -1,8 +1,9 @@
 """INVITE dialogs (RFC 3261 12-15), sans-I/O: building the requests a dialog sends, reading the responses and
 requests it receives, and the 2xx retransmission a UAS owes until the ACK, as `next_deadline`/`on_timer(now)`.
 
-Depends on the message layer only. The states live in `dialog_states` (one table); this module owns the data of
-a dialog (RFC 3261 12.1: id, sequence numbers, URIs, remote target, route set, secure flag) and the rules:
+Depends on the message layer, and on `transaction` for its Via and CANCEL builders (`new_branch`, `with_branch`,
+`cancel_for`: one of each in the stack). The states live in `dialog_states` (one table); this module owns the data of a
+dialog (RFC 3261 12.1: id, sequence numbers, URIs, remote target, route set, secure flag) and the rules:
 
 - **Via.** Every builder puts a top Via with a fresh RFC 3261 branch (`new_branch()`), or the `branch=` passed
   in. The transport and sent-by come from a template Via a dialog keeps: at the UAC the INVITE's own top Via, at
@@ -38,9 +39,10 @@ from callbridge.sip.dialog_states import (
     glare_delay,
 )
 from callbridge.sip.errors import Headers
-from callbridge.sip.fields import MAGIC_COOKIE, NameAddr, Via, Wildcard
+from callbridge.sip.fields import NameAddr, Via, Wildcard
 from callbridge.sip.message import Request, Response
 from callbridge.sip.responses import make_response, reason_phrase
+from callbridge.sip.transaction import cancel_for, with_branch
 from callbridge.sip.uri import SipUri, Uri
 
 MAX_FORWARDS: Final = 70
@@ -53,19 +55,8 @@ def new_tag() -> str:
     return secrets.token_hex(8)
 
 
-def new_branch() -> str:
-    """A Via branch unique in space and time, starting with the magic cookie (RFC 3261 8.1.1.7)."""
-    return MAGIC_COOKIE + secrets.token_hex(10)
-
-
 def new_call_id(host: str) -> str:
     return f"{secrets.token_hex(16)}@{host}"
-
-
-def with_branch(via: Via, branch: str | None = None) -> Via:
-    """`via` with its branch replaced by `branch` (or a fresh one)."""
-    kept = tuple((key, value) for key, value in via.params if key.lower() != "branch")
-    return replace(via, params=(*kept, ("branch", branch or new_branch())))
 
 
 @dataclass(frozen=True)
@@ -193,28 +184,6 @@ def build_invite(
         *_body_fields(body, content_type),
     ]
     return Request("INVITE", target, tuple(fields), body)
-
-
-def _copied(request: Request, name: str) -> str:
-    value = request.header(name)
-    if value is None:
-        raise ValueError(f"the request has no {name}")
-    return value
-
-
-def build_cancel(invite: Request) -> Request:
-    """CANCEL for a pending INVITE (RFC 3261 9.1): its Request-URI, top Via (same branch), Call-ID, From, To,
-    CSeq number and Route; method CANCEL, no body."""
-    fields = [
-        ("Via", str(invite.top_via)),
-        ("Max-Forwards", str(MAX_FORWARDS)),
-        *[("Route", value) for value in invite.headers("Route")],
-        ("From", _copied(invite, "From")),
-        ("To", _copied(invite, "To")),
-        ("Call-ID", invite.call_id),
-        ("CSeq", f"{invite.cseq.number} CANCEL"),
-    ]
-    return Request("CANCEL", invite.uri, tuple(fields))
 
 
 class BadRequest(DialogError):
@@ -540,7 +509,7 @@ class OutgoingInvite:
         """CANCEL for the INVITE (9.1): send it once a provisional response has come, and before a final one."""
         if self.final_status is not None:
             raise DialogStateError("the INVITE has a final response")
-        return build_cancel(self.request)
+        return cancel_for(self.request)
 
     def finish(self) -> tuple[Dialog, ...]:
         """The INVITE's client transaction has ended: early dialogs left without a final response end too."""

@@ -12,7 +12,7 @@ TU), `Timeout`, `TransportFailed` and `Terminated`.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from callbridge.sip.fields import MAGIC_COOKIE, Via
 from callbridge.sip.message import Message, Request, Response
@@ -322,9 +322,14 @@ def cancel_for(invite: Request) -> Request:
     return _same_hop("CANCEL", invite, _field(invite, "To"))
 
 
+def with_branch(via: Via, branch: str | None = None) -> Via:
+    """`via` with its branch replaced by `branch` (or a fresh one): each request sent is a new transaction."""
+    kept = tuple((key, value) for key, value in via.params if key.lower() != "branch")
+    return replace(via, params=(*kept, ("branch", branch or new_branch())))
+
+
 def via_for(local: Address, branch: str | None = None) -> Via:
     """Our Via for a request sent from `local`: its transport and sent-by, rport asked for (RFC 3581) and a
     fresh branch."""
-    params: tuple[tuple[str, str | None], ...] = (("rport", None), ("branch", branch or new_branch()))
     host = f"[{local.host}]" if ":" in local.host else local.host
-    return Via(local.transport, host, local.port, params)
+    return with_branch(Via(local.transport, host, local.port, (("rport", None),)), branch)

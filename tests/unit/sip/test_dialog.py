@@ -25,7 +25,6 @@ from callbridge.sip.dialog import (
     OutgoingInvite,
     RequestPending,
     Role,
-    build_cancel,
     build_invite,
     request_target,
 )
@@ -43,6 +42,7 @@ from callbridge.sip.dialog_states import (
 from callbridge.sip.fields import NameAddr, Via
 from callbridge.sip.message import Request, Response
 from callbridge.sip.offer_answer import answer, build_offer, hold, is_hold, resume
+from callbridge.sip.transaction import cancel_for
 from callbridge.sip.uri import SipUri
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
@@ -580,7 +580,7 @@ def test_cancel_copies_the_invites_branch_uri_call_id_from_to_cseq_number_and_ro
     assert (cancel.call_id, cancel.from_, cancel.to) == (request.call_id, request.from_, request.to)
     assert (cancel.cseq.number, cancel.cseq.method) == (request.cseq.number, "CANCEL")
     assert cancel.routes == request.routes and cancel.body == b"" and cancel.header("Max-Forwards") == "70"
-    assert build_cancel(request) == outgoing.cancel()
+    assert cancel_for(request) == outgoing.cancel()
 
     incoming = IncomingInvite(wire_request(request), contact=BOB_CONTACT, via=BOB_VIA)
     outgoing.on_response(wire_response(incoming.respond(180, now=0.0)))
