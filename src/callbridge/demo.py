@@ -125,7 +125,9 @@ async def _seed_calendar(s: AsyncSession, settings: Settings, client_id: str, al
     the hour) and a plain event."""
     caller = Caller(alice.tenant_id, client_id, alice.id, frozenset({"Calendars.ReadWrite"}), frozenset())
     ctx = CalendarContext(settings.public_base_url, settings.meeting_toll_number, "UTC")
-    soon = now.replace(minute=0, second=0, microsecond=0) + timedelta(minutes=30 if now.minute < 30 else 60)
+    # on a half hour, 20 to 50 minutes away: still ahead while the demo (or a test run) looks at it
+    soon = (now + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    soon += timedelta(minutes=-soon.minute % 30)
     today = now.replace(hour=9, minute=0, second=0, microsecond=0)
 
     def when(start: datetime, minutes: int) -> dict[str, Any]:

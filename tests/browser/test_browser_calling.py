@@ -8,8 +8,11 @@ does, and the agent hands its socket a fresh token before the old one expires.""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -77,11 +80,19 @@ async def browser_calls_alice(demo: Demo, alice: TeamsCallAgent, megan: PageOf) 
     return answered[0]
 
 
+async def screenshot(page: Any, name: str) -> None:
+    """With CALLBRIDGE_SCREENSHOTS=<dir> (how the README's pictures are made), the page as the user sees it."""
+    folder = os.environ.get("CALLBRIDGE_SCREENSHOTS")
+    if folder:
+        await page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
 async def test_a_python_agent_calls_the_browser(demo: Demo, open_page: OpenPage, alice: TeamsCallAgent) -> None:
     megan = await open_page("megan")
     call = await alice.start_call(MicrosoftTeamsUserIdentifier(demo.user("megan")["id"]),
                                   thread_id=chat_between(demo, "alice", "megan"), audio=ToneSource(PYTHON_HZ))
     await expect(megan.page.locator("#caller")).to_have_text("Alice Smith")
+    await screenshot(megan.page, "sdk-incoming-call")
     await megan.page.click("#accept")
     await expect(megan.page.locator("#call-state")).to_have_text("Connected")
     await call.wait_for_state("Connected")
@@ -91,6 +102,7 @@ async def test_a_python_agent_calls_the_browser(demo: Demo, open_page: OpenPage,
     await python_hears_browser(call)
     stats = await browser_hears(megan)
     assert stats["codec"] == "audio/PCMU" and stats["remoteAddress"] == "127.0.0.1", stats
+    await screenshot(megan.page, "sdk-connected")
 
     await call.hang_up()
     await expect(megan.page.locator("#call-state")).to_have_text("Disconnected")
