@@ -167,7 +167,7 @@ async def test_no_endpoint_is_480_10037(demo: Demo, tokens: dict[str, str]) -> N
 
 @pytest.mark.parametrize("case,expected", [
     ("no_thread", (400, 10101)), ("zero_guid", (400, 10101)), ("thread_without_callee", (400, 10101)),
-    ("cross_tenant", (403, 5223)), ("self", (400, 10103)), ("phone", (403, 10110)), ("garbage", (400, 10102)),
+    ("cross_tenant", (403, 5223)), ("self", (400, 10103)), ("phone", (403, 10113)), ("garbage", (400, 10102)),
 ])
 async def test_refused_calls(demo: Demo, tokens: dict[str, str], case: str, expected: tuple[int, int]) -> None:
     target = {"cross_tenant": raw(demo, "nina"), "self": raw(demo, "alice"), "phone": "4:+14255550123",

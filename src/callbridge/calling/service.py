@@ -9,10 +9,12 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError, Leg, Send
-from callbridge.calling.policy import clear_call
+from callbridge.calling.identifiers import Kind, parse_raw_id
+from callbridge.calling.policy import PhoneCleared, clear_call, clear_phone_call
 from callbridge.calling.protocol import CallCommand, StartCall
 from callbridge.calling.records import CallRecords, record_of
 from callbridge.calling.registry import AgentRegistry, Bus
@@ -21,6 +23,12 @@ from callbridge.clock import Clock
 from callbridge.store.db import Database
 
 log = logging.getLogger("callbridge.calling")
+
+
+class PhoneNetwork(Protocol):
+    """The SIP side (pstn): it opens a phone leg for a cleared call to a number, as an agent on the bus."""
+
+    async def open_leg(self, cleared: PhoneCleared) -> str: ...
 
 
 class CallingService:
@@ -34,6 +42,7 @@ class CallingService:
         self._wake = asyncio.Event()
         self._timers: asyncio.Task[None] | None = None
         self.records = CallRecords(db)
+        self.phones: PhoneNetwork | None = None  # set by bootstrap when the SIP side runs
 
     # -- life -----------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -74,6 +83,8 @@ class CallingService:
 
     # -- calls ----------------------------------------------------------------------------------------------
     async def start_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
+        if parse_raw_id(cmd.target).kind is Kind.PHONE_NUMBER:
+            return await self._start_phone_call(agent_id, caller_oid, cmd)
         cleared = await clear_call(self.db.fetch_all, caller_oid, cmd.target, cmd.thread_id)
         callee_agents = await self.registry.agents_of(cleared.callee_raw_id)
         caller = Leg(self._owners[agent_id], cleared.caller_name, cleared.caller_tenant, agent_id=agent_id)
@@ -82,6 +93,37 @@ class CallingService:
                                              self.clock.now())
         started = Send(agent_id, {"type": "call.started", "requestId": cmd.request_id, "callId": call.id})
         await self._after([started, *sends])
+
+    async def _start_phone_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
+        """Use case 1: the call leaves over the tenant's trunk; the phone leg rings when the network says so."""
+        cleared = await clear_phone_call(self.db.fetch_all, caller_oid, cmd.target)
+        if self.phones is None:
+            reason = reasons.NO_PHONE_CONNECTIVITY
+            raise CallError(reason.code, reason.sub_code, "This deployment has no SIP side running.")
+        leg = await self.phones.open_leg(cleared)
+        caller = Leg(self._owners[agent_id], cleared.caller_name, cleared.caller_tenant, agent_id=agent_id)
+        callee = Leg(cleared.callee_raw_id, None, cleared.caller_tenant)
+        call, sends = self.switchboard.start(caller, callee, [leg], None, cmd.sdp, self.clock.now(), alerting=False)
+        started = Send(agent_id, {"type": "call.started", "requestId": cmd.request_id, "callId": call.id})
+        await self._after([started, *sends])
+
+    async def start_from_phone(self, leg: str, caller: Leg, callee: Leg, offer: str | None) -> str:
+        """Use case 2: a phone (the leg ``leg``, attached with ``attach_leg``) calls a user; every agent of the
+        user rings. Returns the call's id."""
+        caller.agent_id = leg
+        callee_agents = await self.registry.agents_of(callee.raw_id)
+        call, sends = self.switchboard.start(caller, callee, callee_agents, None, offer, self.clock.now())
+        await self._after(sends)
+        return call.id
+
+    def attach_leg(self, leg: str, raw_id: str) -> asyncio.Queue[dict[str, Any]]:
+        """A phone leg joins the bus like an agent: what the call tells it arrives on the returned queue."""
+        self._owners[leg] = raw_id
+        return self.bus.attach(leg)
+
+    def detach_leg(self, leg: str) -> None:
+        self.bus.detach(leg)
+        self._forget_idle([leg])
 
     async def command(self, agent_id: str, cmd: CallCommand) -> None:
         await self._after(self.switchboard.command(agent_id, cmd, self.clock.now()))

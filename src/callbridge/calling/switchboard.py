@@ -13,6 +13,7 @@ from collections.abc import Callable, Set
 from datetime import datetime, timedelta
 
 from callbridge.calling.call import Call, CallError, Leg, Send
+from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.protocol import CallCommand
 
 
@@ -29,15 +30,16 @@ class Switchboard:
         self._ended: list[Call] = []
 
     def start(self, caller: Leg, callee: Leg, callee_agents: list[str], thread_id: str | None, offer: str | None,
-              now: datetime) -> tuple[Call, list[Send]]:
-        """A new call from ``caller`` (its ``agent_id`` set) ringing every one of ``callee_agents``."""
+              now: datetime, *, alerting: bool = True) -> tuple[Call, list[Send]]:
+        """A new call from ``caller`` (its ``agent_id`` set) ringing every one of ``callee_agents`` (or, with
+        ``alerting=False``, reaching an endpoint that says when it rings: a phone leg)."""
         assert caller.agent_id is not None
         call = Call(self._new_id(), thread_id, caller, callee, self.ring_time, now)
         self.calls[call.id] = call
         self._agents[call.id] = (caller.agent_id, *callee_agents)
         for agent in self._agents[call.id]:
             self._by_agent.setdefault(agent, set()).add(call.id)
-        return call, self._settle(call, call.place(callee_agents, offer, now))
+        return call, self._settle(call, call.place(callee_agents, offer, now, alerting=alerting))
 
     def command(self, agent_id: str, cmd: CallCommand, now: datetime) -> list[Send]:
         call = self.calls.get(cmd.call_id)
@@ -45,8 +47,9 @@ class Switchboard:
             raise CallError(404, 0, f"There is no call '{cmd.call_id[:128]}' on this endpoint.")
         handlers: dict[str, Callable[[], list[Send]]] = {
             "accept": lambda: call.accept(agent_id, cmd.payload, now),
-            "reject": lambda: call.reject(agent_id, now),
-            "hang_up": lambda: call.hang_up(agent_id, now),
+            "reject": lambda: call.reject(agent_id, now, *_reason(cmd.payload)),
+            "hang_up": lambda: call.hang_up(agent_id, now, *_reason(cmd.payload)),
+            "alerting": lambda: call.alerting(agent_id),
             "hold": lambda: call.hold(agent_id, True),
             "resume": lambda: call.hold(agent_id, False),
             "mute": lambda: call.mute(agent_id, True),
@@ -120,3 +123,8 @@ class Switchboard:
             calls.discard(call_id)
             if not calls:
                 del self._by_agent[agent_id]
+
+
+def _reason(payload: object) -> tuple[EndReason, ...]:
+    """The end reason a phone leg gives with its refusal or hang-up (agents' frames never carry one)."""
+    return (payload,) if isinstance(payload, EndReason) else ()
