@@ -89,7 +89,7 @@ class OutgoingSession(Session):
         elif response.status_class == 2:
             if outcome.ack_again is not None:
                 self.host.outbox.stateless(outcome.ack_again, self.peer)
-            elif outcome.created and outcome.dialog is not None:
+            elif outcome.dialog is not None and outcome.dialog.last_ack is None:  # its first 2xx
                 self._on_success(outcome.dialog, response)
         else:
             self._on_failure(response, local)
