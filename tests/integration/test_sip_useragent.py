@@ -358,7 +358,7 @@ async def test_sipp_uas_answers_calls_we_place_and_hang_up(tmp_path: Path) -> No
     sipp = asyncio.create_task(run_sipp(tmp_path, "-sn", "uas", "-p", str(port)))
     try:
         destination = Address("127.0.0.1", port)
-        await asyncio.wait_for(wait_for_options(ua, destination), WAIT)
+        await asyncio.wait_for(wait_until_listening(destination), WAIT)
         for _ in range(5):
             call = await ua.call(f"sip:service@127.0.0.1:{port}", from_uri="sip:alice@127.0.0.1", sdp=OFFER,
                                  destination=destination)
@@ -373,9 +373,8 @@ async def test_sipp_uas_answers_calls_we_place_and_hang_up(tmp_path: Path) -> No
         await ua.endpoint.close()
 
 
-async def wait_for_options(ua: UserAgent, destination: Address) -> None:
-    """sipp is listening once a UDP datagram to its port is not refused (it ignores an OPTIONS, so wait a little)."""
-    loop = asyncio.get_running_loop()
+async def wait_until_listening(destination: Address) -> None:
+    """sipp listens once datagrams to its port draw no ICMP refusal (the caller bounds the wait)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.connect((destination.host, destination.port))
@@ -386,6 +385,6 @@ async def wait_for_options(ua: UserAgent, destination: Address) -> None:
                 await asyncio.sleep(0.05)
                 probe.recv(1, socket.MSG_DONTWAIT)
             except BlockingIOError:
-                return  # no ICMP refusal: somebody listens
+                return
             except ConnectionRefusedError:
-                await loop.run_in_executor(None, lambda: None)
+                continue
