@@ -8,7 +8,6 @@ limits (concurrent calls, new calls per second).
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callbridge.directory.errors import Conflict, Invalid, NotFound
 from callbridge.directory.tenants import get_tenant
 from callbridge.directory.values import check_length, parse_domain
+from callbridge.sip.digest import DigestError, HA1Lookup, ha1, hash_name
 from callbridge.store.models import Trunk
 
 TRANSPORTS = ("udp", "tcp", "tls")
@@ -87,12 +87,6 @@ def _choice(value: str, what: str, choices: tuple[str, ...]) -> str:
     if value.lower() not in choices:
         raise Invalid(f"{what} {value!r} is not one of {', '.join(choices)}")
     return value.lower()
-
-
-def ha1(username: str, realm: str, password: str, algorithm: str = "MD5") -> str:
-    """RFC 7616's H(username:realm:password) for MD5 or SHA-256."""
-    digest = hashlib.md5 if algorithm == "MD5" else hashlib.sha256
-    return digest(f"{username}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
 
 
 def _credentials(value: Credentials, what: str) -> Credentials:
@@ -219,6 +213,24 @@ def source_allowed(trunk: Trunk, address: str) -> bool:
     except ValueError:
         return False
     return any(ip in ipaddress.ip_network(cidr) for cidr in trunk.allow_sources)
+
+
+def ha1_lookup(trunk: Trunk) -> HA1Lookup:
+    """The `DigestVerifier` lookup for a trunk's inbound credentials: the stored HA1 for its username and realm, from
+    the MD5 or the SHA-256 column by the algorithm asked for (``-sess`` or not), None for anything else. The values
+    are read now, so the lookup works once the database session is gone."""
+    username, realm = trunk.inbound_username, trunk.inbound_realm
+    stored = {"MD5": trunk.inbound_ha1_md5, "SHA-256": trunk.inbound_ha1_sha256}
+
+    def lookup(user: str, user_realm: str, algorithm: str) -> str | None:
+        if not username or user != username or user_realm != realm:
+            return None
+        try:
+            return stored.get(hash_name(algorithm))
+        except DigestError:
+            return None
+
+    return lookup
 
 
 def describe(trunk: Trunk) -> str:

@@ -1,17 +1,16 @@
 """Digest authentication for SIP (RFC 3261 22, RFC 2617, RFC 7616, RFC 8760), pure: no clock, no I/O.
 
-- **Headers.** `Challenge` (WWW-Authenticate / Proxy-Authenticate) and `Credentials` (Authorization /
-  Proxy-Authorization) parse and print ``Digest`` parameter lists: names case-insensitive, values token or
-  quoted-string (backslash escapes), commas inside quotes kept.
+- **Headers.** `Challenge` and `Credentials` are `callbridge.sip.digest_headers`' (re-exported here).
 - **Responses.** MD5, SHA-256 and SHA-512-256, each with its ``-sess`` variant; qop ``auth`` and ``auth-int``
-  (the body hashed), or none (RFC 2069).
+  (the body hashed), or none (RFC 2069). `ha1` is H(username:realm:password), what a server stores instead of
+  the password; `digest_response` computes from a password, `digest_response_from_ha1` from a stored HA1.
 - **Client.** `authorize(request, response, ...)` answers a 401/407 with the retry: credentials for each
   challenged realm, CSeq one higher, a new Via branch, Call-ID and From tag unchanged (RFC 3261 8.1.3.5, 22.2).
 - **Server.** `DigestVerifier` issues stateless nonces (a timestamp and an HMAC of it and the realm under a
   server secret), answers an expired one with ``stale=true``, compares with `hmac.compare_digest`, refuses a
   nonce count that does not increase (bounded memory), and counts failures per source and per source+username
-  in a sliding window: past the threshold the verdict is 403 until the window has passed. Passwords come from a
-  lookup the trunk layer gives; ``userhash`` (RFC 7616 3.4.4) is not supported.
+  in a sliding window: past the threshold the verdict is 403 until the window has passed. It never sees a
+  password: HA1 values come from a lookup the trunk layer gives; ``userhash`` (RFC 7616 3.4.4) is not supported.
 """
 
 from __future__ import annotations
@@ -22,180 +21,76 @@ import hmac
 import re
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final, Self
+from typing import TypeAlias
 
-from callbridge.sip import grammar as g
+from callbridge.sip.digest_headers import (
+    HASHES,
+    Challenge,
+    Credentials,
+    DigestError,
+    canonical_algorithm,
+    parse_digest_params,
+    quote,
+    realm_of,
+)
 from callbridge.sip.errors import Headers, SipParseError
 from callbridge.sip.fields import MAGIC_COOKIE
-from callbridge.sip.headers import split_list, unquote_string
+from callbridge.sip.headers import split_list
 from callbridge.sip.message import Request, Response
 from callbridge.sip.uri import SipUri, parse_uri
 
-# Algorithm name (RFC 7616 6.1, RFC 8760 2.1) -> hashlib name.
-HASHES: Final = {"MD5": "md5", "SHA-256": "sha256", "SHA-512-256": "sha512_256"}
-_BY_UPPER: Final = {name.upper(): name for base in HASHES for name in (base, f"{base}-sess")}
+__all__ = [
+    "HASHES", "Challenge", "Credentials", "DigestError", "DigestVerifier", "FailureWindow", "HA1Lookup", "Outcome",
+    "Verdict", "answer_challenge", "authorize", "canonical_algorithm", "digest_response", "digest_response_from_ha1",
+    "ha1", "hash_name", "header_names", "parse_digest_params", "quote", "realm_of", "supported_challenges",
+]
 
-
-class DigestError(ValueError):
-    """A header that is not a well-formed Digest challenge or credentials, or a challenge we cannot answer."""
-
-
-def canonical_algorithm(name: str) -> str:
-    """The registered spelling of an algorithm name (compared case-insensitively); raises for an unknown one."""
-    try:
-        return _BY_UPPER[name.upper()]
-    except KeyError:
-        raise DigestError(f"unsupported algorithm {name!r}") from None
-
-
-# -- parameter lists ------------------------------------------------------------------------------------------------
-
-# challenge / credentials  =  "Digest" LWS digest-param *(COMMA digest-param)
-# auth-param               =  auth-param-name EQUAL ( token / quoted-string )
-# (unquoted values also admit "/", "=", ":" and the like, which deployed servers put in nonces)
-_SCHEME_RE: Final = re.compile(r"[ \t]*+(?P<scheme>[A-Za-z0-9\-.!%*_+`'~]++)(?:[ \t]++(?P<rest>.*)|[ \t]*+)", re.DOTALL)
-_PARAM_RE: Final = re.compile(
-    rf"(?:[ \t]*+,)*+[ \t]*+(?P<name>{g.TOKEN})[ \t]*+=[ \t]*+(?P<value>{g.QUOTED_STRING}|[^,\s\"]++)"
-    rf"[ \t]*+(?:,|\Z)"
-)
-_TRAILER_RE: Final = re.compile(r"(?:[ \t]*+,)*+[ \t]*+")
-
-
-def parse_digest_params(value: str) -> dict[str, str]:
-    """``Digest a=1, b="x, y"`` to {"a": "1", "b": "x, y"}: names lower-cased, quoted values unescaped."""
-    match = _SCHEME_RE.fullmatch(value)
-    if match is None or match["scheme"].lower() != "digest":
-        raise DigestError("not a Digest header")
-    text, position, params = match["rest"] or "", 0, {}
-    while not _TRAILER_RE.fullmatch(text, position):
-        param = _PARAM_RE.match(text, position)
-        if param is None:
-            raise DigestError("malformed Digest parameter list")
-        name, raw = param["name"].lower(), param["value"]
-        if name in params:
-            raise DigestError(f"Digest parameter {name} given twice")
-        params[name] = unquote_string(raw) if raw.startswith('"') else raw
-        position = param.end()
-    return params
-
-
-def quote(value: str) -> str:
-    """A quoted-string holding `value` (RFC 3261 25.1: backslash before '"' and '\\')."""
-    if any(char in value for char in "\r\n\0"):
-        raise ValueError("a quoted-string cannot hold CR, LF or NUL")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _format(params: Iterable[tuple[str, str | None, bool]]) -> str:
-    """``Digest name=value, ...`` from (name, value, quoted); None values are left out."""
-    return "Digest " + ", ".join(f"{name}={quote(value) if quoted else value}"
-                                 for name, value, quoted in params if value is not None)
-
-
-def _required(params: dict[str, str], *names: str) -> list[str]:
-    missing = [name for name in names if name not in params]
-    if missing:
-        raise DigestError(f"Digest parameter {', '.join(missing)} missing")
-    return [params.pop(name) for name in names]
-
-
-@dataclass(frozen=True)
-class Challenge:
-    """WWW-Authenticate / Proxy-Authenticate: Digest (RFC 3261 25.1 challenge, RFC 7616 3.3)."""
-
-    realm: str
-    nonce: str
-    algorithm: str = "MD5"
-    qop: tuple[str, ...] = ()
-    opaque: str | None = None
-    stale: bool = False
-    domain: str | None = None
-    extra: tuple[tuple[str, str], ...] = ()  # parameters this module does not act on, quoted when printed
-
-    @classmethod
-    def parse(cls, value: str) -> Self:
-        params = parse_digest_params(value)
-        realm, nonce = _required(params, "realm", "nonce")
-        algorithm = params.pop("algorithm", "MD5")
-        qop = tuple(option.strip() for option in params.pop("qop", "").split(",") if option.strip())
-        stale = params.pop("stale", "false").lower() == "true"
-        opaque, domain = params.pop("opaque", None), params.pop("domain", None)
-        return cls(realm, nonce, _BY_UPPER.get(algorithm.upper(), algorithm), qop, opaque, stale, domain,
-                   tuple(params.items()))
-
-    def __str__(self) -> str:
-        return _format([
-            ("realm", self.realm, True), ("domain", self.domain, True), ("nonce", self.nonce, True),
-            ("opaque", self.opaque, True), ("stale", "TRUE" if self.stale else None, False),
-            ("algorithm", self.algorithm, False), ("qop", ",".join(self.qop) or None, True),
-            *((name, value, True) for name, value in self.extra),
-        ])
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Authorization / Proxy-Authorization: Digest (RFC 3261 25.1 credentials, RFC 7616 3.4)."""
-
-    username: str
-    realm: str
-    nonce: str
-    uri: str
-    response: str
-    algorithm: str | None = None
-    cnonce: str | None = None
-    opaque: str | None = None
-    qop: str | None = None
-    nc: str | None = None  # eight hex digits, as sent
-    extra: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def parse(cls, value: str) -> Self:
-        params = parse_digest_params(value)
-        username, realm, nonce, uri, response = _required(params, "username", "realm", "nonce", "uri", "response")
-        algorithm = params.pop("algorithm", None)
-        qop, nc, cnonce = params.pop("qop", None), params.pop("nc", None), params.pop("cnonce", None)
-        if qop is not None and (nc is None or cnonce is None or not re.fullmatch(r"[0-9A-Fa-f]{8}", nc)):
-            raise DigestError("qop needs cnonce and an eight-digit hex nc")
-        algorithm = _BY_UPPER.get(algorithm.upper(), algorithm) if algorithm is not None else None
-        return cls(username, realm, nonce, uri, response, algorithm, cnonce, params.pop("opaque", None), qop, nc,
-                   tuple(params.items()))
-
-    @property
-    def nonce_count(self) -> int | None:
-        return int(self.nc, 16) if self.nc is not None else None
-
-    def __str__(self) -> str:
-        return _format([
-            ("username", self.username, True), ("realm", self.realm, True), ("nonce", self.nonce, True),
-            ("uri", self.uri, True), ("response", self.response, True), ("algorithm", self.algorithm, False),
-            ("cnonce", self.cnonce, True), ("opaque", self.opaque, True), ("qop", self.qop, False),
-            ("nc", self.nc, False), *((name, value, True) for name, value in self.extra),
-        ])
-
+# (username, realm, algorithm without -sess) -> the stored HA1 in hex, None for an unknown user
+HA1Lookup: TypeAlias = Callable[[str, str, str], str | None]
 
 # -- the response value ---------------------------------------------------------------------------------------------
 
 
+def hash_name(algorithm: str) -> str:
+    """The hash an algorithm uses, by its registered name without ``-sess``: "md5-SESS" -> "MD5"."""
+    return canonical_algorithm(algorithm).removesuffix("-sess")
+
+
 def _hasher(algorithm: str) -> Callable[[bytes], str]:
-    name = HASHES[canonical_algorithm(algorithm).removesuffix("-sess")]
-    return lambda data: hashlib.new(name, data).hexdigest()
+    name = HASHES[hash_name(algorithm)]
+    return lambda data: hashlib.new(name, data, usedforsecurity=False).hexdigest()  # the protocol names the hash
+
+
+def ha1(username: str, realm: str, password: str, algorithm: str = "MD5") -> str:
+    """H(username:realm:password) in hex (RFC 7616 3.4.2), what a server keeps instead of the password; the same
+    for an algorithm and its ``-sess`` variant. Raises `DigestError` for an unsupported algorithm."""
+    return _hasher(algorithm)(f"{username}:{realm}:{password}".encode())
+
+
+def digest_response_from_ha1(*, algorithm: str, ha1: str, method: str, uri: str, nonce: str,
+                             qop: str | None = None, nc: str | None = None, cnonce: str | None = None,
+                             body: bytes = b"") -> str:
+    """The ``response`` value from a stored HA1 (RFC 7616 3.4.1-3.4.3; RFC 2617 3.2.2 without qop); for a
+    ``-sess`` algorithm the session key H(HA1:nonce:cnonce) is derived here."""
+    h = _hasher(algorithm)
+    key = ha1.lower()
+    if algorithm.upper().endswith("-SESS"):
+        key = h(f"{key}:{nonce}:{cnonce}".encode())
+    ha2 = h(f"{method}:{uri}".encode() + (f":{h(body)}".encode() if qop == "auth-int" else b""))
+    if qop is None:
+        return h(f"{key}:{nonce}:{ha2}".encode())
+    return h(f"{key}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode())
 
 
 def digest_response(*, algorithm: str, username: str, realm: str, password: str, method: str, uri: str,
                     nonce: str, qop: str | None = None, nc: str | None = None, cnonce: str | None = None,
                     body: bytes = b"") -> str:
-    """The ``response`` value (RFC 7616 3.4.1-3.4.3; RFC 2617 3.2.2 without qop)."""
-    h = _hasher(algorithm)
-    ha1 = h(f"{username}:{realm}:{password}".encode())
-    if algorithm.upper().endswith("-SESS"):
-        ha1 = h(f"{ha1}:{nonce}:{cnonce}".encode())
-    ha2 = h(f"{method}:{uri}".encode() + (f":{h(body)}".encode() if qop == "auth-int" else b""))
-    if qop is None:
-        return h(f"{ha1}:{nonce}:{ha2}".encode())
-    return h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode())
+    """The ``response`` value from a password (RFC 7616 3.4.1-3.4.3; RFC 2617 3.2.2 without qop)."""
+    return digest_response_from_ha1(algorithm=algorithm, ha1=ha1(username, realm, password, algorithm),
+                                    method=method, uri=uri, nonce=nonce, qop=qop, nc=nc, cnonce=cnonce, body=body)
 
 
 # -- the client -----------------------------------------------------------------------------------------------------
@@ -250,7 +145,7 @@ def authorize(request: Request, response: Response, *, username: str, password: 
         raise DigestError("no Digest challenge we can answer")
     realms = {challenge.realm for challenge in challenges}
     fields = [(name, value) for name, value in request.header_fields
-              if name != credentials_header or _realm_of(value) not in realms]
+              if name != credentials_header or realm_of(value) not in realms]
     retry = Request(request.method, request.uri, tuple(fields), request.body)
     for challenge in challenges:
         answer = answer_challenge(challenge, method=request.method, uri=str(request.uri), username=username,
@@ -258,13 +153,6 @@ def authorize(request: Request, response: Response, *, username: str, password: 
         retry = retry.with_header(credentials_header, str(answer))
     cseq = request.cseq
     return _with_branch(retry.replacing_header("CSeq", f"{cseq.number + 1} {cseq.method}"), branch)
-
-
-def _realm_of(value: str) -> str | None:
-    try:
-        return parse_digest_params(value).get("realm")
-    except DigestError:
-        return None
 
 
 def _with_branch(request: Request, branch: str | None) -> Request:
@@ -394,9 +282,10 @@ class DigestVerifier:
 
     # -- verifying ----------------------------------------------------------------------------------------------
 
-    def verify(self, request: Request, *, source: str, now: float,
-               password_of: Callable[[str], str | None]) -> Verdict:
-        """Judge the credentials for this realm on `request` from `source` (an address)."""
+    def verify(self, request: Request, *, source: str, now: float, ha1_of: HA1Lookup) -> Verdict:
+        """Judge the credentials for this realm on `request` from `source` (an address). `ha1_of(username, realm,
+        algorithm)` gives the stored H(username:realm:password) for the hash the credentials use (its name without
+        ``-sess``: "MD5", "SHA-256" or "SHA-512-256"), or None for an unknown user or one with no HA1 for it."""
         if self._sources.blocked((source,), now):
             return Verdict(Outcome.FORBIDDEN, "too many failures from this source", 403)
         try:
@@ -410,7 +299,7 @@ class DigestVerifier:
         if self._users.blocked(key, now):
             return Verdict(Outcome.FORBIDDEN, "too many failures", 403, credentials.username)
         try:
-            self._check(request, credentials, now, password_of)
+            self._check(request, credentials, now, ha1_of)
         except _Refused as refused:
             if not refused.stale:
                 self._users.record(key, now)
@@ -422,12 +311,11 @@ class DigestVerifier:
     def _credentials(self, request: Request) -> Credentials | None:
         """The credentials for this realm (credentials for other realms belong to other proxies)."""
         for value in request.headers("Proxy-Authorization" if self.proxy else "Authorization"):
-            if _realm_of(value) == self.realm:
+            if realm_of(value) == self.realm:
                 return Credentials.parse(value)
         return None
 
-    def _check(self, request: Request, credentials: Credentials, now: float,
-               password_of: Callable[[str], str | None]) -> None:
+    def _check(self, request: Request, credentials: Credentials, now: float, ha1_of: HA1Lookup) -> None:
         algorithm = credentials.algorithm or "MD5"
         if algorithm not in self.algorithms:
             raise _Refused(f"algorithm {algorithm} not offered")
@@ -436,15 +324,15 @@ class DigestVerifier:
         if not _same_uri(credentials.uri, request):
             raise _Refused("digest uri does not match the Request-URI")
         issued = self._issued_ms(credentials.nonce, now)
-        password = password_of(credentials.username)
-        expected = digest_response(
-            algorithm=algorithm, username=credentials.username, realm=self.realm,
-            password=password if password is not None else secrets.token_hex(16), method=request.method,
-            uri=credentials.uri, nonce=credentials.nonce, qop=credentials.qop, nc=credentials.nc,
-            cnonce=credentials.cnonce, body=request.body,
+        stored = ha1_of(credentials.username, self.realm, hash_name(algorithm))
+        # an unknown user is computed against a random HA1, so it costs what a wrong password does
+        expected = digest_response_from_ha1(
+            algorithm=algorithm, ha1=stored if stored is not None else _random_ha1(algorithm),
+            method=request.method, uri=credentials.uri, nonce=credentials.nonce, qop=credentials.qop,
+            nc=credentials.nc, cnonce=credentials.cnonce, body=request.body,
         )
-        if not hmac.compare_digest(expected.encode(), credentials.response.lower().encode()) or password is None:
-            raise _Refused("unknown user" if password is None else "wrong password")
+        if not hmac.compare_digest(expected.encode(), credentials.response.lower().encode()) or stored is None:
+            raise _Refused("unknown user" if stored is None else "wrong password")
         if now * 1000 - issued > self.nonce_lifetime * 1000:
             raise _Refused("stale nonce", stale=True)
         self._count(credentials, issued, now)
@@ -470,6 +358,10 @@ class DigestVerifier:
     @property
     def tracked_nonces(self) -> int:
         return len(self._counts)
+
+
+def _random_ha1(algorithm: str) -> str:
+    return secrets.token_hex(hashlib.new(HASHES[hash_name(algorithm)], usedforsecurity=False).digest_size)
 
 
 def _b64encode(data: bytes) -> str:

@@ -10,20 +10,25 @@ from hypothesis import strategies as st
 
 from callbridge.sip.dialog import build_invite
 from callbridge.sip.digest import (
-    Challenge,
-    Credentials,
-    DigestError,
     DigestVerifier,
     FailureWindow,
     Outcome,
     Verdict,
     answer_challenge,
     authorize,
-    canonical_algorithm,
     digest_response,
+    digest_response_from_ha1,
+    ha1,
+    hash_name,
+    supported_challenges,
+)
+from callbridge.sip.digest_headers import (
+    Challenge,
+    Credentials,
+    DigestError,
+    canonical_algorithm,
     parse_digest_params,
     quote,
-    supported_challenges,
 )
 from callbridge.sip.fields import NameAddr, Via
 from callbridge.sip.message import Request, Response
@@ -33,6 +38,16 @@ from callbridge.sip.uri import SipUri
 PASSWORDS = {"alice": "correct horse", "bob": "s3cret\"quoted\\"}
 SECRET = b"0123456789abcdef0123456789abcdef"
 REALM = "trunk.example.com"
+# What a server keeps: the verifiers below see these HA1 values, never the passwords.
+STORED = {(user, realm, algorithm): ha1(user, realm, password, algorithm)
+          for user, password in PASSWORDS.items()
+          for realm in (REALM, "near.example.com", "far.example.com")
+          for algorithm in ("MD5", "SHA-256", "SHA-512-256")}
+
+
+def ha1_of(username: str, realm: str, algorithm: str) -> str | None:
+    return STORED.get((username, realm, algorithm))
+
 
 # -- the worked examples --------------------------------------------------------------------------------------------
 
@@ -79,6 +94,30 @@ def test_rfc7616_section_3_9_1_examples(algorithm: str, expected: str) -> None:
     assert answer.response == expected and answer.algorithm == algorithm
     assert str(answer).startswith('Digest username="Mufasa", realm="http-auth@example.org", ')
     assert f"algorithm={algorithm}," in str(answer) and "qop=auth, nc=00000001" in str(answer)
+
+
+RFC2617_HA1 = "939e7578ed9e3c518a452acee763bce9"  # RFC 2617 3.5: MD5("Mufasa:testrealm@host.com:Circle Of Life")
+
+
+@pytest.mark.parametrize(("algorithm", "expected"), [
+    ("MD5", "8ca523f5e9506fed4657c9700eebdbec"),
+    ("SHA-256", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"),
+])
+def test_the_worked_examples_from_ha1_alone(algorithm: str, expected: str) -> None:
+    assert ha1("Mufasa", "testrealm@host.com", "Circle Of Life", "MD5") == RFC2617_HA1
+    for stored in (RFC2617_HA1, RFC2617_HA1.upper()):
+        assert digest_response_from_ha1(algorithm="MD5", ha1=stored, method="GET", uri="/dir/index.html",
+                                        nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", qop="auth", nc="00000001",
+                                        cnonce="0a4f113b") == "6629fae49393a05397450978507c4ef1"
+    challenge = Challenge.parse(RFC7616_CHALLENGE.format(algorithm=algorithm))
+    stored = ha1("Mufasa", "http-auth@example.org", "Circle of Life", algorithm)
+    assert len(stored) == (32 if algorithm == "MD5" else 64)
+    assert digest_response_from_ha1(algorithm=algorithm, ha1=stored, method="GET", uri="/dir/index.html",
+                                    nonce=challenge.nonce, qop="auth", nc="00000001", cnonce=RFC7616_CNONCE
+                                    ) == expected
+    assert ha1("u", "r", "p", f"{algorithm.lower()}-SESS") == ha1("u", "r", "p", algorithm)  # -sess: same HA1
+    with pytest.raises(DigestError):
+        ha1("u", "r", "p", "SHA-1")
 
 
 def test_sess_and_auth_int_and_sha512_256_differ_and_are_stable() -> None:
@@ -166,7 +205,7 @@ def invite(**kwargs: object) -> Request:
 
 
 def challenge_for(request: Request, verifier: DigestVerifier, now: float = 1000.0) -> Response:
-    verdict = verifier.verify(request, source="192.0.2.10", now=now, password_of=PASSWORDS.get)
+    verdict = verifier.verify(request, source="192.0.2.10", now=now, ha1_of=ha1_of)
     assert verdict.status in (401, 407)
     return Response.parse(bytes(make_response(request, verdict.status, to_tag="t1",
                                               header_fields=verdict.header_fields)))
@@ -185,7 +224,7 @@ def test_a_401_is_answered_with_cseq_up_same_call_id_and_tag_new_branch() -> Non
     (value,) = retry.headers("Authorization")
     sent = Credentials.parse(value)
     assert (sent.algorithm, sent.qop, sent.uri, sent.username) == ("SHA-256", "auth", str(request.uri), "alice")
-    assert verifier.verify(retry, source="192.0.2.10", now=1001.0, password_of=PASSWORDS.get).accepted
+    assert verifier.verify(retry, source="192.0.2.10", now=1001.0, ha1_of=ha1_of).accepted
 
 
 def test_a_407_from_two_proxies_gets_proxy_authorization_for_each_realm() -> None:
@@ -200,7 +239,7 @@ def test_a_407_from_two_proxies_gets_proxy_authorization_for_each_realm() -> Non
     assert sorted(Credentials.parse(value).realm for value in retry.headers("Proxy-Authorization")) == [
         "far.example.com", "near.example.com"]
     for verifier in (near, far):
-        assert verifier.verify(retry, source="s", now=1000.0, password_of=PASSWORDS.get).accepted
+        assert verifier.verify(retry, source="s", now=1000.0, ha1_of=ha1_of).accepted
 
     far_again = Response(407, "Proxy Authentication Required", (
         *both.header_fields[:5], ("Proxy-Authenticate", str(Challenge("far.example.com", "fresh", "MD5", ("auth",))))))
@@ -235,8 +274,8 @@ def test_auth_int_covers_the_body() -> None:
     retry = authorize(request, response, username="alice", password=PASSWORDS["alice"])
     assert Credentials.parse(retry.headers("Authorization")[0]).qop == "auth-int"
     tampered = Request(retry.method, retry.uri, retry.header_fields, b"v=0\r\ns=changed\r\n")
-    assert verifier.verify(tampered, source="s", now=1000.0, password_of=PASSWORDS.get).reason == "wrong password"
-    assert verifier.verify(retry, source="s", now=1000.0, password_of=PASSWORDS.get).accepted
+    assert verifier.verify(tampered, source="s", now=1000.0, ha1_of=ha1_of).reason == "wrong password"
+    assert verifier.verify(retry, source="s", now=1000.0, ha1_of=ha1_of).accepted
 
 
 # -- the verifier ---------------------------------------------------------------------------------------------------
@@ -258,7 +297,35 @@ def with_credentials(request: Request, credentials: Credentials, header: str = "
 
 
 def judge(verifier: DigestVerifier, request: Request, now: float, source: str = "192.0.2.10") -> Verdict:
-    return verifier.verify(request, source=source, now=now, password_of=PASSWORDS.get)
+    return verifier.verify(request, source=source, now=now, ha1_of=ha1_of)
+
+
+@pytest.mark.parametrize("algorithm", ["MD5", "MD5-sess", "SHA-256", "SHA-256-sess", "SHA-512-256",
+                                       "SHA-512-256-sess"])
+def test_the_verifier_needs_only_the_stored_ha1(algorithm: str) -> None:
+    realm = "http-auth@example.org"  # the RFC 7616 3.9.1 user, as a SIP server would store it
+    stored = {name: ha1("Mufasa", realm, "Circle of Life", name) for name in ("MD5", "SHA-256", "SHA-512-256")}
+    asked: list[tuple[str, str, str]] = []
+
+    def lookup(username: str, lookup_realm: str, name: str) -> str | None:
+        asked.append((username, lookup_realm, name))
+        return stored[name] if username == "Mufasa" else None
+
+    verifier = DigestVerifier(realm, SECRET, algorithms=(algorithm,))
+    challenge = Challenge(realm, verifier.new_nonce(1000.0), algorithm, ("auth",))
+    request = invite()
+
+    def answered(password: str, username: str = "Mufasa") -> Request:
+        return with_credentials(request, answer_challenge(challenge, method=request.method, uri=str(request.uri),
+                                                          username=username, password=password,
+                                                          cnonce=RFC7616_CNONCE))
+
+    assert verifier.verify(answered("Circle of Life"), source="s", now=1000.0, ha1_of=lookup).accepted
+    assert asked == [("Mufasa", realm, hash_name(algorithm))] and "sess" not in asked[0][2]
+    assert verifier.verify(answered("Circle Of Life"), source="s", now=1000.0, ha1_of=lookup).reason == (
+        "wrong password")
+    assert verifier.verify(answered("Circle of Life", "mufasa"), source="s", now=1000.0, ha1_of=lookup).reason == (
+        "unknown user")
 
 
 def test_no_credentials_is_a_challenge_per_algorithm_and_never_blocks() -> None:
@@ -323,7 +390,7 @@ def test_bad_answers_are_failures(change: dict[str, object], reason: str) -> Non
 def test_an_unknown_user_looks_like_a_wrong_password() -> None:
     verifier = DigestVerifier(REALM, SECRET)
     request = credentials_for(invite(), verifier, 1000.0)
-    verdict = verifier.verify(request, source="s", now=1000.0, password_of=lambda name: None)
+    verdict = verifier.verify(request, source="s", now=1000.0, ha1_of=lambda username, realm, algorithm: None)
     assert (verdict.outcome, verdict.status, verdict.reason) == (Outcome.CHALLENGE, 401, "unknown user")
 
 
