@@ -56,7 +56,8 @@ def cpu_seconds(pid: int) -> float:
 def throwaway_settings() -> Settings:
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="callbridge-bench-"))
-    return Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", log_level="WARNING")
+    return Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", log_level="WARNING",
+                    sip_enabled=False)
 
 
 def per_op_us(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
@@ -101,7 +102,8 @@ def start_server(settings: Settings, ca_file: str, workers: int = 1, env: dict[s
     command = [str(Path(sys.executable).parent / "callbridge"), "serve", "--workers", str(workers)]
     env = {**os.environ, "CALLBRIDGE_DATA_DIR": str(settings.data_dir),
            "CALLBRIDGE_HTTPS_PORT": str(settings.https_port), "CALLBRIDGE_BASE_URL": settings.public_base_url,
-           "CALLBRIDGE_LOG_LEVEL": "WARNING", **(env or {})}
+           "CALLBRIDGE_LOG_LEVEL": "WARNING", "CALLBRIDGE_SIP_ENABLED": str(settings.sip_enabled).lower(),
+           **(env or {})}
     log = settings.data_dir / f"server-{workers}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

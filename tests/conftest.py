@@ -20,7 +20,7 @@ from callbridge.bootstrap import Platform
 from callbridge.config import Settings
 from callbridge.demo import seed_and_describe
 from callbridge.tls import TlsFiles, ensure_local_tls
-from tests.support.server import free_port, running_server
+from tests.support.server import free_port, free_sip_port, running_server
 
 TEAMS_SCOPES = [
     "https://auth.msft.communication.azure.com/Teams.ManageCalls",
@@ -145,7 +145,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     port = free_port()
     settings = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
                         log_level="WARNING", signin_failures_per_user=5, signin_failures_per_address=50,
-                        ring_time_s=3.0, reconnect_grace_s=2.0)
+                        ring_time_s=3.0, reconnect_grace_s=2.0, sip_port=free_sip_port(), media_engine="aiortc")
     asyncio.run(seed_and_describe(settings))
     info = json.loads((data_dir / "demo.json").read_text())
     tls = ensure_local_tls(settings.tls_dir)

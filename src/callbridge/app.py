@@ -20,9 +20,19 @@ from callbridge.config import Settings
 from callbridge.graph.routes import router as graph_router
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
+from callbridge.pstn.side import PhoneSide, start_phone_side
 from callbridge.web.routes import router as web_router
 
 log = logging.getLogger("callbridge.http")
+
+
+async def _phone_side(settings: Settings, platform: Platform) -> PhoneSide | None:
+    if not settings.sip_enabled:
+        return None
+    if settings.workers > 1:  # agents and calls live in one process until the shared registry and bus exist
+        log.warning("SIP is off: it runs with one worker (--workers 1)")
+        return None
+    return await start_phone_side(settings, platform.calling, platform.db, platform.clock)
 
 
 def create_app(settings: Settings, clock: Clock | None = None, platform: Platform | None = None) -> FastAPI:
@@ -35,9 +45,12 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         app.state.graph = ready.graph
         app.state.calling = ready.calling
         await ready.calling.start()
+        phones = await _phone_side(settings, ready)
         gc.collect()
         gc.freeze()  # what start-up made lives for good: later collections need not walk it (shorter pauses)
         yield
+        if phones is not None:
+            await phones.stop()
         await ready.calling.stop()
         if platform is None:
             await ready.db.close()

@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     turn_secret: str = ""  # coturn's static-auth-secret (use-auth-secret)
     turn_ttl_s: int = 86400
 
+    # the phone network (SIP trunks, media gateway)
+    sip_enabled: bool = True
+    sip_host: str = "127.0.0.1"  # the address SIP listens on and puts in Via and Contact
+    sip_port: int = 5060
+    sip_transports: list[str] = ["udp", "tcp"]
+    sip_unlisted: str = "reject"  # INVITEs from sources no trunk lists: reject (403) | drop (no answer)
+    media_engine: str = "auto"  # auto (rtpengine when installed, else aiortc) | rtpengine | aiortc
+    media_address: str = "127.0.0.1"  # advertised in SDP and ICE candidates: an address of this machine
+    rtp_port_min: int = 40000
+    rtp_port_max: int = 40999
+    dead_media_timeout_s: float = 30.0  # no RTP from the phone this long ends the call (0: never)
+
     # token exchange
     hmac_max_skew_s: int = 900
     communication_user_token_lifetime_s: int = 24 * 3600

@@ -53,7 +53,7 @@ def fuzz_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """A platform of its own for the fuzzer, seeded with the demo data."""
     data_dir = tmp_path_factory.mktemp("callbridge-fuzz")
     port = free_port()
-    config = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
+    config = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", sip_enabled=False,
                       log_level="CRITICAL", signin_failures_per_user=5, signin_failures_per_address=50)
     asyncio.run(seed_and_describe(config))
     info = json.loads((data_dir / "demo.json").read_text())

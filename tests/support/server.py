@@ -23,6 +23,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_sip_port() -> int:
+    """A loopback port free for both UDP and TCP (SIP listens on both)."""
+    while True:
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
 @contextmanager
 def running_server(settings: Settings, tls: TlsFiles, clock: Clock | None = None) -> Iterator[uvicorn.Server]:
     app = create_app(settings, clock)

@@ -76,6 +76,7 @@ class Call:
     ended_at: datetime | None = None
     end_reason: EndReason | None = None
     lost: dict[str, datetime] = field(default_factory=dict)  # agent -> deadline to come back
+    trunk_call_id: str | None = None  # the SIP Call-ID of a phone leg's session
 
     # -- reading ------------------------------------------------------------------------------------------
     @property

@@ -31,7 +31,8 @@ def record_of(call: Call) -> dict[str, Any]:
     return {"id": call.id, "tenant_id": call.caller.tenant_id, "thread_id": call.thread_id,
             "caller_id": call.caller.raw_id, "callee_id": call.callee.raw_id, "caller_agent": call.caller.agent_id,
             "answered_by": call.callee.agent_id, "started_at": call.created_at, "connected_at": call.connected_at,
-            "ended_at": call.ended_at, "end_code": call.end_reason.code, "end_sub_code": call.end_reason.sub_code}
+            "ended_at": call.ended_at, "end_code": call.end_reason.code, "end_sub_code": call.end_reason.sub_code,
+            "trunk_call_id": call.trunk_call_id}
 
 
 class CallRecords:
@@ -112,4 +113,5 @@ class CallRecords:
                  else "Incoming", "caller": r.caller_id, "callee": r.callee_id,
                  "startTime": r.started_at.isoformat(), "connectTime": r.connected_at and r.connected_at.isoformat(),
                  "endTime": r.ended_at.isoformat(), "answeredBy": r.answered_by,
-                 "endReason": {"code": r.end_code, "subCode": r.end_sub_code}} for r in rows]
+                 "endReason": {"code": r.end_code, "subCode": r.end_sub_code},
+                 **({"sipCallId": r.trunk_call_id} if r.trunk_call_id else {})} for r in rows]

@@ -121,6 +121,12 @@ class CallingService:
         self._owners[leg] = raw_id
         return self.bus.attach(leg)
 
+    def note_trunk_call(self, call_id: str, sip_call_id: str) -> None:
+        """The SIP Call-ID of a call's phone leg, for its call record."""
+        call = self.switchboard.calls.get(call_id)
+        if call is not None:
+            call.trunk_call_id = sip_call_id
+
     def detach_leg(self, leg: str) -> None:
         self.bus.detach(leg)
         self._forget_idle([leg])

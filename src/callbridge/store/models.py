@@ -303,6 +303,7 @@ class CallRecord(Base):
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
     end_code: Mapped[int] = mapped_column(Integer)
     end_sub_code: Mapped[int] = mapped_column(Integer)
+    trunk_call_id: Mapped[str | None] = mapped_column(String(256))  # the SIP Call-ID of a phone leg
 
 
 class Trunk(Base):

@@ -1,0 +1,217 @@
+"""The SIP side of calls (use cases 1 and 2): each phone leg is an agent on the calling service's bus, carried
+by a SIP session on a trunk, its media anchored in the media gateway.
+
+- Out (``open_leg``): the call rings the leg; the leg sends the INVITE over the trunk (From and
+  P-Asserted-Identity: the caller's own number) with the gateway's plain-RTP offer; 180 -> the call rings,
+  200 -> it connects with the gateway's WebRTC answer; a refusal ends it with the phone network's reason; the
+  phone hanging up ends it with 0/560000.
+- In (``ua.incoming``): screened first (``Screening``: the trunk by source or digest, its limits); then the number's
+  user; the call rings every agent of the user with the gateway's WebRTC offer and the caller's number and name;
+  the first agent to answer gets the phone's 200; the carrier's CANCEL ends the ringing everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from callbridge.calling import end_reasons as reasons
+from callbridge.calling.call import CallError, Leg
+from callbridge.calling.end_reasons import EndReason
+from callbridge.calling.policy import PhoneCleared
+from callbridge.calling.protocol import CallCommand
+from callbridge.calling.service import CallingService
+from callbridge.media.gateway import MediaGateway, Side
+from callbridge.pstn.inbound import CALLED_USER, InboundRoute, Refusal, TrunkLimits, called_number, judge_user
+from callbridge.pstn.legs import FromCall, FromPhone, Inbox
+from callbridge.pstn.screening import Screening
+from callbridge.sip.transport import Address
+from callbridge.sip.useragent import UserAgent
+from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Ringing
+from callbridge.sip.useragent_incoming import IncomingSession
+from callbridge.sip.useragent_outgoing import OutgoingSession
+
+log = logging.getLogger("callbridge.pstn")
+
+# why a call to a user ended before an answer -> what the phone network hears
+_INBOUND_STATUS = {(603, 0): (603, "Decline"), (487, 0): (487, "Request Terminated")}
+
+
+class Bridge:
+    def __init__(self, calling: CallingService, ua: UserAgent, media: MediaGateway, screening: Screening) -> None:
+        self.calling, self.ua, self.media, self.screening = calling, ua, media, screening
+        self.limits: TrunkLimits = screening.limits
+        self._legs: set[asyncio.Task[None]] = set()
+        self._accepting: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.ua.screen = self.screening.screen
+        self._accepting = asyncio.create_task(self._accept())
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._accepting, *self._legs) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _spawn(self, flow: Any) -> None:
+        task = asyncio.create_task(flow)
+        self._legs.add(task)
+        task.add_done_callback(self._legs.discard)
+
+    # -- use case 1: a call to a phone number -------------------------------------------------------------------
+    async def open_leg(self, cleared: PhoneCleared) -> str:
+        leg = f"pstn-{uuid.uuid4().hex[:16]}"
+        inbox = Inbox(self.calling.attach_leg(leg, cleared.callee_raw_id))
+        self._spawn(self._outbound(leg, inbox, cleared))
+        return leg
+
+    async def _outbound(self, leg: str, inbox: Inbox, cleared: PhoneCleared) -> None:
+        call_id, session = "", None
+        try:
+            first = await inbox.next()
+            assert isinstance(first, FromCall) and first.frame["type"] == "call.incoming"
+            call_id = first.frame["callId"]
+            trunk = self.screening.trunk(cleared.trunk_id)
+            if trunk is None or self.limits.admit(trunk, self.calling.clock.now()) is not None:
+                return await self._command(leg, "reject", call_id, reasons.TRUNK_BUSY)
+            self.limits.opened(trunk.id)
+            try:
+                plain = await self.media.offer(leg, first.frame.get("sdp") or "", towards=Side.TRUNK)
+                session = await self._invite(trunk, cleared, plain)
+                self.calling.note_trunk_call(call_id, session.call_id)
+                inbox.listen_to(session.next_event)
+                await self._outbound_events(leg, call_id, inbox, session)
+            finally:
+                self.limits.closed(trunk.id)
+        except Exception:
+            log.exception("phone leg failed", extra={"leg": leg, "call_id": call_id})
+            await self._command(leg, "hang_up", call_id, reasons.TRUNK_BUSY)
+            if session is not None:
+                await session.hang_up()
+        finally:
+            await self._close_leg(leg, inbox)
+
+    async def _invite(self, trunk: Any, cleared: PhoneCleared, plain: str) -> OutgoingSession:
+        local = self.ua.local(trunk.transport.upper())
+        caller = f"sip:{cleared.caller_number}@{local.host}"
+        headers = (("P-Asserted-Identity", f'"{cleared.caller_name}" <{caller};user=phone>'),)
+        credentials = ((trunk.outbound_username, trunk.outbound_password) if trunk.outbound_username else None)
+        return await self.ua.call(f"sip:{cleared.number}@{trunk.host}:{trunk.port};user=phone", from_uri=caller,
+                                  from_name=cleared.caller_name, sdp=plain,
+                                  destination=Address(trunk.host, trunk.port, trunk.transport.upper()),
+                                  headers=headers, credentials=credentials)
+
+    async def _outbound_events(self, leg: str, call_id: str, inbox: Inbox, session: OutgoingSession) -> None:
+        while True:
+            item = await inbox.next()
+            if isinstance(item, FromPhone):
+                event = item.event
+                if isinstance(event, Ringing):
+                    await self._command(leg, "alerting", call_id)
+                elif isinstance(event, Answered):
+                    answer = await self.media.answer(leg, event.sdp or "", towards=Side.AGENT)
+                    await self._command(leg, "accept", call_id, answer)
+                elif isinstance(event, Failed):
+                    return await self._command(leg, "reject", call_id, reasons.from_phone(event.status))
+                elif isinstance(event, Ended):
+                    return await self._command(leg, "hang_up", call_id, reasons.PHONE_HUNG_UP)
+                continue
+            kind = item.frame["type"]
+            if kind == "call.incoming.ended":  # the caller cancelled, or nobody answered in time
+                session.cancel()
+                return
+            if kind == "call.state" and item.frame["state"] == "Disconnected":
+                await session.hang_up()
+                return
+            if kind == "call.dtmf":
+                await self.media.send_dtmf(leg, item.frame["tone"])
+
+    # -- use case 2: a phone calls a user's number --------------------------------------------------------------
+    async def _accept(self) -> None:
+        while True:
+            session = await self.ua.incoming.get()
+            self._spawn(self._inbound(session))
+
+    async def _inbound(self, session: IncomingSession) -> None:
+        trunk = self.screening.admitted(session.call_id)
+        if trunk is None:  # screened out meanwhile (it should not happen): refuse rather than guess
+            return session.decline(503, "Service Unavailable")
+        routed = await self._route(session, trunk)
+        if isinstance(routed, Refusal):
+            return session.decline(routed.status or 404, routed.reason)
+        leg = f"pstn-{uuid.uuid4().hex[:16]}"
+        caller_raw_id = f"4:{session.from_number}" if session.from_number else "4:anonymous"
+        inbox = Inbox(self.calling.attach_leg(leg, caller_raw_id))
+        self.limits.opened(trunk.id)
+        try:
+            offer = await self.media.offer(leg, session.offer or "", towards=Side.AGENT)
+            callee = Leg(f"8:orgid:{routed.user_id}", routed.user_name, routed.tenant_id)
+            call_id = await self.calling.start_from_phone(leg, Leg(caller_raw_id, session.from_name, None), callee,
+                                                          offer)
+            self.calling.note_trunk_call(call_id, session.call_id)
+            inbox.listen_to(session.next_event)
+            await self._inbound_events(leg, call_id, inbox, session)
+        except Exception:
+            log.exception("phone leg failed", extra={"leg": leg})
+            if not session.answered:
+                session.decline(500, "Server Internal Error")
+            else:
+                await session.hang_up()
+        finally:
+            self.limits.closed(trunk.id)
+            await self._close_leg(leg, inbox)
+
+    async def _route(self, session: IncomingSession, trunk: Any) -> InboundRoute | Refusal:
+        number = called_number(getattr(session.request_uri, "user", None))
+        if number is None:
+            return Refusal(404, "Not Found")
+        rows = await self.calling.db.fetch_all(CALLED_USER, {"number": number})
+        return judge_user(rows[0] if rows else None, trunk, number)
+
+    async def _inbound_events(self, leg: str, call_id: str, inbox: Inbox, session: IncomingSession) -> None:
+        rang = False
+        while True:
+            item = await inbox.next()
+            if isinstance(item, FromPhone):
+                if isinstance(item.event, Cancelled):
+                    return await self._command(leg, "hang_up", call_id)
+                if isinstance(item.event, Ended):
+                    return await self._command(leg, "hang_up", call_id, reasons.PHONE_HUNG_UP)
+                continue
+            frame = item.frame
+            if frame["type"] == "call.state" and frame["state"] == "Ringing" and not rang:
+                session.ring()
+                rang = True
+            elif frame["type"] == "call.sdp" and not session.answered:
+                session.answer(await self.media.answer(leg, frame["sdp"], towards=Side.TRUNK))
+            elif frame["type"] == "call.state" and frame["state"] == "Disconnected":
+                return await self._ended_by_call(session, frame.get("endReason") or {})
+            elif frame["type"] == "call.dtmf":
+                await self.media.send_dtmf(leg, frame["tone"])
+
+    async def _ended_by_call(self, session: IncomingSession, reason: dict[str, int]) -> None:
+        if session.answered:
+            await session.hang_up()
+            return
+        status, phrase = _INBOUND_STATUS.get((reason.get("code", 0), reason.get("subCode", 0)),
+                                             (480, "Temporarily Unavailable"))
+        session.decline(status, phrase)
+
+    # -- both -----------------------------------------------------------------------------------------------------
+    async def _command(self, leg: str, name: str, call_id: str, payload: str | EndReason | None = None) -> None:
+        try:
+            await self.calling.command(leg, CallCommand(name, call_id, payload))
+        except CallError as exc:  # the call moved on meanwhile (ended, answered elsewhere): nothing to do
+            log.info("phone leg command not taken", extra={"leg": leg, "command": name, "why": str(exc)})
+
+    async def _close_leg(self, leg: str, inbox: Inbox) -> None:
+        await inbox.close()
+        with contextlib.suppress(Exception):
+            await self.media.delete(leg)
+        self.calling.detach_leg(leg)

@@ -1,0 +1,49 @@
+"""A phone leg's two inboxes, read as one: what the call tells the leg (its bus queue) and what the SIP session
+tells it (its events). Small enough to keep the bridge's flows readable as straight-line code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from callbridge.sip.useragent_events import SessionEvent
+
+
+@dataclass(frozen=True)
+class FromCall:
+    frame: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FromPhone:
+    event: SessionEvent
+
+
+class Inbox:
+    def __init__(self, call: asyncio.Queue[dict[str, Any]]) -> None:
+        self.call = call
+        self._phone: Callable[[], Awaitable[SessionEvent]] | None = None
+        self._pending: dict[asyncio.Task[Any], str] = {}
+
+    def listen_to(self, next_event: Callable[[], Awaitable[SessionEvent]]) -> None:
+        self._phone = next_event
+
+    async def next(self) -> FromCall | FromPhone:
+        if "call" not in self._pending.values():
+            self._pending[asyncio.ensure_future(self.call.get())] = "call"
+        if self._phone is not None and "phone" not in self._pending.values():
+            self._pending[asyncio.ensure_future(self._phone())] = "phone"
+        done, _ = await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        first = min(done, key=lambda task: self._pending[task] != "phone")  # the phone's news first
+        source = self._pending.pop(first)
+        return FromPhone(first.result()) if source == "phone" else FromCall(first.result())
+
+    async def close(self) -> None:
+        for task in self._pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._pending.clear()

@@ -1,0 +1,78 @@
+"""The phone side of a node, wired from settings: SIP on its transports, the user agent, the media gateway
+(rtpengine when installed or asked for, else the in-process aiortc bridge), the trunk screening and the bridge
+that makes phone legs of calls. Started and stopped with the application."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import shutil
+from dataclasses import dataclass
+
+from callbridge.calling.service import CallingService
+from callbridge.clock import Clock
+from callbridge.config import Settings
+from callbridge.graph.paging import load_secret
+from callbridge.media.aiortc_bridge import AiortcGateway
+from callbridge.media.gateway import MediaConfig, MediaGateway
+from callbridge.media.rtp_endpoint import PortRange
+from callbridge.media.rtpengine import RtpengineGateway
+from callbridge.media.rtpengine_process import RtpengineProcess
+from callbridge.pstn.bridge import Bridge
+from callbridge.pstn.screening import Screening
+from callbridge.sip.endpoint import Endpoint
+from callbridge.sip.transport import Address
+from callbridge.sip.useragent import UserAgent
+from callbridge.store.db import Database
+
+log = logging.getLogger("callbridge.pstn")
+
+
+def media_gateway(settings: Settings) -> MediaGateway:
+    config = MediaConfig(PortRange(settings.rtp_port_min, settings.rtp_port_max), settings.media_address,
+                         settings.dead_media_timeout_s)
+    engine = settings.media_engine
+    if engine == "auto":
+        engine = "rtpengine" if shutil.which("rtpengine") else "aiortc"
+    if engine == "rtpengine":
+        process = RtpengineProcess(settings.data_dir / "rtpengine", interface=settings.media_address,
+                                   ports=config.ports)
+        return RtpengineGateway(config, process=process)
+    if engine == "aiortc":
+        return AiortcGateway(config)
+    raise ValueError(f"media_engine {settings.media_engine!r}: auto, rtpengine or aiortc")
+
+
+@dataclass
+class PhoneSide:
+    endpoint: Endpoint
+    ua: UserAgent
+    media: MediaGateway
+    screening: Screening
+    bridge: Bridge
+    addresses: list[Address]
+
+    async def stop(self) -> None:
+        await self.bridge.stop()
+        await self.screening.stop()
+        await self.endpoint.close()
+        await self.media.close()
+
+
+async def start_phone_side(settings: Settings, calling: CallingService, db: Database, clock: Clock) -> PhoneSide:
+    endpoint = Endpoint(lambda event: None)
+    addresses = [await endpoint.listen(t.upper(), settings.sip_host, settings.sip_port)
+                 for t in settings.sip_transports]
+    ua = UserAgent(endpoint)
+    media = media_gateway(settings)
+    await media.start()
+    secret = hmac.new(await load_secret(db), b"sip digest nonces", hashlib.sha256).digest()
+    screening = Screening(db.fetch_all, clock.now, secret, unlisted=settings.sip_unlisted)
+    await screening.start()
+    bridge = Bridge(calling, ua, media, screening)
+    await bridge.start()
+    calling.phones = bridge
+    log.info("phone side ready", extra={"sip": [f"{a.transport}:{a.host}:{a.port}" for a in addresses],
+                                        "media": type(media).__name__})
+    return PhoneSide(endpoint, ua, media, screening, bridge, addresses)
