@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     rtp_port_min: int = 40000
     rtp_port_max: int = 40999
     dead_media_timeout_s: float = 30.0  # no RTP from the phone this long ends the call (0: never)
+    carrier_enabled: bool = False  # run the built-in carrier (virtual phones) in this process; `callbridge demo` does
+    carrier_port: int = 5070  # its SIP port (UDP); the demo's trunk points here
 
     # token exchange
     hmac_max_skew_s: int = 900

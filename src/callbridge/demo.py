@@ -17,10 +17,20 @@ from callbridge.directory import apps, consent, resources, tenants, users
 from callbridge.directory.values import COMMUNICATION_APP_ID
 from callbridge.graph.auth import Caller
 from callbridge.graph.calendar import CalendarContext, create_event
+from callbridge.pstn import trunks
 from callbridge.store.db import Database
 from callbridge.store.models import Tenant, User
 from callbridge.store.types import utcnow
 from callbridge.tls import ensure_local_tls
+
+# The vendor's demo customers, each with a virtual phone on the built-in carrier.
+CUSTOMERS = [
+    ("+12065550100", "Kim Akers (Adatum Corporation)"),
+    ("+12065550111", "Ben Miller (Tailspin Toys)"),
+    ("+12065550122", "Rachel Valdez (Wide World Importers)"),
+    ("+14155550133", "Omar Farouk (Margie's Travel)"),
+    ("+442079460144", "Sophie Turner (Woodgrove Bank)"),
+]
 
 GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "Chat.Create", "Chat.Read", "Calendars.Read",
                 "Calendars.ReadWrite", "OnlineMeetings.Read"]
@@ -105,6 +115,9 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
         described.append(_describe_tenant(base, tenant, members, people[name]))
         if name == "Fabrikam":
             await _seed_calendar(s, settings, app.client_id, members[1], utcnow())
+            await trunks.add_trunk(s, tenant.id, "carrier", trunks.TrunkChanges(
+                host="127.0.0.1", port=settings.carrier_port, transport="udp", number_prefixes=["+"],
+                allow_sources=["127.0.0.1"], max_calls=100, max_cps=50))
     return {
         "base_url": base,
         "graph_base_url": f"{base}/graph/v1.0",
@@ -117,6 +130,9 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
         "app": {"client_id": app.client_id, "client_secret": secret, "redirect_uri": app.redirect_uris[0],
                 "tenant_id": contoso.id, "name": app.display_name},
         "tenants": described,
+        "sip": {"host": settings.sip_host, "port": settings.sip_port, "transports": settings.sip_transports},
+        "carrier": {"host": "127.0.0.1", "port": settings.carrier_port, "transport": "udp", "trunk": "carrier",
+                    "phones": [{"number": number, "name": name} for number, name in CUSTOMERS]},
     }
 
 
@@ -201,6 +217,9 @@ def summary(info: dict[str, Any], path: Path) -> str:
         f"  directory        {info['graph_base_url']}/users",
         f"  calling          {info['base_url'].replace('https://', 'wss://')}/calling/ws",
         f"  metrics          {info['base_url']}/metrics",
+        f"  SIP trunk side   {info['sip']['host']}:{info['sip']['port']} ({', '.join(info['sip']['transports'])})",
+        f"  carrier          {info['carrier']['host']}:{info['carrier']['port']} "
+        f"({len(info['carrier']['phones'])} virtual phones, e.g. {info['carrier']['phones'][0]['number']})",
         f"  demo.json        {path.resolve()}",
         "  demo sign-ins:",
     ]

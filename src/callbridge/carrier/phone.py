@@ -1,0 +1,248 @@
+"""A virtual phone: one number, one call at a time, its state in one transition table.
+
+States: ``idle``, ``dialing`` (our INVITE is out), ``ringback`` (the far end rings), ``ringing`` (a call for us),
+``connected``. A call that ends returns the phone to ``idle`` and leaves its outcome in ``last``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from callbridge.media.audio import Echo, Recording, Silence, Source, Tone, WavFile
+from callbridge.media.rtp_endpoint import PortRange, RtpEndpoint
+from callbridge.sip.transport import Address
+from callbridge.sip.useragent import UserAgent
+from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Reinvited, Ringing, SessionEvent
+from callbridge.sip.useragent_incoming import IncomingSession
+from callbridge.sip.useragent_outgoing import OutgoingSession
+
+log = logging.getLogger("callbridge.carrier")
+
+
+class PhoneState(StrEnum):
+    IDLE = "idle"
+    DIALING = "dialing"
+    RINGBACK = "ringback"
+    RINGING = "ringing"
+    CONNECTED = "connected"
+
+
+class PhoneEvent(StrEnum):
+    DIAL = "dial"
+    REMOTE_RINGING = "remote_ringing"
+    INCOMING = "incoming"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+S, E = PhoneState, PhoneEvent
+PHONE_TRANSITIONS: dict[tuple[PhoneState, PhoneEvent], PhoneState] = {
+    (S.IDLE, E.DIAL): S.DIALING,
+    (S.IDLE, E.INCOMING): S.RINGING,
+    (S.DIALING, E.REMOTE_RINGING): S.RINGBACK,
+    (S.RINGBACK, E.REMOTE_RINGING): S.RINGBACK,
+    (S.DIALING, E.ANSWERED): S.CONNECTED,
+    (S.RINGBACK, E.ANSWERED): S.CONNECTED,
+    (S.RINGING, E.ANSWERED): S.CONNECTED,
+    **{(state, E.ENDED): S.IDLE for state in (S.DIALING, S.RINGBACK, S.RINGING, S.CONNECTED)},
+}
+
+
+class PhoneBusy(Exception):
+    """The phone cannot do that now (``state`` says why)."""
+
+
+class AnswerMode(StrEnum):
+    MANUAL = "manual"  # rings until someone answers or declines
+    AUTO = "auto"  # answers at once
+    BUSY = "busy"  # answers 486
+    DECLINE = "decline"  # answers 603
+
+
+@dataclass
+class CallInfo:
+    """The phone's current or last call, as its page and the CLI show it."""
+
+    direction: str  # in | out
+    peer: str  # the other side's number (caller id for calls in)
+    peer_name: str | None = None
+    sip_call_id: str | None = None
+    outcome: str | None = None  # why it ended: "hung up by us", "486 Busy Here", ...
+
+
+@dataclass
+class VirtualPhone:
+    number: str
+    name: str
+    ua: UserAgent
+    trunk: Address  # where calls to callbridge go
+    rtp_ports: PortRange = field(default_factory=lambda: PortRange(42_000, 42_999))
+    answer_mode: AnswerMode = AnswerMode.MANUAL
+    source_factory: Callable[[], Source] = field(default=lambda: Tone(440.0))
+    state: PhoneState = PhoneState.IDLE
+    call: CallInfo | None = None
+    recording: Recording = field(default_factory=Recording)
+    digits: list[str] = field(default_factory=list)
+    on_change: Callable[[VirtualPhone], None] | None = None
+    _session: OutgoingSession | IncomingSession | None = None
+    _rtp: RtpEndpoint | None = None
+    _watch: asyncio.Task[None] | None = None
+
+    def _step(self, event: PhoneEvent) -> None:
+        try:
+            self.state = PHONE_TRANSITIONS[(self.state, event)]
+        except KeyError:
+            raise PhoneBusy(f"{self.number} is {self.state}: cannot {event}") from None
+        if self.on_change is not None:
+            self.on_change(self)
+
+    # -- calls out -------------------------------------------------------------------------------------------------
+    async def dial(self, number: str) -> None:
+        if self.state is not PhoneState.IDLE:
+            raise PhoneBusy(f"{self.number} is {self.state}")
+        rtp = await self._open_rtp()
+        self.call = CallInfo("out", number)
+        self._step(PhoneEvent.DIAL)
+        host = self.ua.local(self.trunk.transport).host
+        try:
+            session = await self.ua.call(f"sip:{number}@{self.trunk.host}:{self.trunk.port}",
+                                         from_uri=f"sip:{self.number}@{host}", from_name=self.name, sdp=rtp.offer(),
+                                         destination=self.trunk)
+        except Exception:
+            await self._finish("could not send the INVITE")
+            raise
+        self._session, self.call.sip_call_id = session, session.call_id
+        self._watch = asyncio.create_task(self._follow(session))
+
+    # -- calls in --------------------------------------------------------------------------------------------------
+    async def offered(self, session: IncomingSession) -> None:
+        """A call for this phone (the carrier routed it here by number)."""
+        if self.state is not PhoneState.IDLE or self.answer_mode is AnswerMode.BUSY:
+            session.decline(486, "Busy Here")
+            return
+        if self.answer_mode is AnswerMode.DECLINE:
+            session.decline(603, "Decline")
+            return
+        self._session = session
+        self.call = CallInfo("in", session.from_number or "anonymous", session.from_name, session.call_id)
+        self._step(PhoneEvent.INCOMING)
+        session.ring()
+        self._watch = asyncio.create_task(self._follow(session))
+        if self.answer_mode is AnswerMode.AUTO:
+            await self.answer()
+
+    async def answer(self) -> None:
+        session = self._session
+        if self.state is not PhoneState.RINGING or not isinstance(session, IncomingSession):
+            raise PhoneBusy(f"{self.number} is {self.state}: nothing to answer")
+        rtp = await self._open_rtp()
+        session.answer(rtp.answer(session.offer or ""))
+        self._step(PhoneEvent.ANSWERED)
+        rtp.start()
+
+    async def decline(self, status: int = 603) -> None:
+        session = self._session
+        if self.state is not PhoneState.RINGING or not isinstance(session, IncomingSession):
+            raise PhoneBusy(f"{self.number} is {self.state}: nothing to decline")
+        session.decline(status)
+        await self._finish(f"declined with {status}")
+
+    async def hang_up(self) -> None:
+        session = self._session
+        if session is None or self.state is PhoneState.IDLE:
+            raise PhoneBusy(f"{self.number} is idle")
+        if self.state is PhoneState.RINGING and isinstance(session, IncomingSession):
+            return await self.decline(603)
+        await session.hang_up()
+        await self._finish("hung up here")
+
+    # -- media -------------------------------------------------------------------------------------------------------
+    def play(self, what: str) -> None:
+        """``tone:<Hz>``, ``silence``, ``echo`` or ``wav:<path>``: what the phone sends from now on."""
+        self.source_factory = source_from(what)
+        if self._rtp is not None:
+            self._rtp.source = self.source_factory()
+
+    async def send_dtmf(self, digits: str) -> None:
+        if self._rtp is None or self.state is not PhoneState.CONNECTED:
+            raise PhoneBusy(f"{self.number} is not in a call")
+        for digit in digits:
+            await self._rtp.send_dtmf(digit)
+
+    async def _open_rtp(self) -> RtpEndpoint:
+        rtp = RtpEndpoint(bind=self.ua.local(self.trunk.transport).host, ports=self.rtp_ports,
+                          source=self.source_factory())
+        await rtp.open()
+        self.recording = rtp.recording = Recording()
+        self.digits = rtp.digits = []
+        self._rtp = rtp
+        return rtp
+
+    # -- the session's news ------------------------------------------------------------------------------------------
+    async def _follow(self, session: OutgoingSession | IncomingSession) -> None:
+        while self._session is session:
+            event = await session.next_event()
+            if await self._handle(event):
+                return
+
+    async def _handle(self, event: SessionEvent) -> bool:
+        rtp = self._rtp
+        if isinstance(event, Ringing):
+            self._step(PhoneEvent.REMOTE_RINGING)
+        elif isinstance(event, Answered):
+            if rtp is not None and event.sdp:
+                rtp.accept(event.sdp)
+                rtp.start()
+            self._step(PhoneEvent.ANSWERED)
+        elif isinstance(event, Reinvited) and rtp is not None:
+            session = self._session
+            if session is not None:
+                session.accept_reinvite(rtp.answer(event.offer or ""))
+        elif isinstance(event, Failed):
+            await self._finish(f"{event.status} {event.reason}")
+            return True
+        elif isinstance(event, (Ended, Cancelled)):
+            await self._finish("cancelled by the caller" if isinstance(event, Cancelled)
+                               else f"hung up by the other side ({event.reason})" if event.by_remote
+                               else f"ended ({event.reason})")
+            return True
+        return False
+
+    async def _finish(self, outcome: str) -> None:
+        self._session = None
+        watch, self._watch = self._watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+        if self.call is not None:
+            self.call.outcome = outcome
+        rtp, self._rtp = self._rtp, None
+        if rtp is not None:
+            with contextlib.suppress(Exception):
+                await rtp.close()
+        if self.state is not PhoneState.IDLE:
+            self._step(PhoneEvent.ENDED)
+
+
+def source_from(what: str) -> Callable[[], Source]:
+    kind, _, value = what.partition(":")
+    if kind == "tone":
+        frequency = float(value or 440)
+        if not 20 <= frequency <= 3900:
+            raise ValueError("a tone is between 20 and 3900 Hz (G.711 carries up to 4 kHz)")
+        return lambda: Tone(frequency)
+    if kind == "silence":
+        return Silence
+    if kind == "echo":
+        return Echo
+    if kind == "wav":
+        path = Path(value)
+        if not path.is_file():
+            raise ValueError(f"no WAV file at {value!r}")
+        return lambda: WavFile(path)
+    raise ValueError(f"play what? tone:<Hz>, silence, echo or wav:<path>, not {what!r}")

@@ -1,0 +1,223 @@
+"""Use cases 1 and 2 end to end with real SIP and real audio: Python agents (callbridge.sdk, WebRTC) and virtual
+phones of the built-in carrier (SIP + RTP G.711) talk through callbridge's trunk side and media gateway. Each
+side sends its own tone and hears the other's (FFT); the phone sees the caller's own number; every end is the
+documented one, and the call record carries the SIP Call-ID."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+
+import httpx
+import numpy as np
+import pytest
+
+from callbridge.carrier.network import Carrier, PhoneSpec
+from callbridge.carrier.phone import AnswerMode, PhoneState, VirtualPhone
+from callbridge.demo import CUSTOMERS
+from callbridge.media.rtp_endpoint import PortRange
+from callbridge.sdk import CallClient, CommunicationTokenCredential, PhoneNumberIdentifier, TeamsCallAgent, ToneSource
+from callbridge.sdk.media import dominant_frequency
+from callbridge.sip.transport import Address
+from tests.conftest import Demo
+from tests.integration.test_calling_audio import collect_incoming, heard, loopback_ice, until
+
+__all__ = ["loopback_ice"]  # the fixture pins ICE to 127.0.0.1 for this module too
+
+AGENT_HZ, PHONE_HZ = 1000.0, 440.0
+CUSTOMER = CUSTOMERS[0][0]
+
+
+@pytest.fixture
+async def carrier(demo: Demo) -> AsyncIterator[Carrier]:
+    network = Carrier(Address("127.0.0.1", demo.settings.sip_port, "UDP"), port=demo.settings.carrier_port,
+                      rtp_ports=PortRange(43_000, 43_499))
+    await network.start([PhoneSpec(number, name) for number, name in CUSTOMERS])
+    yield network
+    await network.stop()
+
+
+@pytest.fixture
+async def alice(demo: Demo) -> AsyncIterator[TeamsCallAgent]:
+    client = CallClient(demo.base_url, ca_file=demo.ca_file)
+    agent = await client.create_teams_call_agent(CommunicationTokenCredential(demo.communication_token("alice")))
+    yield agent
+    await agent.dispose()
+
+
+async def phone_hears(phone: VirtualPhone, seconds: float = 1.0) -> float:
+    mark = phone.recording.mark()
+    await until(lambda: len(phone.recording.since(mark)) >= int(8000 * seconds))
+    return dominant_frequency(np.asarray(phone.recording.since(mark), dtype=np.float32) / 32768.0, 8000)
+
+
+def records(demo: Demo, who: str) -> list[dict[str, object]]:
+    token = demo.communication_token(who)
+    with httpx.Client(base_url=demo.base_url, verify=ssl.create_default_context(cafile=demo.ca_file)) as c:
+        return list(c.get("/calling/v1/calls", headers={"Authorization": f"Bearer {token}"}).json()["value"])
+
+
+async def test_use_case_1_alice_calls_a_customer_who_sees_her_number(demo: Demo, carrier: Carrier,
+                                                                     alice: TeamsCallAgent) -> None:
+    phone = carrier.phone(CUSTOMER)
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER), audio=ToneSource(AGENT_HZ))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    assert phone.call is not None and phone.call.peer == demo.user("alice")["phone_number"]
+    assert phone.call.peer_name == "Alice Smith"
+    await call.wait_for_state("Ringing")
+
+    await phone.answer()
+    await call.wait_for_state("Connected")
+    frequency, loudness = await heard(call.media.recorder)
+    assert abs(frequency - PHONE_HZ) < 15 and loudness > 0.05
+    assert abs(await phone_hears(phone) - AGENT_HZ) < 15
+
+    await call.send_dtmf("5")
+    await until(lambda: "5" in phone.digits)
+
+    await phone.hang_up()
+    await call.wait_for_state("Disconnected")
+    assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (0, 560000)  # type: ignore[union-attr]
+    [record] = [r for r in records(demo, "alice") if r["callId"] == call.id]
+    assert record["callee"] == f"4:{CUSTOMER}" and record["sipCallId"] == phone.call.sip_call_id
+    assert record["endReason"] == {"code": 0, "subCode": 560000}
+
+
+@pytest.mark.parametrize(("mode", "code", "sub_code"), [(AnswerMode.BUSY, 486, 560486),
+                                                        (AnswerMode.DECLINE, 603, 560603)])
+async def test_a_busy_or_declining_phone_ends_the_call_with_its_reason(demo: Demo, carrier: Carrier,
+                                                                       alice: TeamsCallAgent, mode: AnswerMode,
+                                                                       code: int, sub_code: int) -> None:
+    carrier.phone(CUSTOMER).answer_mode = mode
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
+    await call.wait_for_state("Disconnected")
+    assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (code, sub_code)  # type: ignore[union-attr]
+
+
+async def test_an_unknown_number_at_the_carrier_ends_404_560404(demo: Demo, carrier: Carrier,
+                                                                alice: TeamsCallAgent) -> None:
+    call = await alice.start_call(PhoneNumberIdentifier("+12065550199"))
+    await call.wait_for_state("Disconnected")
+    assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (404, 560404)  # type: ignore[union-attr]
+
+
+async def test_alice_cancels_while_the_phone_rings(demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
+    phone = carrier.phone(CUSTOMER)
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    await call.hang_up()
+    await until(lambda: phone.state is PhoneState.IDLE)
+    assert phone.call is not None and phone.call.outcome == "cancelled by the caller"
+    assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (0, 0)  # type: ignore[union-attr]
+    [record] = [r for r in records(demo, "alice") if r["callId"] == call.id]  # the call's own reason: cancelled
+    assert record["endReason"] == {"code": 487, "subCode": 0} and record["connectTime"] is None
+
+
+async def test_use_case_2_a_customer_calls_alice_and_every_agent_rings(demo: Demo, carrier: Carrier,
+                                                                      alice: TeamsCallAgent) -> None:
+    client = CallClient(demo.base_url, ca_file=demo.ca_file)
+    second = await client.create_teams_call_agent(CommunicationTokenCredential(demo.communication_token("alice")))
+    try:
+        on_first, on_second = collect_incoming(alice), collect_incoming(second)
+        phone = carrier.phone(CUSTOMER)
+        await phone.dial(demo.user("alice")["phone_number"])
+        await until(lambda: bool(on_first and on_second))
+        assert on_first[0].caller_info.identifier.raw_id == f"4:{CUSTOMER}"
+        assert on_first[0].caller_info.display_name == CUSTOMERS[0][1]
+        await until(lambda: phone.state is PhoneState.RINGBACK)
+
+        ended_elsewhere: list[object] = []
+        on_first[0].on("call_ended", lambda args: ended_elsewhere.append(args))
+        call = await on_second[0].accept(audio=ToneSource(AGENT_HZ))
+        await call.wait_for_state("Connected")
+        await until(lambda: phone.state is PhoneState.CONNECTED)
+        await until(lambda: bool(ended_elsewhere))
+        assert (on_first[0].call_end_reason.code, on_first[0].call_end_reason.sub_code) == (487, 10003)  # type: ignore[union-attr]
+
+        frequency, _ = await heard(call.media.recorder)
+        assert abs(frequency - PHONE_HZ) < 15
+        assert abs(await phone_hears(phone) - AGENT_HZ) < 15
+
+        await call.hang_up()
+        await until(lambda: phone.state is PhoneState.IDLE)
+        assert phone.call is not None and phone.call.outcome is not None and "hung up by the other side" in \
+            phone.call.outcome
+    finally:
+        await second.dispose()
+
+
+async def test_the_carrier_cancels_and_the_ringing_ends_everywhere(demo: Demo, carrier: Carrier,
+                                                                  alice: TeamsCallAgent) -> None:
+    incoming = collect_incoming(alice)
+    phone = carrier.phone(CUSTOMER)
+    await phone.dial(demo.user("alice")["phone_number"])
+    await until(lambda: bool(incoming))
+    await phone.hang_up()
+    await until(lambda: incoming[0].call_end_reason is not None)
+    assert (incoming[0].call_end_reason.code, incoming[0].call_end_reason.sub_code) == (487, 0)  # type: ignore[union-attr]
+
+
+async def dial_and_wait(phone: VirtualPhone, number: str) -> str:
+    await phone.dial(number)
+    await until(lambda: phone.state is PhoneState.IDLE)
+    assert phone.call is not None and phone.call.outcome is not None
+    return phone.call.outcome
+
+
+async def test_numbers_nobody_here_has_answer_404(demo: Demo, carrier: Carrier) -> None:
+    phone = carrier.phone(CUSTOMER)
+    assert (await dial_and_wait(phone, "+14255550199")).startswith("404")
+    assert (await dial_and_wait(phone, demo.user("nina")["phone_number"])).startswith("404")  # another tenant's
+
+
+async def test_an_unlicensed_user_answers_403_and_a_disabled_one_480(demo: Demo, carrier: Carrier) -> None:
+    from callbridge.directory import users
+
+    adele, phone = demo.user("adele"), carrier.phone(CUSTOMER)
+    await demo.change(lambda s: users.set_licence(s, adele["id"], "TEAMS_PHONE", False))
+    try:
+        assert (await dial_and_wait(phone, adele["phone_number"])).startswith("403")
+    finally:
+        await demo.change(lambda s: users.set_licence(s, adele["id"], "TEAMS_PHONE", True))
+    await demo.change(lambda s: users.set_account_enabled(s, adele["id"], False))
+    try:
+        assert (await dial_and_wait(phone, adele["phone_number"])).startswith("480")
+    finally:
+        await demo.change(lambda s: users.set_account_enabled(s, adele["id"], True))
+
+
+async def test_nobody_online_answers_480(demo: Demo, carrier: Carrier) -> None:
+    assert (await dial_and_wait(carrier.phone(CUSTOMER), demo.user("alice")["phone_number"])).startswith("480")
+
+
+async def test_alice_declines_603_and_an_unanswered_call_gets_480_after_the_ring_time(
+        demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
+    incoming = collect_incoming(alice)
+    phone = carrier.phone(CUSTOMER)
+    await phone.dial(demo.user("alice")["phone_number"])
+    await until(lambda: bool(incoming))
+    await incoming[0].reject()
+    await until(lambda: phone.state is PhoneState.IDLE)
+    assert phone.call is not None and phone.call.outcome == "603 Decline"
+
+    assert (await dial_and_wait(phone, demo.user("alice")["phone_number"])).startswith("480")  # ring time: 3 s
+    assert (incoming[1].call_end_reason.code, incoming[1].call_end_reason.sub_code) == (487, 10004)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("who", "number", "code", "sub_code"), [
+    ("alice", "+1 800 FLOWERS", 400, 10114),  # not E.164
+    ("megan", CUSTOMER, 403, 10111),  # no Teams Phone licence
+])
+async def test_calls_the_policy_refuses_never_reach_the_trunk(demo: Demo, carrier: Carrier, who: str, number: str,
+                                                             code: int, sub_code: int) -> None:
+    from callbridge.sdk import CallingError
+
+    client = CallClient(demo.base_url, ca_file=demo.ca_file)
+    agent = await client.create_teams_call_agent(CommunicationTokenCredential(demo.communication_token(who)))
+    try:
+        with pytest.raises(CallingError) as refused:
+            await agent.start_call(PhoneNumberIdentifier(number))
+        assert (refused.value.code, refused.value.sub_code) == (code, sub_code)
+        assert carrier.phone(CUSTOMER).call is None  # the phone never rang
+    finally:
+        await agent.dispose()
