@@ -43,6 +43,7 @@ BAD_NUMBER = EndReason(400, 10114, "the target is not a valid E.164 phone number
 PHONE_HUNG_UP = EndReason(0, 560000, "the phone hung up")
 PHONE_BUSY = EndReason(486, 560486, "the phone was busy")
 TRUNK_BUSY = EndReason(503, 560503, "the trunk is at its limit of calls, or refused the call for now")
+MEDIA_LOST = EndReason(410, 301005, "the phone's media stopped arriving (dead media)")
 
 
 def from_phone(status: int) -> EndReason:

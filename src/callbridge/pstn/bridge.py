@@ -28,9 +28,11 @@ from callbridge.media.gateway import MediaGateway, Side
 from callbridge.pstn.inbound import CALLED_USER, InboundRoute, Refusal, TrunkLimits, called_number, judge_user
 from callbridge.pstn.legs import FromCall, FromPhone, Inbox
 from callbridge.pstn.screening import Screening
+from callbridge.sip.offer_answer import is_hold, with_direction
+from callbridge.sip.sdp import Direction, SdpError, SessionDescription
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
-from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Ringing
+from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Reinvited, ReinviteFailed, Ringing
 from callbridge.sip.useragent_incoming import IncomingSession
 from callbridge.sip.useragent_outgoing import OutgoingSession
 
@@ -45,10 +47,14 @@ class Bridge:
         self.calling, self.ua, self.media, self.screening = calling, ua, media, screening
         self.limits: TrunkLimits = screening.limits
         self._legs: set[asyncio.Task[None]] = set()
+        self._agent_sdp: dict[str, str] = {}  # leg -> the agent's last SDP (for re-offers on hold and resume)
+        self._held: dict[str, bool] = {}  # leg -> whether the agent holds the phone
+        self._calls: dict[str, str] = {}  # leg -> its call, while both live
         self._accepting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.ua.screen = self.screening.screen
+        self.media.on_dead_media(self._dead_media)
         self._accepting = asyncio.create_task(self._accept())
 
     async def stop(self) -> None:
@@ -77,6 +83,7 @@ class Bridge:
             first = await inbox.next()
             assert isinstance(first, FromCall) and first.frame["type"] == "call.incoming"
             call_id = first.frame["callId"]
+            self._agent_sdp[leg] = first.frame.get("sdp") or ""
             trunk = self.screening.trunk(cleared.trunk_id)
             if trunk is None or self.limits.admit(trunk, self.calling.clock.now()) is not None:
                 return await self._command(leg, "reject", call_id, reasons.TRUNK_BUSY)
@@ -85,6 +92,7 @@ class Bridge:
                 plain = await self.media.offer(leg, first.frame.get("sdp") or "", towards=Side.TRUNK)
                 session = await self._invite(trunk, cleared, plain)
                 self.calling.note_trunk_call(call_id, session.call_id)
+                self._calls[leg] = call_id
                 inbox.listen_to(session.next_event)
                 await self._outbound_events(leg, call_id, inbox, session)
             finally:
@@ -121,6 +129,8 @@ class Bridge:
                     return await self._command(leg, "reject", call_id, reasons.from_phone(event.status))
                 elif isinstance(event, Ended):
                     return await self._command(leg, "hang_up", call_id, reasons.PHONE_HUNG_UP)
+                elif isinstance(event, Reinvited):
+                    await self._phone_reinvited(leg, call_id, session, event.offer)
                 continue
             kind = item.frame["type"]
             if kind == "call.incoming.ended":  # the caller cancelled, or nobody answered in time
@@ -129,8 +139,7 @@ class Bridge:
             if kind == "call.state" and item.frame["state"] == "Disconnected":
                 await session.hang_up()
                 return
-            if kind == "call.dtmf":
-                await self.media.send_dtmf(leg, item.frame["tone"])
+            await self._from_call(leg, item.frame, session)
 
     # -- use case 2: a phone calls a user's number --------------------------------------------------------------
     async def _accept(self) -> None:
@@ -155,6 +164,7 @@ class Bridge:
             call_id = await self.calling.start_from_phone(leg, Leg(caller_raw_id, session.from_name, None), callee,
                                                           offer)
             self.calling.note_trunk_call(call_id, session.call_id)
+            self._calls[leg] = call_id
             inbox.listen_to(session.next_event)
             await self._inbound_events(leg, call_id, inbox, session)
         except Exception:
@@ -183,17 +193,20 @@ class Bridge:
                     return await self._command(leg, "hang_up", call_id)
                 if isinstance(item.event, Ended):
                     return await self._command(leg, "hang_up", call_id, reasons.PHONE_HUNG_UP)
+                if isinstance(item.event, Reinvited):
+                    await self._phone_reinvited(leg, call_id, session, item.event.offer)
                 continue
             frame = item.frame
             if frame["type"] == "call.state" and frame["state"] == "Ringing" and not rang:
                 session.ring()
                 rang = True
             elif frame["type"] == "call.sdp" and not session.answered:
+                self._agent_sdp[leg] = frame["sdp"]
                 session.answer(await self.media.answer(leg, frame["sdp"], towards=Side.TRUNK))
             elif frame["type"] == "call.state" and frame["state"] == "Disconnected":
                 return await self._ended_by_call(session, frame.get("endReason") or {})
-            elif frame["type"] == "call.dtmf":
-                await self.media.send_dtmf(leg, frame["tone"])
+            else:
+                await self._from_call(leg, frame, session)
 
     async def _ended_by_call(self, session: IncomingSession, reason: dict[str, int]) -> None:
         if session.answered:
@@ -204,14 +217,69 @@ class Bridge:
         session.decline(status, phrase)
 
     # -- both -----------------------------------------------------------------------------------------------------
+    async def _from_call(self, leg: str, frame: dict[str, Any], session: OutgoingSession | IncomingSession) -> None:
+        """What a connected call tells its phone leg: DTMF to send, and the agent holding or resuming (the phone is
+        re-invited sendonly, then sendrecv: RFC 3264 8.4)."""
+        kind = frame["type"]
+        if kind == "call.dtmf":
+            await self.media.send_dtmf(leg, frame["tone"])
+        elif kind == "call.state" and frame["state"] in ("RemoteHold", "Connected") and session.answered:
+            held = frame["state"] == "RemoteHold"
+            if self._held.get(leg, False) != held:
+                self._held[leg] = held
+                await self._reinvite_phone(leg, session, Direction.SENDONLY if held else Direction.SENDRECV)
+
+    async def _reinvite_phone(self, leg: str, session: OutgoingSession | IncomingSession,
+                              direction: Direction) -> None:
+        agent_sdp = _directed(self._agent_sdp.get(leg, ""), direction)
+        plain = await self.media.offer(leg, agent_sdp, towards=Side.TRUNK)
+        try:
+            answer = await session.reinvite(plain)
+        except ReinviteFailed as exc:
+            log.warning("the phone refused the re-INVITE", extra={"leg": leg, "status": exc.status})
+            return
+        if answer:
+            await self.media.answer(leg, answer, towards=Side.AGENT)
+
+    async def _phone_reinvited(self, leg: str, call_id: str, session: OutgoingSession | IncomingSession,
+                               offer: str | None) -> None:
+        """The phone holds (sendonly or inactive) or resumes: its new offer goes through the gateway, the agent's
+        last SDP answers it with the mirrored direction, and the call shows the hold."""
+        if not offer:
+            return session.reject_reinvite(488)
+        held = is_hold(SessionDescription.parse(offer))
+        await self.media.offer(leg, offer, towards=Side.AGENT)
+        agent_answer = _directed(self._agent_sdp.get(leg, ""), Direction.RECVONLY if held else Direction.SENDRECV)
+        session.accept_reinvite(await self.media.answer(leg, agent_answer, towards=Side.TRUNK))
+        await self._command(leg, "hold" if held else "resume", call_id)
+
+
     async def _command(self, leg: str, name: str, call_id: str, payload: str | EndReason | None = None) -> None:
         try:
             await self.calling.command(leg, CallCommand(name, call_id, payload))
         except CallError as exc:  # the call moved on meanwhile (ended, answered elsewhere): nothing to do
             log.info("phone leg command not taken", extra={"leg": leg, "command": name, "why": str(exc)})
 
+    def _dead_media(self, leg: str) -> None:
+        """No RTP from the phone for the configured time: the call ends (410/301005), which hangs the phone up."""
+        call_id = self._calls.get(leg)
+        if call_id is not None:
+            log.warning("dead media on a phone leg", extra={"leg": leg, "call_id": call_id})
+            self._spawn(self._command(leg, "hang_up", call_id, reasons.MEDIA_LOST))
+
     async def _close_leg(self, leg: str, inbox: Inbox) -> None:
+        self._calls.pop(leg, None)
+        self._agent_sdp.pop(leg, None)
+        self._held.pop(leg, None)
         await inbox.close()
         with contextlib.suppress(Exception):
             await self.media.delete(leg)
         self.calling.detach_leg(leg)
+
+
+def _directed(sdp: str, direction: Direction) -> str:
+    """``sdp`` with every active m-line set to ``direction`` (left as it is if it cannot be read)."""
+    try:
+        return str(with_direction(SessionDescription.parse(sdp), direction))
+    except SdpError:
+        return sdp

@@ -1,0 +1,66 @@
+"""Hold and resume on a phone call: the agent's hold re-invites the phone sendonly (RFC 3264 8.4), so neither
+side hears the other, and resume brings both tones back; the phone's own hold shows as RemoteHold."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from callbridge.carrier.network import Carrier
+from callbridge.carrier.phone import PhoneState
+from callbridge.sdk import PhoneNumberIdentifier, Recorder, TeamsCallAgent, ToneSource, level
+from tests.conftest import Demo
+from tests.integration.test_calling_audio import heard, loopback_ice, until
+from tests.integration.test_pstn_calls import AGENT_HZ, CUSTOMER, PHONE_HZ, alice, carrier, phone_hears
+
+__all__ = ["alice", "carrier", "loopback_ice"]
+
+
+async def alice_hears_during(recorder: Recorder, seconds: float) -> float:
+    """The level of what arrives in a fixed capture window (0 when nothing arrives: a held phone sends nothing)."""
+    mark = recorder.mark()
+    await asyncio.sleep(seconds)
+    samples = recorder.since(mark)
+    return level(samples) if len(samples) else 0.0
+
+
+async def test_alice_holds_and_resumes_a_phone_call(demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
+    phone = carrier.phone(CUSTOMER)
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER), audio=ToneSource(AGENT_HZ))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    await phone.answer()
+    await call.wait_for_state("Connected")
+    assert abs((await heard(call.media.recorder))[0] - PHONE_HZ) < 15
+
+    await call.hold()
+    await call.wait_for_state("LocalHold")
+    await until(lambda: phone._rtp is not None and not phone._rtp.sending)  # re-invited: it must not send
+    assert await alice_hears_during(call.media.recorder, 1.0) < 0.01  # the phone sends nothing or silence
+    assert phone.recording.level(0.5) < 0.01  # Alice's side sends silence on hold
+
+    await call.resume()
+    await call.wait_for_state("Connected")
+    await until(lambda: phone._rtp is not None and phone._rtp.sending)
+    frequency, loudness = await heard(call.media.recorder)
+    assert abs(frequency - PHONE_HZ) < 15 and loudness > 0.05
+    assert abs(await phone_hears(phone) - AGENT_HZ) < 15
+    await call.hang_up()
+    await until(lambda: phone.state is PhoneState.IDLE)
+    assert np.isfinite(phone.recording.level(0.2))
+
+
+async def test_a_phone_whose_media_stops_is_hung_up_with_410_301005(demo: Demo, carrier: Carrier,
+                                                                    alice: TeamsCallAgent) -> None:
+    phone = carrier.phone(CUSTOMER)
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    await phone.answer()
+    await call.wait_for_state("Connected")
+    assert phone._rtp is not None
+    await phone._rtp.stop()  # the phone goes silent on the wire: no RTP at all (dead media after 3 s here)
+    await call.wait_for_state("Disconnected", timeout=10)
+    assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (410, 301005)  # type: ignore[union-attr]
+    await until(lambda: phone.state is PhoneState.IDLE)
+    assert phone.call is not None and phone.call.outcome is not None and "hung up by the other side" in \
+        phone.call.outcome
