@@ -1,4 +1,4 @@
-"""``callbridge``: serve, demo, and ``admin`` for the directory."""
+"""``callbridge``: serve, demo, ``admin`` for the directory, ``phone`` and ``carrier`` for the built-in carrier."""
 
 from __future__ import annotations
 
@@ -65,17 +65,25 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 @main.command()
 @click.option("--seed-only", is_flag=True, help="seed and write var/demo.json, then exit")
 def demo(seed_only: bool) -> None:
-    """Seed the demo data if the database is empty, print the sign-ins, and run the platform."""
+    """Seed the demo data if the database is empty, print the sign-ins, and run the platform with the built-in
+    carrier (its virtual phones at /carrier; CALLBRIDGE_CARRIER_ENABLED=false leaves it off)."""
     from callbridge.demo import seed_and_describe
     from callbridge.server import serve as run_server
 
     settings = Settings()
+    if "carrier_enabled" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"carrier_enabled": True})
     summary = asyncio.run(seed_and_describe(settings))
     click.echo(summary)
+    if settings.carrier_enabled:
+        click.echo(f"  carrier page     {settings.public_base_url}/carrier   (callbridge phone --help)")
     if not seed_only:
         run_server(settings)
 
 
 from callbridge.admin_cli import admin  # noqa: E402
+from callbridge.carrier.cli import carrier, phone  # noqa: E402
 
 main.add_command(admin)
+main.add_command(phone)
+main.add_command(carrier)
