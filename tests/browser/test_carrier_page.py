@@ -1,0 +1,53 @@
+"""The carrier's page (/carrier) in Debian's chromium: it lists the demo's phones live (Server-Sent Events), a
+click dials Alice, whose Python agent accepts, and the row shows the call connected, then hung up."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from callbridge.demo import CUSTOMERS
+from callbridge.sdk import TeamsCall, TeamsCallAgent, ToneSource
+from tests.browser.conftest import TIMEOUT_MS
+from tests.conftest import Demo
+from tests.integration.test_carrier_api import agent_alice, carrier_demo
+
+__all__ = ["agent_alice", "carrier_demo"]
+
+pytestmark = pytest.mark.browser
+
+
+async def test_the_page_dials_an_agent_who_accepts(carrier_demo: Demo, agent_alice: TeamsCallAgent,
+                                                   browser: Browser) -> None:
+    answered: list[TeamsCall] = []
+
+    async def accept(args: object) -> None:
+        answered.append(await args.incoming_call.accept(audio=ToneSource(1000.0)))  # type: ignore[attr-defined]
+
+    agent_alice.on("incoming_call", accept)
+    alice_number = carrier_demo.user("alice")["phone_number"]
+    context = await browser.new_context(ignore_https_errors=True)  # the test server's CA is a local one
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(f"{carrier_demo.base_url}/carrier")
+        await expect(page.locator("#phones tr")).to_have_count(len(CUSTOMERS))
+        row = page.locator(f'tr[data-number="{CUSTOMERS[1][0]}"]')
+        await expect(row.locator(".name")).to_have_text(CUSTOMERS[1][1])
+        await expect(row.locator(".state")).to_have_text("idle")
+
+        await row.locator(".dial-to").fill(alice_number)
+        await row.locator("button.dial").click()
+        await expect(row.locator(".state")).to_have_text("connected")
+        await expect(row.locator(".call")).to_have_text(f"call to {alice_number}")
+        assert answered
+
+        await row.locator("button.hangup").click()
+        await expect(row.locator(".state")).to_have_text("idle")
+        await expect(row.locator(".call")).to_have_text(f"last call to {alice_number}: hung up here")
+        await answered[0].wait_for_state("Disconnected")
+        assert not errors
+    finally:
+        await context.close()
