@@ -22,7 +22,14 @@ from callbridge.carrier import routes
 from callbridge.cli import main
 from callbridge.config import Settings
 from callbridge.demo import CUSTOMERS, seed_and_describe
-from callbridge.sdk import CallClient, CommunicationTokenCredential, TeamsCall, TeamsCallAgent, ToneSource
+from callbridge.sdk import (
+    CallClient,
+    CommunicationTokenCredential,
+    PhoneNumberIdentifier,
+    TeamsCall,
+    TeamsCallAgent,
+    ToneSource,
+)
 from callbridge.sdk.media import dominant_frequency
 from callbridge.tls import ensure_local_tls
 from tests.conftest import Demo
@@ -170,6 +177,29 @@ async def test_a_phone_calls_alice_who_accepts_live_on_the_api_and_the_stream(
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
+
+
+async def test_alice_calls_a_phone_answered_then_declined_through_the_api(carrier_demo: Demo,
+                                                                         agent_alice: TeamsCallAgent) -> None:
+    number = CUSTOMERS[1][0]
+    call = await agent_alice.start_call(PhoneNumberIdentifier(number))
+    ringing = await wait_for_phone(carrier_demo, number, lambda p: p["state"] == "ringing")
+    assert ringing["call"]["direction"] == "in" and ringing["call"]["peerName"] == "Alice Smith"
+    assert ringing["call"]["peer"] == carrier_demo.user("alice")["phone_number"]
+    async with api(carrier_demo) as c:
+        answered = await c.post(f"/phones/{number}/answer")
+        assert answered.status_code == 200 and answered.json()["state"] == "connected", answered.text
+        await call.wait_for_state("Connected")
+        assert (await c.post(f"/phones/{number}/dtmf", json={"digits": "1"})).status_code == 200
+        assert (await c.post(f"/phones/{number}/hangup")).json()["state"] == "idle"
+        await call.wait_for_state("Disconnected")
+
+        second = await agent_alice.start_call(PhoneNumberIdentifier(number))
+        await wait_for_phone(carrier_demo, number, lambda p: p["state"] == "ringing")
+        declined = await c.post(f"/phones/{number}/decline", json={"status": 486})
+        assert declined.json()["state"] == "idle" and declined.json()["call"]["outcome"] == "declined with 486"
+    await second.wait_for_state("Disconnected")
+    assert (second.call_end_reason.code, second.call_end_reason.sub_code) == (486, 560486)  # type: ignore[union-attr]
 
 
 async def test_the_stream_sends_a_comment_when_quiet(carrier_demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
