@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("callbridge_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -13,6 +13,11 @@ LATENCY = Histogram("callbridge_http_request_seconds", "HTTP request latency", [
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 TOKENS_ISSUED = Counter("callbridge_tokens_issued_total", "Tokens issued", ["kind"])
 SIGNIN_FAILURES = Counter("callbridge_signin_failures_total", "Failed sign-ins")
+CALLS_ACTIVE = Gauge("callbridge_calls_active", "Calls in progress on this node")
+AGENTS_CONNECTED = Gauge("callbridge_agents_connected", "Call agents (and phone legs) attached to this node")
+CALLS_ENDED = Counter("callbridge_calls_ended_total", "Calls ended, by ACS end reason", ["code", "sub_code"])
+TRUNK_UP = Gauge("callbridge_sip_trunk_up", "1 when the trunk answered the last OPTIONS ping", ["trunk"])
+PHONE_LEGS = Counter("callbridge_phone_legs_total", "Phone legs opened", ["direction"])
 
 
 class MetricsMiddleware:

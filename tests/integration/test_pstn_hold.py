@@ -1,15 +1,19 @@
-"""Hold and resume on a phone call: the agent's hold re-invites the phone sendonly (RFC 3264 8.4), so neither
-side hears the other, and resume brings both tones back; the phone's own hold shows as RemoteHold."""
+"""A phone call's media and its trunk: the agent's hold re-invites the phone sendonly (RFC 3264 8.4), so neither
+side hears the other, and resume brings both tones back; a phone whose RTP stops is hung up (dead media); the
+OPTIONS keep-alive shows whether the carrier answers."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 
+import httpx
 import numpy as np
 
 from callbridge.carrier.network import Carrier
 from callbridge.carrier.phone import PhoneState
 from callbridge.sdk import PhoneNumberIdentifier, Recorder, TeamsCallAgent, ToneSource, level
+from callbridge.sip.transport import Address
 from tests.conftest import Demo
 from tests.integration.test_calling_audio import heard, loopback_ice, until
 from tests.integration.test_pstn_calls import AGENT_HZ, CUSTOMER, PHONE_HZ, alice, carrier, phone_hears
@@ -71,3 +75,21 @@ async def test_a_phone_whose_media_stops_is_hung_up_with_410_301005(demo: Demo, 
     await until(lambda: phone.state is PhoneState.IDLE)
     assert phone.call is not None and phone.call.outcome is not None and "hung up by the other side" in \
         phone.call.outcome
+
+
+def trunk_up(demo: Demo) -> float | None:
+    with httpx.Client(base_url=demo.base_url, verify=ssl.create_default_context(cafile=demo.ca_file)) as c:
+        for line in c.get("/metrics").text.splitlines():
+            if line.startswith('callbridge_sip_trunk_up{trunk="carrier"}'):
+                return float(line.split()[-1])
+    return None
+
+
+async def test_the_trunk_keep_alive_shows_whether_the_carrier_answers(demo: Demo) -> None:
+    network = Carrier(Address("127.0.0.1", demo.settings.sip_port, "UDP"), port=demo.settings.carrier_port)
+    await network.start()
+    try:
+        await until(lambda: trunk_up(demo) == 1.0, 10)  # OPTIONS every second here (30 s by default)
+    finally:
+        await network.stop()
+    await until(lambda: trunk_up(demo) == 0.0, 10)  # nobody on the port: the ping fails at once (ICMP)

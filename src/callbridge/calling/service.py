@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, Protocol
 
+from callbridge import metrics
 from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError, Leg, Send
 from callbridge.calling.identifiers import Kind, parse_raw_id
@@ -43,6 +44,8 @@ class CallingService:
         self._timers: asyncio.Task[None] | None = None
         self.records = CallRecords(db)
         self.phones: PhoneNetwork | None = None  # set by bootstrap when the SIP side runs
+        metrics.CALLS_ACTIVE.set_function(lambda: len(self.switchboard.calls))
+        metrics.AGENTS_CONNECTED.set_function(lambda: len(self._owners))
 
     # -- life -----------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -141,6 +144,7 @@ class CallingService:
             self.records.add(record_of(call) for call in ended)
             for call in ended:
                 assert call.end_reason is not None
+                metrics.CALLS_ENDED.labels(call.end_reason.code, call.end_reason.sub_code).inc()
                 log.info("call ended", extra={"call_id": call.id, "code": call.end_reason.code,
                                               "sub_code": call.end_reason.sub_code})
             self._forget_idle([a for call in ended for a in (call.caller.agent_id, call.callee.agent_id) if a])

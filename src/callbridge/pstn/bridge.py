@@ -18,6 +18,7 @@ import logging
 import uuid
 from typing import Any
 
+from callbridge import metrics
 from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError, Leg
 from callbridge.calling.end_reasons import EndReason
@@ -73,6 +74,7 @@ class Bridge:
     # -- use case 1: a call to a phone number -------------------------------------------------------------------
     async def open_leg(self, cleared: PhoneCleared) -> str:
         leg = f"pstn-{uuid.uuid4().hex[:16]}"
+        metrics.PHONE_LEGS.labels("out").inc()
         inbox = Inbox(self.calling.attach_leg(leg, cleared.callee_raw_id))
         self._spawn(self._outbound(leg, inbox, cleared))
         return leg
@@ -155,6 +157,7 @@ class Bridge:
         if isinstance(routed, Refusal):
             return session.decline(routed.status or 404, routed.reason)
         leg = f"pstn-{uuid.uuid4().hex[:16]}"
+        metrics.PHONE_LEGS.labels("in").inc()
         caller_raw_id = f"4:{session.from_number}" if session.from_number else "4:anonymous"
         inbox = Inbox(self.calling.attach_leg(leg, caller_raw_id))
         self.limits.opened(trunk.id)

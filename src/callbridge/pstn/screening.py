@@ -64,6 +64,11 @@ class Screening:
             except Exception:  # keep the last snapshot; the database may be back next time
                 log.exception("trunks not refreshed")
 
+    @property
+    def trunks(self) -> list[Any]:
+        """The enabled trunks, as last read."""
+        return self._trunks
+
     def trunk(self, trunk_id: str) -> Any | None:
         return next((t for t in self._trunks if t.id == trunk_id), None)
 

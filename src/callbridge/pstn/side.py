@@ -20,6 +20,7 @@ from callbridge.media.rtp_endpoint import PortRange
 from callbridge.media.rtpengine import RtpengineGateway
 from callbridge.media.rtpengine_process import RtpengineProcess
 from callbridge.pstn.bridge import Bridge
+from callbridge.pstn.keepalive import TrunkKeepAlive
 from callbridge.pstn.screening import Screening
 from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.transport import Address
@@ -51,9 +52,11 @@ class PhoneSide:
     media: MediaGateway
     screening: Screening
     bridge: Bridge
+    keepalive: TrunkKeepAlive
     addresses: list[Address]
 
     async def stop(self) -> None:
+        await self.keepalive.stop()
         await self.bridge.stop()
         await self.screening.stop()
         await self.endpoint.close()
@@ -73,6 +76,8 @@ async def start_phone_side(settings: Settings, calling: CallingService, db: Data
     bridge = Bridge(calling, ua, media, screening)
     await bridge.start()
     calling.phones = bridge
+    keepalive = TrunkKeepAlive(ua, screening, settings.sip_options_interval_s)
+    keepalive.start()
     log.info("phone side ready", extra={"sip": [f"{a.transport}:{a.host}:{a.port}" for a in addresses],
                                         "media": type(media).__name__})
-    return PhoneSide(endpoint, ua, media, screening, bridge, addresses)
+    return PhoneSide(endpoint, ua, media, screening, bridge, keepalive, addresses)
