@@ -173,6 +173,8 @@ async def test_a_phone_calls_alice_who_accepts_live_on_the_api_and_the_stream(
 
         await until(lambda: len(states_of(events, CUSTOMER)) >= 5, 5)
         assert states_of(events, CUSTOMER) == ["idle", "dialing", "ringback", "connected", "idle"]
+        await until(lambda: [e for e in events if e.get("number") == CUSTOMER][-1]["call"]["outcome"]
+                    == "hung up here", 5)  # the stream ends where the API does
         assert any(e.get("number") == CUSTOMER and e["digits"] == "7" for e in events)  # digits and level, live
     finally:
         listener.cancel()

@@ -63,6 +63,7 @@ class CarrierHub:
         self.playing: dict[str, str] = {}
         self.closed = asyncio.Event()
         self._clients: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._published: dict[str, dict[str, Any]] = {}
         carrier.on_change = self.publish
 
     def phone(self, number: str) -> VirtualPhone:
@@ -88,11 +89,19 @@ class CarrierHub:
         }
 
     def publish(self, phone: VirtualPhone) -> None:
-        data = self.describe(phone)
+        data = self._published[phone.number] = self.describe(phone)
         for queue in self._clients:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(data)
+
+    def publish_if_changed(self, phone: VirtualPhone) -> dict[str, Any]:
+        """After an action: what changed beside the phone's state (its mode, what it plays, or an outcome the
+        phone settled after its last state change, e.g. "hung up here") reaches the streams too."""
+        data = self.describe(phone)
+        if data != self._published.get(phone.number):
+            self.publish(phone)
+        return data
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         if len(self._clients) >= MAX_CLIENTS:
@@ -251,7 +260,6 @@ async def _play(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> N
     except ValueError as exc:
         raise ApiError(400, "BadRequest", str(exc)) from None
     hub.playing[phone.number] = what
-    hub.publish(phone)
 
 
 async def _mode(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> None:
@@ -260,7 +268,6 @@ async def _mode(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> N
         phone.answer_mode = AnswerMode(mode)
     except ValueError:
         raise ApiError(400, "BadRequest", f"\"mode\" is one of {', '.join(AnswerMode)}.") from None
-    hub.publish(phone)
 
 
 async def _dtmf(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> None:
@@ -307,7 +314,7 @@ async def act(number: str, action: str, request: Request) -> Response:
         return exc.response()
     except PhoneBusy as exc:
         return ApiError(409, "PhoneBusy", str(exc)).response()
-    return JSONResponse(hub.describe(phone))
+    return JSONResponse(hub.publish_if_changed(phone))
 
 
 @router.get("/api/phones/{number}/recording.wav")
