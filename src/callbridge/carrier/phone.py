@@ -159,6 +159,11 @@ class VirtualPhone:
             raise PhoneBusy(f"{self.number} is idle")
         if self.state is PhoneState.RINGING and isinstance(session, IncomingSession):
             return await self.decline(603)
+        watch, self._watch = self._watch, None  # our own BYE's end is not news: this call ends here
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         await session.hang_up()
         await self._finish("hung up here")
 
