@@ -29,9 +29,13 @@ lint: install
 bench: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
 		{ echo "bench: install Debian's wrk"; exit 1; }
+	@command -v kamailio >/dev/null || { [ "$$(id -u)" -eq 0 ] && \
+		apt-get install -y -qq --no-install-recommends kamailio >/dev/null; } || \
+		{ echo "bench: install Debian's kamailio (the SIP benchmark's reference)"; exit 1; }
 	$(PY) -m bench.token_exchange
 	$(PY) -m bench.graph_queries
 	$(PY) -m bench.call_setup
+	$(PY) -m bench.sip_calls
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
