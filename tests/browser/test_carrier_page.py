@@ -9,6 +9,7 @@ from playwright.async_api import Browser, expect
 from callbridge.demo import CUSTOMERS
 from callbridge.sdk import TeamsCall, TeamsCallAgent, ToneSource
 from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.test_browser_calling import screenshot
 from tests.conftest import Demo
 from tests.integration.test_carrier_api import agent_alice, carrier_demo
 
@@ -43,6 +44,7 @@ async def test_the_page_dials_an_agent_who_accepts(carrier_demo: Demo, agent_ali
         await expect(row.locator(".state")).to_have_text("connected")
         await expect(row.locator(".call")).to_have_text(f"call to {alice_number}")
         assert answered
+        await screenshot(page, "carrier-page")
 
         await row.locator("button.hangup").click()
         await expect(row.locator(".state")).to_have_text("idle")
