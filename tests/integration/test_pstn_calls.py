@@ -1,31 +1,75 @@
 """Use cases 1 and 2 end to end with real SIP and real audio: Python agents (callbridge.sdk, WebRTC) and virtual
 phones of the built-in carrier (SIP + RTP G.711) talk through callbridge's trunk side and media gateway. Each
 side sends its own tone and hears the other's (FFT); the phone sees the caller's own number; every end is the
-documented one, and the call record carries the SIP Call-ID."""
+documented one, and the call record carries the SIP Call-ID.
+
+Every test runs on both media gateways: the in-process aiortc bridge and an rtpengine daemon (a server each, built
+by ``phone_platform``, which the other phone-side test modules use too)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import shutil
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
+from callbridge.bootstrap import Platform
 from callbridge.carrier.network import Carrier, PhoneSpec
 from callbridge.carrier.phone import AnswerMode, PhoneState, VirtualPhone
-from callbridge.demo import CUSTOMERS
+from callbridge.config import Settings
+from callbridge.demo import CUSTOMERS, seed_and_describe
 from callbridge.media.rtp_endpoint import PortRange
 from callbridge.sdk import CallClient, CommunicationTokenCredential, PhoneNumberIdentifier, TeamsCallAgent, ToneSource
 from callbridge.sdk.media import dominant_frequency
 from callbridge.sip.transport import Address
+from callbridge.tls import ensure_local_tls
 from tests.conftest import Demo
 from tests.integration.test_calling_audio import collect_incoming, heard, loopback_ice, until
+from tests.support.server import free_port, free_sip_port, running_server
 
 __all__ = ["loopback_ice"]  # the fixture pins ICE to 127.0.0.1 for this module too
 
 AGENT_HZ, PHONE_HZ = 1000.0, 440.0
 CUSTOMER = CUSTOMERS[0][0]
+ENGINES = ["aiortc", pytest.param("rtpengine", marks=pytest.mark.skipif(
+    shutil.which("rtpengine") is None, reason="rtpengine-daemon is not installed (scripts/system-deps.sh)"))]
+
+
+@contextmanager
+def phone_platform(tmp_path_factory: pytest.TempPathFactory, engine: str, rtp_ports: PortRange,
+                   **settings: Any) -> Iterator[Demo]:
+    """A seeded server of its own (data directory, HTTPS and SIP ports, RTP ports ``rtp_ports``) on the media
+    ``engine``, with the demo trunk "carrier" pointing at its own ``carrier_port`` and admitting 127.0.0.1."""
+    data_dir = tmp_path_factory.mktemp(f"callbridge-{engine}")
+    port = free_port()
+    values: dict[str, Any] = dict(
+        data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", log_level="WARNING",
+        signin_failures_per_user=5, signin_failures_per_address=50, ring_time_s=3.0, reconnect_grace_s=2.0,
+        sip_port=free_sip_port(), carrier_port=free_sip_port(), media_engine=engine, dead_media_timeout_s=3.0,
+        sip_options_interval_s=1.0, rtp_port_min=rtp_ports.first, rtp_port_max=rtp_ports.last)
+    values.update(settings)
+    config = Settings(**values)
+    asyncio.run(seed_and_describe(config))
+    info = json.loads((data_dir / "demo.json").read_text())
+    tls = ensure_local_tls(config.tls_dir)
+    with running_server(config, tls) as server:
+        app: Any = server.config.app
+        platform: Platform = app.state.platform
+        yield Demo(config, info, tls, platform)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """This module's server, once per media engine (it stands in for the session's ``demo``)."""
+    with phone_platform(tmp_path_factory, request.param, PortRange(44_000, 44_499)) as server:
+        yield server
 
 
 @pytest.fixture
