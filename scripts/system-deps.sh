@@ -2,7 +2,7 @@
 # Debian packages the project needs: python3-venv to make .venv, PostgreSQL for the store's tests, Chromium for
 # the browser tests (driven by playwright from the venv; no browser is ever downloaded).
 # rtpengine (rtpengine-daemon) for the media gateway's tests and the demo, which run their own daemon.
-# sipp (sip-tester) for the SIP stack's interop test.
+# sipp (sip-tester) for the SIP stack's interop test; baresip, a real phone, for the phone side's interop tests.
 # Installs only what is missing, and only as root; otherwise says what to install.
 set -euo pipefail
 
@@ -12,6 +12,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v sipp >/dev/null || missing+=(sip-tester)
+command -v baresip >/dev/null || missing+=(baresip)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
