@@ -378,8 +378,6 @@ def _trunk_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--transport", type=click.Choice(trunks.TRANSPORTS), default=None),
         click.option("--numbers", "prefixes", multiple=True, help="E.164 prefix it carries, + for all (repeatable)"),
         click.option("--allow", "sources", multiple=True, help="address or CIDR calls may come from (repeatable)"),
-        click.option("--unlisted", type=click.Choice(trunks.UNLISTED), default=None,
-                     help="requests from other sources: reject with 403 or drop"),
         click.option("--inbound-user", default=None, help="digest username the peer must authenticate with"),
         click.option("--inbound-password", default=None),
         click.option("--realm", default=trunks.DEFAULT_REALM, show_default=True, help="digest realm (inbound)"),
@@ -401,7 +399,7 @@ def _trunk_changes(o: dict[str, Any], enabled: bool | None = None) -> trunks.Tru
 
     return trunks.TrunkChanges(
         host=o["host"], port=o["port"], transport=o["transport"], enabled=enabled,
-        number_prefixes=o["prefixes"] or None, allow_sources=o["sources"] or None, unlisted=o["unlisted"],
+        number_prefixes=o["prefixes"] or None, allow_sources=o["sources"] or None,
         inbound=pair(o["inbound_user"], o["inbound_password"], o["realm"], "inbound"),
         outbound=pair(o["outbound_user"], o["outbound_password"], trunks.DEFAULT_REALM, "outbound"),
         max_calls=o["max_calls"], max_cps=o["max_cps"])

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     sip_enabled: bool = True
     sip_host: str = "127.0.0.1"  # the address SIP listens on and puts in Via and Contact
     sip_port: int = 5060
-    sip_transports: list[str] = ["udp", "tcp"]
+    sip_transports: list[str] = ["udp", "tcp"]  # add "tls" for SIP over TLS on sip_tls_port (the HTTPS certificate)
+    sip_tls_port: int = 5061
     sip_options_interval_s: float = 30.0  # OPTIONS keep-alive to every enabled trunk
     sip_unlisted: str = "reject"  # INVITEs from sources no trunk lists: reject (403) | drop (no answer)
     media_engine: str = "auto"  # auto (rtpengine when installed, else aiortc) | rtpengine | aiortc

@@ -261,11 +261,11 @@ def test_rotating_signing_keys_retires_the_old_one(tmp_path: Path) -> None:
 def test_trunks_are_added_listed_changed_and_removed(cli: Cli) -> None:
     assert cli.rows("trunk", "add", "fabrikam.example", "sbc-eu", "--host", "SBC.Fabrikam.example", "--transport",
                     "tls", "--port", "5061", "--numbers", "+44", "--numbers", "+33 1", "--allow", "192.0.2.0/24",
-                    "--allow", "198.51.100.7", "--unlisted", "drop", "--inbound-user", "fab", "--inbound-password",
+                    "--allow", "198.51.100.7", "--inbound-user", "fab", "--inbound-password",
                     "s3cret", "--outbound-user", "fabrikam", "--outbound-password", "carrier-pass",
                     "--max-calls", "20", "--max-cps", "5") == [
         ["sbc-eu", "tls:sbc.fabrikam.example:5061", "enabled", "numbers +331 +44",
-         "from 192.0.2.0/24 198.51.100.7/32 (drop others, digest fab@callbridge)",
+         "from 192.0.2.0/24 198.51.100.7/32 (digest fab@callbridge)",
          "answers challenges as fabrikam", "20 calls, 5/s"]]
     cli.ok("trunk", "set", "{fabrikam}", "sbc-eu", "--disable", "--numbers", "+4420")
     assert [row[:4] for row in cli.rows("trunk", "list", "fabrikam.example")] == [

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import logging
 import shutil
+import ssl
 from dataclasses import dataclass
 
 from callbridge.calling.service import CallingService
@@ -63,9 +64,27 @@ class PhoneSide:
         await self.media.close()
 
 
+def _tls(settings: Settings) -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
+    """SIP over TLS uses the HTTPS certificate (the operator's, or the local CA's) and trusts the system's CAs
+    and the local CA when it calls out."""
+    if "tls" not in [t.lower() for t in settings.sip_transports]:
+        return None
+    from callbridge.server import tls_files  # the certificate's one place; imported late: server imports the app
+
+    files = tls_files(settings)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(files.cert_file, files.key_file)
+    client = ssl.create_default_context()
+    if files.ca_file is not None:
+        client.load_verify_locations(files.ca_file)
+    return server, client
+
+
 async def start_phone_side(settings: Settings, calling: CallingService, db: Database, clock: Clock) -> PhoneSide:
-    endpoint = Endpoint(lambda event: None)
-    addresses = [await endpoint.listen(t.upper(), settings.sip_host, settings.sip_port)
+    tls = _tls(settings)
+    endpoint = Endpoint(lambda event: None, tls_server=tls[0] if tls else None, tls_client=tls[1] if tls else None)
+    addresses = [await endpoint.listen(t.upper(), settings.sip_host,
+                                       settings.sip_tls_port if t.lower() == "tls" else settings.sip_port)
                  for t in settings.sip_transports]
     ua = UserAgent(endpoint)
     media = media_gateway(settings)

@@ -24,7 +24,6 @@ from callbridge.sip.digest import DigestError, HA1Lookup, ha1, hash_name
 from callbridge.store.models import Trunk
 
 TRANSPORTS = ("udp", "tcp", "tls")
-UNLISTED = ("reject", "drop")
 DEFAULT_REALM = "callbridge"
 _PREFIX = re.compile(r"\+[0-9]{0,15}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -47,7 +46,6 @@ class TrunkChanges:
     enabled: bool | None = None
     number_prefixes: Sequence[str] | None = None
     allow_sources: Sequence[str] | None = None
-    unlisted: str | None = None
     inbound: Credentials | None = None
     outbound: Credentials | None = None
     max_calls: int | None = None
@@ -111,8 +109,6 @@ def _apply(trunk: Trunk, c: TrunkChanges) -> None:  # noqa: C901 - one guarded a
         trunk.number_prefixes = sorted({parse_prefix(p) for p in c.number_prefixes})
     if c.allow_sources is not None:
         trunk.allow_sources = sorted({parse_cidr(a) for a in c.allow_sources})
-    if c.unlisted is not None:
-        trunk.unlisted = _choice(c.unlisted, "what to do with unlisted sources", UNLISTED)
     if c.inbound is not None:
         inbound = _credentials(c.inbound, "inbound")
         trunk.inbound_realm, trunk.inbound_username = inbound.realm, inbound.username
@@ -144,7 +140,7 @@ async def add_trunk(s: AsyncSession, tenant_ref: str, name: str, changes: TrunkC
         raise Conflict(f"tenant {tenant.display_name} already has a trunk named {name!r}")
     if changes.host is None:
         raise Invalid("a trunk needs its peer's host (--host)")
-    trunk = Trunk(tenant_id=tenant.id, name=name, port=5060, transport="udp", enabled=True, unlisted="reject",
+    trunk = Trunk(tenant_id=tenant.id, name=name, port=5060, transport="udp", enabled=True,
                   number_prefixes=[], allow_sources=[], max_calls=100, max_cps=10)
     _apply(trunk, changes)
     _check(trunk)
@@ -239,5 +235,5 @@ def describe(trunk: Trunk) -> str:
     state = "enabled" if trunk.enabled else "disabled"
     return (f"{trunk.name}\t{trunk.transport}:{trunk.host}:{trunk.port}\t{state}"
             f"\tnumbers {' '.join(trunk.number_prefixes)}"
-            f"\tfrom {' '.join(trunk.allow_sources) or '-'} ({trunk.unlisted} others, {inbound})\t{outbound}"
+            f"\tfrom {' '.join(trunk.allow_sources) or '-'} ({inbound})\t{outbound}"
             f"\t{trunk.max_calls} calls, {trunk.max_cps}/s")

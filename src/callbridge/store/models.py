@@ -322,7 +322,6 @@ class Trunk(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     number_prefixes: Mapped[list[str]] = mapped_column(JSON, default=list)  # E.164 prefixes it carries; "+" = all
     allow_sources: Mapped[list[str]] = mapped_column(JSON, default=list)  # CIDRs inbound requests may come from
-    unlisted: Mapped[str] = mapped_column(String(8), default="reject")  # reject (403) | drop: other sources
     inbound_realm: Mapped[str | None] = mapped_column(String(128))
     inbound_username: Mapped[str | None] = mapped_column(String(128))
     inbound_ha1_md5: Mapped[str | None] = mapped_column(String(32))

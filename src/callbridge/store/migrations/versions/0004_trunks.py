@@ -29,7 +29,6 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('number_prefixes', sa.JSON(), nullable=False),
     sa.Column('allow_sources', sa.JSON(), nullable=False),
-    sa.Column('unlisted', sa.String(length=8), nullable=False),
     sa.Column('inbound_realm', sa.String(length=128), nullable=True),
     sa.Column('inbound_username', sa.String(length=128), nullable=True),
     sa.Column('inbound_ha1_md5', sa.String(length=32), nullable=True),
