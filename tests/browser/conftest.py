@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aioice.ice
 import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from callbridge.sdk import CallClient, CommunicationTokenCredential, TeamsCallAgent
 from tests.conftest import Demo
+from tests.support.ice import loopback_ice  # noqa: F401 - the module's autouse fixture
 
 CHROMIUM = "/usr/bin/chromium"
 SKIP_BROWSER = "CALLBRIDGE_SKIP_BROWSER"
@@ -61,14 +61,6 @@ async def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> As
         yield launched
         await launched.close()
 
-
-@pytest.fixture(scope="module", autouse=True)
-def loopback_ice() -> Iterator[None]:
-    """The Python side's ICE host candidates on 127.0.0.1 only (chromium offers its own addresses too)."""
-    saved = aioice.ice.get_host_addresses
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-    yield
-    aioice.ice.get_host_addresses = saved
 
 
 class PageOf:

@@ -5,9 +5,8 @@ and the call record says who answered."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
-import aioice.ice
 import pytest
 
 from callbridge.sdk import (
@@ -24,17 +23,10 @@ from callbridge.sdk import (
 )
 from tests.conftest import Demo
 from tests.integration.test_calling_signalling import chat_between
+from tests.support.ice import loopback_ice  # noqa: F401 - the module's autouse fixture
 
 ALICE_HZ, MEGAN_HZ = 440.0, 1000.0
 
-
-@pytest.fixture(scope="module", autouse=True)
-def loopback_ice() -> Iterator[None]:
-    """ICE host candidates on 127.0.0.1 only: the test's media never leaves the loopback interface."""
-    saved = aioice.ice.get_host_addresses
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-    yield
-    aioice.ice.get_host_addresses = saved
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import aioice.ice
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
@@ -23,20 +22,13 @@ from callbridge.media.rtp_endpoint import PortRange, RtpEndpoint
 from callbridge.media.rtpengine import RtpengineGateway
 from callbridge.media.rtpengine_process import RtpengineProcess
 from callbridge.sdk.media import Recorder, ToneSource, dominant_frequency, level
+from tests.support.ice import loopback_ice  # noqa: F401 - the module's autouse fixture
 
 AGENT_HZ, PHONE_HZ = 1000.0, 440.0
 GATEWAY_PORTS = {"aiortc": PortRange(43_000, 43_199), "rtpengine": PortRange(43_200, 43_399)}
 PHONE_PORTS = PortRange(43_400, 43_599)
 DEAD_MEDIA_S = 1.0
 
-
-@pytest.fixture(scope="module", autouse=True)
-def loopback_ice() -> Iterator[None]:
-    """ICE host candidates on 127.0.0.1 only: the test's media never leaves the loopback interface."""
-    saved = aioice.ice.get_host_addresses
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-    yield
-    aioice.ice.get_host_addresses = saved
 
 
 @pytest.fixture(params=["aiortc", "rtpengine"])

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from callbridge.calling.call import Call
 from callbridge.store.db import Database
 from callbridge.store.models import CallRecord
+from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.calling")
 
@@ -48,10 +49,7 @@ class CallRecords:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
         with contextlib.suppress(Exception):  # logged in flush
             await self.flush()
 

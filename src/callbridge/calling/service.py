@@ -22,6 +22,7 @@ from callbridge.calling.registry import AgentRegistry, Bus
 from callbridge.calling.switchboard import Switchboard
 from callbridge.clock import Clock
 from callbridge.store.db import Database
+from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.calling")
 
@@ -53,10 +54,7 @@ class CallingService:
         self.records.start()
 
     async def stop(self) -> None:
-        if self._timers is not None:
-            self._timers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timers
+        await cancelled(self._timers)
         await self.records.stop()
 
     # -- agents ---------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ configured address. Plan about 8 sessions per process: Python media costs about 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ from callbridge.media.errors import BadSdp, MediaError, UnknownSession
 from callbridge.media.g711 import Codec, Samples
 from callbridge.media.gateway import DeadMediaHandler, DeadMediaWatch, MediaConfig, MediaStats, Side
 from callbridge.media.rtp_endpoint import RtpEndpoint
+from callbridge.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,7 @@ class AiortcGateway:
             self._watching = asyncio.ensure_future(self._watch_dead_media())
 
     async def close(self) -> None:
-        if self._watching is not None:
-            self._watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watching
+        await cancelled(self._watching)
         for session_id in list(self._sessions):
             await self.delete(session_id)
 

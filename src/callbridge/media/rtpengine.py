@@ -21,6 +21,7 @@ from callbridge.media.errors import EngineRejected, MediaError, UnknownSession
 from callbridge.media.gateway import DeadMediaHandler, DeadMediaWatch, MediaConfig, MediaStats, Side
 from callbridge.media.ng import NgClient
 from callbridge.media.rtpengine_process import RtpengineProcess
+from callbridge.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,7 @@ class RtpengineGateway:
             self._watching = asyncio.ensure_future(self._watch_dead_media())
 
     async def close(self) -> None:
-        if self._watching is not None:
-            self._watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watching
+        await cancelled(self._watching)
         for session_id in list(self._sessions):
             with contextlib.suppress(MediaError):
                 await self.delete(session_id)

@@ -36,6 +36,7 @@ from callbridge.sip.useragent import UserAgent
 from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Reinvited, ReinviteFailed, Ringing
 from callbridge.sip.useragent_incoming import IncomingSession
 from callbridge.sip.useragent_outgoing import OutgoingSession
+from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.pstn")
 
@@ -59,12 +60,7 @@ class Bridge:
         self._accepting = asyncio.create_task(self._accept())
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._accepting, *self._legs) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancelled(self._accepting, *self._legs)
 
     def _spawn(self, flow: Any) -> None:
         task = asyncio.create_task(flow)

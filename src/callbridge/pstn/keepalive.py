@@ -5,7 +5,6 @@ trunk is pinged every ``interval_s``; whether it answered is logged on change an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -13,6 +12,7 @@ from callbridge import metrics
 from callbridge.pstn.screening import Screening
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
+from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.pstn")
 
@@ -27,10 +27,7 @@ class TrunkKeepAlive:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
 
     async def _run(self) -> None:
         while True:

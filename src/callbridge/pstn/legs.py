@@ -4,12 +4,12 @@ tells it (its events). Small enough to keep the bridge's flows readable as strai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from callbridge.sip.useragent_events import SessionEvent
+from callbridge.tasks import cancelled
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,5 @@ class Inbox:
         return FromPhone(first.result()) if source == "phone" else FromCall(first.result())
 
     async def close(self) -> None:
-        for task in self._pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancelled(*self._pending)
         self._pending.clear()

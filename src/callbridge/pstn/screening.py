@@ -10,7 +10,6 @@ an answer when the deployment says so (``unlisted="drop"``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -25,6 +24,7 @@ from callbridge.sip.message import Request
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent_events import ACCEPT, DROP, Respond
 from callbridge.sip.useragent_events import Screening as Verdict
+from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.pstn")
 
@@ -48,10 +48,7 @@ class Screening:
         self._refreshing = asyncio.create_task(self._keep_fresh())
 
     async def stop(self) -> None:
-        if self._refreshing is not None:
-            self._refreshing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refreshing
+        await cancelled(self._refreshing)
 
     async def refresh(self) -> None:
         self._trunks = list(await self._fetch_all(ENABLED_TRUNKS, {}))
