@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -29,11 +30,13 @@ class PhoneSpec:
 
 class Carrier:
     def __init__(self, trunk: Address, *, host: str = "127.0.0.1", port: int = 0, transport: str = "UDP",
-                 rtp_ports: PortRange | None = None) -> None:
+                 rtp_ports: PortRange | None = None, tls_server: ssl.SSLContext | None = None,
+                 tls_client: ssl.SSLContext | None = None) -> None:
+        """``tls_server`` and ``tls_client`` are needed when ``transport`` (this side) or the trunk is TLS."""
         self.trunk, self.host, self.port, self.transport = trunk, host, port, transport
         self.rtp_ports = rtp_ports or PortRange(42_000, 42_999)
         self.phones: dict[str, VirtualPhone] = {}
-        self.endpoint = Endpoint(lambda event: None)
+        self.endpoint = Endpoint(lambda event: None, tls_server=tls_server, tls_client=tls_client)
         self.ua = UserAgent(self.endpoint, user="carrier")
         self.address: Address | None = None
         self.on_change: Callable[[VirtualPhone], None] | None = None
