@@ -18,6 +18,7 @@ from callbridge.sip import digest, sdp
 from callbridge.sip.digest import DigestVerifier
 from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.message import Request
+from callbridge.sip.responses import make_response
 from callbridge.sip.offer_answer import answer, build_offer, hold, is_hold, resume
 from callbridge.sip.transaction import RequestReceived, ResponseReceived
 from callbridge.sip.transaction_tables import TimerSettings
@@ -264,6 +265,54 @@ async def test_no_ack_ends_the_call_with_a_bye(pair: tuple[UserAgent, UserAgent]
         assert len(oks) >= 3
     finally:
         await raw.close()
+
+
+async def test_a_second_2xx_from_another_fork_is_acked_and_hung_up(pair: tuple[UserAgent, UserAgent]) -> None:
+    """RFC 3261 13.2.2.4: a proxy forked the INVITE and two phones answered. The caller keeps the first (one
+    Answered), ACKs both 2xx and sends the second fork a BYE; the kept call still hangs up normally."""
+    alice, _ = pair
+    seen: list[object] = []
+    forks = Endpoint(seen.append, timers=FAST)
+    mine = await forks.listen("UDP")
+
+    def requests(method: str, tag: str) -> list[Request]:
+        return [e.request for e in seen if isinstance(e, RequestReceived) and e.request.method == method
+                and e.request.to.tag == tag]
+
+    async def until_seen(method: str, tag: str) -> Request:
+        async with asyncio.timeout(WAIT):
+            while not requests(method, tag):
+                await asyncio.sleep(0.01)
+        return requests(method, tag)[0]
+
+    try:
+        call = await alice.call(f"sip:bob@127.0.0.1:{mine.port}", from_uri="sip:alice@127.0.0.1", sdp=OFFER,
+                                destination=mine)
+        async with asyncio.timeout(WAIT):
+            while not (invites := [e for e in seen if isinstance(e, RequestReceived)]):
+                await asyncio.sleep(0.01)
+        invite, key = invites[0].request, invites[0].transaction
+        assert key is not None
+        for tag, port in (("desk", 50000), ("mobile", 50002)):
+            ok = make_response(invite, 200, to_tag=tag, body=answer_to(OFFER, port).encode(), header_fields=(
+                ("Contact", f"<sip:{tag}@127.0.0.1:{mine.port}>"), ("Content-Type", "application/sdp")))
+            if tag == "desk":
+                forks.send_response(key, ok)
+            else:
+                forks.send_stateless(ok, address_of(alice))
+        answered = await event(call)
+        assert isinstance(answered, Answered) and sdp.parse(answered.sdp or "").media[0].port == 50000
+        await until_seen("ACK", "desk")
+        await until_seen("ACK", "mobile")
+        bye = await until_seen("BYE", "mobile")
+        assert bye.uri.user == "mobile"  # type: ignore[union-attr]  # to the second fork's own Contact
+        assert not requests("BYE", "desk") and call.dialog is not None
+        assert call.dialog.id.remote_tag == "desk"
+        hang_up = asyncio.create_task(call.hang_up())
+        await until_seen("BYE", "desk")
+        hang_up.cancel()
+    finally:
+        await forks.close()
 
 
 async def test_options_ping_and_unknown_methods(pair: tuple[UserAgent, UserAgent]) -> None:
