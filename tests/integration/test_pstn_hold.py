@@ -6,19 +6,39 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
+import pytest
 
 from callbridge.carrier.network import Carrier
 from callbridge.carrier.phone import PhoneState
+from callbridge.media.rtp_endpoint import PortRange
 from callbridge.sdk import PhoneNumberIdentifier, Recorder, TeamsCallAgent, ToneSource, level
 from callbridge.sip.transport import Address
+from callbridge.sip.useragent_events import ReinviteFailed
 from tests.conftest import Demo
 from tests.integration.test_calling_audio import heard, loopback_ice, until
-from tests.integration.test_pstn_calls import AGENT_HZ, CUSTOMER, PHONE_HZ, alice, carrier, phone_hears
+from tests.integration.test_pstn_calls import (
+    AGENT_HZ,
+    CUSTOMER,
+    ENGINES,
+    PHONE_HZ,
+    alice,
+    carrier,
+    phone_hears,
+    phone_platform,
+)
 
 __all__ = ["alice", "carrier", "loopback_ice"]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """This module's server, once per media engine: holds go through each gateway."""
+    with phone_platform(tmp_path_factory, request.param, PortRange(45_200, 45_499)) as server:
+        yield server
 
 
 def loud_frames(samples: np.ndarray, rate: int) -> int:
@@ -60,6 +80,52 @@ async def test_alice_holds_and_resumes_a_phone_call(demo: Demo, carrier: Carrier
     await until(lambda: phone.state is PhoneState.IDLE)
     assert phone.call is not None and phone.call.outcome is not None and "hung up by the other side" in \
         phone.call.outcome
+
+
+async def test_the_phone_holds_and_resumes_and_alice_sees_remote_hold(demo: Demo, carrier: Carrier,
+                                                                       alice: TeamsCallAgent) -> None:
+    """The phone's own re-INVITE (sendonly: music on hold) shows on Alice's call as RemoteHold; she keeps hearing
+    the phone's music while the phone hears nothing from her, and resuming brings both ways back."""
+    phone = carrier.phone(CUSTOMER)
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER), audio=ToneSource(AGENT_HZ))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    await phone.answer()
+    await call.wait_for_state("Connected")
+    assert abs(await phone_hears(phone) - AGENT_HZ) < 15
+
+    await asyncio.wait_for(phone.hold(), 5)
+    await call.wait_for_state("RemoteHold")
+    assert phone._rtp is not None and phone._rtp.sending  # sendonly: the music goes on
+    frequency, loudness = await heard(call.media.recorder)
+    assert abs(frequency - PHONE_HZ) < 15 and loudness > 0.05
+    held_at = phone.recording.mark()
+    await asyncio.sleep(1.0)
+    assert loud_frames(np.asarray(phone.recording.since(held_at)[4000:]), 8000) <= 1  # nothing from Alice
+
+    await phone.resume()
+    await call.wait_for_state("Connected")
+    assert abs(await phone_hears(phone) - AGENT_HZ) < 15
+    assert abs((await heard(call.media.recorder))[0] - PHONE_HZ) < 15
+    await phone.hang_up()
+    await call.wait_for_state("Disconnected")
+
+
+async def test_a_phone_re_invite_the_gateway_cannot_take_gets_488_and_the_call_goes_on(
+        demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
+    phone = carrier.phone(CUSTOMER)
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER), audio=ToneSource(AGENT_HZ))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    await phone.answer()
+    await call.wait_for_state("Connected")
+    assert phone._session is not None
+    with pytest.raises(ReinviteFailed) as refused:
+        await asyncio.wait_for(phone._session.reinvite("v=0\r\nnot an SDP\r\n"), 5)
+    assert refused.value.status == 488
+    assert call.state == "Connected"
+    assert abs(await phone_hears(phone) - AGENT_HZ) < 15
+    assert abs((await heard(call.media.recorder))[0] - PHONE_HZ) < 15
+    await call.hang_up()
+    await until(lambda: phone.state is PhoneState.IDLE)
 
 
 async def test_a_phone_whose_media_stops_is_hung_up_with_410_301005(demo: Demo, carrier: Carrier,

@@ -35,7 +35,7 @@ WAIT = 5.0
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """A server listening for SIP on UDP, TCP and TLS."""
-    with phone_platform(tmp_path_factory, "aiortc", PortRange(44_700, 44_799),
+    with phone_platform(tmp_path_factory, "aiortc", PortRange(45_000, 45_099),
                         sip_transports=["udp", "tcp", "tls"], sip_tls_port=free_sip_port()) as server:
         yield server
 
@@ -52,7 +52,7 @@ async def carrier(demo: Demo) -> AsyncIterator[Carrier]:
     """The carrier on TLS both ways: the demo trunk is pointed at the carrier's TLS port for the test."""
     server, client = contexts(demo)
     network = Carrier(Address("localhost", demo.settings.sip_tls_port, "TLS"), transport="TLS",
-                      port=demo.settings.carrier_port, rtp_ports=PortRange(43_500, 43_599),
+                      port=demo.settings.carrier_port, rtp_ports=PortRange(45_100, 45_199),
                       tls_server=server, tls_client=client)
     await network.start([PhoneSpec(number, name) for number, name in CUSTOMERS])
     tenant = demo.user("alice")["tenant_id"]

@@ -18,8 +18,8 @@ from callbridge.sip import digest, sdp
 from callbridge.sip.digest import DigestVerifier
 from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.message import Request
-from callbridge.sip.responses import make_response
 from callbridge.sip.offer_answer import answer, build_offer, hold, is_hold, resume
+from callbridge.sip.responses import make_response
 from callbridge.sip.transaction import RequestReceived, ResponseReceived
 from callbridge.sip.transaction_tables import TimerSettings
 from callbridge.sip.transport import Address

@@ -15,6 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from callbridge.media.audio import Echo, Recording, Silence, Source, Tone, WavFile
+from callbridge.media.audio_sdp import Direction
 from callbridge.media.rtp_endpoint import PortRange, RtpEndpoint
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
@@ -89,6 +90,7 @@ class VirtualPhone:
     call: CallInfo | None = None
     recording: Recording = field(default_factory=Recording)
     digits: list[str] = field(default_factory=list)
+    held: bool = False  # this phone holds the other side
     on_change: Callable[[VirtualPhone], None] | None = None
     _session: OutgoingSession | IncomingSession | None = None
     _rtp: RtpEndpoint | None = None
@@ -167,6 +169,26 @@ class VirtualPhone:
         await session.hang_up()
         await self._finish("hung up here")
 
+    async def hold(self) -> None:
+        """Put the other side on hold with a re-INVITE (RFC 3264 8.4): sendonly, so what it plays is music on
+        hold; the phone stops hearing."""
+        await self._reoffer(Direction.SENDONLY)
+        self.held = True
+
+    async def resume(self) -> None:
+        await self._reoffer(Direction.SENDRECV)
+        self.held = False
+
+    async def _reoffer(self, direction: Direction) -> None:
+        session, rtp = self._session, self._rtp
+        if session is None or rtp is None or self.state is not PhoneState.CONNECTED:
+            raise PhoneBusy(f"{self.number} is not in a call")
+        answer = await session.reinvite(rtp.offer(direction))
+        if answer:
+            rtp.accept(answer)
+        if self.on_change is not None:
+            self.on_change(self)
+
     # -- media -------------------------------------------------------------------------------------------------------
     def play(self, what: str) -> None:
         """``tone:<Hz>``, ``silence``, ``echo`` or ``wav:<path>``: what the phone sends from now on."""
@@ -220,7 +242,7 @@ class VirtualPhone:
         return False
 
     async def _finish(self, outcome: str) -> None:
-        self._session = None
+        self._session, self.held = None, False
         watch, self._watch = self._watch, None
         if watch is not None and watch is not asyncio.current_task():
             watch.cancel()

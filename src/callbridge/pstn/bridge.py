@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from callbridge import metrics
@@ -25,12 +26,13 @@ from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.policy import PhoneCleared
 from callbridge.calling.protocol import CallCommand
 from callbridge.calling.service import CallingService
+from callbridge.media.errors import MediaError
 from callbridge.media.gateway import MediaGateway, Side
 from callbridge.pstn.inbound import CALLED_USER, InboundRoute, Refusal, TrunkLimits, called_number, judge_user
 from callbridge.pstn.legs import FromCall, FromPhone, Inbox
 from callbridge.pstn.screening import Screening
 from callbridge.sip.offer_answer import is_hold, with_direction
-from callbridge.sip.sdp import Direction, SdpError, SessionDescription
+from callbridge.sip.sdp import Attribute, Direction, SdpError, SessionDescription
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
 from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Reinvited, ReinviteFailed, Ringing
@@ -122,6 +124,7 @@ class Bridge:
                     await self._command(leg, "alerting", call_id)
                 elif isinstance(event, Answered):
                     answer = await self.media.answer(leg, event.sdp or "", towards=Side.AGENT)
+                    self._agent_sdp[leg] = _settled_setup(self._agent_sdp[leg], answer)
                     await self._command(leg, "accept", call_id, answer)
                 elif isinstance(event, Failed):
                     return await self._command(leg, "reject", call_id, reasons.from_phone(event.status))
@@ -243,15 +246,18 @@ class Bridge:
     async def _phone_reinvited(self, leg: str, call_id: str, session: OutgoingSession | IncomingSession,
                                offer: str | None) -> None:
         """The phone holds (sendonly or inactive) or resumes: its new offer goes through the gateway, the agent's
-        last SDP answers it with the mirrored direction, and the call shows the hold."""
-        if not offer:
+        last SDP answers it with the mirrored direction, and the call shows the hold. An offer the gateway cannot
+        take is refused (488) and the call goes on as it was."""
+        try:
+            held = is_hold(SessionDescription.parse(offer or ""))
+            await self.media.offer(leg, offer or "", towards=Side.AGENT)
+            agent_answer = _directed(self._agent_sdp.get(leg, ""), Direction.RECVONLY if held else Direction.SENDRECV)
+            answer = await self.media.answer(leg, agent_answer, towards=Side.TRUNK)
+        except (SdpError, MediaError) as exc:
+            log.warning("phone re-INVITE refused", extra={"leg": leg, "call_id": call_id, "why": str(exc)})
             return session.reject_reinvite(488)
-        held = is_hold(SessionDescription.parse(offer))
-        await self.media.offer(leg, offer, towards=Side.AGENT)
-        agent_answer = _directed(self._agent_sdp.get(leg, ""), Direction.RECVONLY if held else Direction.SENDRECV)
-        session.accept_reinvite(await self.media.answer(leg, agent_answer, towards=Side.TRUNK))
+        session.accept_reinvite(answer)
         await self._command(leg, "hold" if held else "resume", call_id)
-
 
     async def _command(self, leg: str, name: str, call_id: str, payload: str | EndReason | None = None) -> None:
         try:
@@ -274,6 +280,26 @@ class Bridge:
         with contextlib.suppress(Exception):
             await self.media.delete(leg)
         self.calling.detach_leg(leg)
+
+
+def _settled_setup(agent_offer: str, gateway_answer: str) -> str:
+    """The agent's offer as the answer it now amounts to: ``a=setup:actpass`` becomes the DTLS role the agent took,
+    the opposite of the gateway's (RFC 8842 5.3), so it can answer the gateway's later re-offers."""
+    try:
+        agent, gateway = SessionDescription.parse(agent_offer), SessionDescription.parse(gateway_answer)
+    except SdpError:
+        return agent_offer
+    theirs = next((value for media in gateway.media for value in media.values("setup")),
+                  next((a.value for a in gateway.attributes if a.name == "setup"), None))
+    role = {"active": "passive", "passive": "active"}.get(theirs or "")
+    if role is None:
+        return agent_offer
+
+    def settled(attributes: tuple[Attribute, ...]) -> tuple[Attribute, ...]:
+        return tuple(Attribute("setup", role) if (a.name, a.value) == ("setup", "actpass") else a for a in attributes)
+
+    return str(replace(agent, attributes=settled(agent.attributes),
+                       media=tuple(replace(media, attributes=settled(media.attributes)) for media in agent.media)))
 
 
 def _directed(sdp: str, direction: Direction) -> str:
