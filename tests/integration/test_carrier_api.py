@@ -124,7 +124,7 @@ def test_the_api_lists_the_five_demo_phones(carrier_demo: Demo) -> None:
     phones = r.json()["phones"]
     assert [(p["number"], p["name"]) for p in phones] == CUSTOMERS
     assert {p["state"] for p in phones} == {"idle"} and {p["answerMode"] for p in phones} == {"manual"}
-    assert set(phones[0]) == {"number", "name", "state", "answerMode", "playing", "call", "digits", "level"}
+    assert set(phones[0]) == {"number", "name", "state", "held", "answerMode", "playing", "call", "digits", "level"}
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "new EventSource(" in page.text and "/events" in page.text
     assert not [path for path in schema["paths"] if path.startswith("/carrier")]  # a demo tool, not the API
@@ -154,6 +154,15 @@ async def test_a_phone_calls_alice_who_accepts_live_on_the_api_and_the_stream(
         await wait_for_phone(carrier_demo, CUSTOMER, lambda p: p["state"] == "connected" and p["level"] > 0.05)
         await call.send_dtmf("7")
         await wait_for_phone(carrier_demo, CUSTOMER, lambda p: p["digits"] == "7")
+
+        held = cli(carrier_demo, "hold", CUSTOMER)  # the customer puts Alice on hold, from the command line
+        assert held.exit_code == 0 and "connected, holding" in held.output, held.output
+        await call.wait_for_state("RemoteHold")
+        await until(lambda: any(e.get("number") == CUSTOMER and e["held"] for e in events), 5)  # live there too
+        async with api(carrier_demo) as c:
+            r = await c.post(f"/phones/{CUSTOMER}/resume")
+        assert r.status_code == 200 and r.json()["held"] is False, r.text
+        await call.wait_for_state("Connected")
         await asyncio.sleep(1.0)  # a second of Alice's tone for the recording
 
         async with api(carrier_demo) as c:

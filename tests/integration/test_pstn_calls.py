@@ -128,14 +128,20 @@ async def test_use_case_1_alice_calls_a_customer_who_sees_her_number(demo: Demo,
 
 
 @pytest.mark.parametrize(("mode", "code", "sub_code"), [(AnswerMode.BUSY, 486, 560486),
-                                                        (AnswerMode.DECLINE, 603, 560603)])
-async def test_a_busy_or_declining_phone_ends_the_call_with_its_reason(demo: Demo, carrier: Carrier,
-                                                                       alice: TeamsCallAgent, mode: AnswerMode,
-                                                                       code: int, sub_code: int) -> None:
-    carrier.phone(CUSTOMER).answer_mode = mode
+                                                        (AnswerMode.DECLINE, 603, 560603),
+                                                        (AnswerMode.UNAVAILABLE, 480, 560480),
+                                                        (AnswerMode.NO_ANSWER, 408, 560408)])
+async def test_a_phone_that_does_not_answer_ends_the_call_with_its_reason(demo: Demo, carrier: Carrier,
+                                                                          alice: TeamsCallAgent, mode: AnswerMode,
+                                                                          code: int, sub_code: int) -> None:
+    """Busy, declined, unavailable, and rung out by the network (408 before callbridge's own ring time)."""
+    phone = carrier.phone(CUSTOMER)
+    phone.answer_mode, phone.ring_timeout_s = mode, 0.5
     call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
     await call.wait_for_state("Disconnected")
     assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (code, sub_code)  # type: ignore[union-attr]
+    [record] = [r for r in records(demo, "alice") if r["callId"] == call.id]
+    assert record["endReason"] == {"code": code, "subCode": sub_code} and record["connectTime"] is None
 
 
 async def test_an_unknown_number_at_the_carrier_ends_404_560404(demo: Demo, carrier: Carrier,

@@ -55,7 +55,8 @@ def _number(number: str) -> str:
 
 def line(phone: dict[str, Any]) -> str:
     """One phone in one line: number, state, answer mode, name, then its current or last call."""
-    text = f"{phone['number']:<15} {phone['state']:<10} {phone['answerMode']:<8} {phone['name']}"
+    state = f"{phone['state']}, holding" if phone.get("held") else phone["state"]
+    text = f"{phone['number']:<15} {state:<10} {phone['answerMode']:<8} {phone['name']}"
     call = phone.get("call")
     if call:
         who = f"{call['peer']} ({call['peerName']})" if call.get("peerName") else call["peer"]
@@ -120,14 +121,6 @@ def dial(ctx: click.Context, number: str, to: str) -> None:
 
 @phone.command()
 @click.argument("number")
-@click.pass_context
-def answer(ctx: click.Context, number: str) -> None:
-    """Answer the call ringing at NUMBER."""
-    _api(ctx).act(number, "answer")
-
-
-@phone.command()
-@click.argument("number")
 @click.option("--status", type=int, default=603, show_default=True, help="SIP status: 486 busy, 603 decline, ...")
 @click.pass_context
 def decline(ctx: click.Context, number: str, status: int) -> None:
@@ -135,12 +128,21 @@ def decline(ctx: click.Context, number: str, status: int) -> None:
     _api(ctx).act(number, "decline", {"status": status})
 
 
-@phone.command()
-@click.argument("number")
-@click.pass_context
-def hangup(ctx: click.Context, number: str) -> None:
-    """End NUMBER's call (or stop its dialling)."""
-    _api(ctx).act(number, "hangup")
+def _number_only(action: str, help_text: str) -> None:
+    """``callbridge phone ACTION NUMBER``: the actions that take nothing but the phone."""
+
+    @phone.command(action, help=help_text)
+    @click.argument("number")
+    @click.pass_context
+    def command(ctx: click.Context, number: str) -> None:
+        _api(ctx).act(number, action)
+
+
+for _action, _help in (("answer", "Answer the call ringing at NUMBER."),
+                       ("hangup", "End NUMBER's call (or stop its dialling)."),
+                       ("hold", "Put NUMBER's call on hold (a sendonly re-INVITE: the other side hears music)."),
+                       ("resume", "Take NUMBER's call off hold.")):
+    _number_only(_action, _help)
 
 
 @phone.command()
@@ -157,7 +159,8 @@ def play(ctx: click.Context, number: str, what: str) -> None:
 @click.argument("mode")
 @click.pass_context
 def mode(ctx: click.Context, number: str, mode: str) -> None:
-    """How NUMBER answers calls: manual, auto, busy (486) or decline (603)."""
+    """How NUMBER answers calls: manual, auto, busy (486), decline (603), unavailable (480) or no-answer (rings,
+    then 408)."""
     _api(ctx).act(number, "mode", {"mode": mode})
 
 

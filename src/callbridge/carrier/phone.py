@@ -64,6 +64,15 @@ class AnswerMode(StrEnum):
     AUTO = "auto"  # answers at once
     BUSY = "busy"  # answers 486
     DECLINE = "decline"  # answers 603
+    UNAVAILABLE = "unavailable"  # answers 480 (switched off, out of coverage)
+    NO_ANSWER = "no-answer"  # rings, then the network gives up with 408 after the phone's ring timeout
+
+
+REFUSALS: dict[AnswerMode, tuple[int, str]] = {
+    AnswerMode.BUSY: (486, "Busy Here"),
+    AnswerMode.DECLINE: (603, "Decline"),
+    AnswerMode.UNAVAILABLE: (480, "Temporarily Unavailable"),
+}
 
 
 @dataclass
@@ -85,6 +94,7 @@ class VirtualPhone:
     trunk: Address  # where calls to callbridge go
     rtp_ports: PortRange = field(default_factory=lambda: PortRange(42_000, 42_999))
     answer_mode: AnswerMode = AnswerMode.MANUAL
+    ring_timeout_s: float = 20.0  # how long a no-answer phone rings before the 408
     source_factory: Callable[[], Source] = field(default=lambda: Tone(440.0))
     state: PhoneState = PhoneState.IDLE
     call: CallInfo | None = None
@@ -95,6 +105,7 @@ class VirtualPhone:
     _session: OutgoingSession | IncomingSession | None = None
     _rtp: RtpEndpoint | None = None
     _watch: asyncio.Task[None] | None = None
+    _ringing_out: asyncio.Task[None] | None = None
 
     def _step(self, event: PhoneEvent) -> None:
         try:
@@ -125,11 +136,9 @@ class VirtualPhone:
     # -- calls in --------------------------------------------------------------------------------------------------
     async def offered(self, session: IncomingSession) -> None:
         """A call for this phone (the carrier routed it here by number)."""
-        if self.state is not PhoneState.IDLE or self.answer_mode is AnswerMode.BUSY:
-            session.decline(486, "Busy Here")
-            return
-        if self.answer_mode is AnswerMode.DECLINE:
-            session.decline(603, "Decline")
+        refusal = REFUSALS[AnswerMode.BUSY] if self.state is not PhoneState.IDLE else REFUSALS.get(self.answer_mode)
+        if refusal is not None:
+            session.decline(*refusal)
             return
         self._session = session
         self.call = CallInfo("in", session.from_number or "anonymous", session.from_name, session.call_id)
@@ -138,6 +147,13 @@ class VirtualPhone:
         self._watch = asyncio.create_task(self._follow(session))
         if self.answer_mode is AnswerMode.AUTO:
             await self.answer()
+        elif self.answer_mode is AnswerMode.NO_ANSWER:
+            self._ringing_out = asyncio.create_task(self._ring_out(session))
+
+    async def _ring_out(self, session: IncomingSession) -> None:
+        await asyncio.sleep(self.ring_timeout_s)
+        if self._session is session and self.state is PhoneState.RINGING:
+            await self.decline(408)
 
     async def answer(self) -> None:
         session = self._session
@@ -172,20 +188,19 @@ class VirtualPhone:
     async def hold(self) -> None:
         """Put the other side on hold with a re-INVITE (RFC 3264 8.4): sendonly, so what it plays is music on
         hold; the phone stops hearing."""
-        await self._reoffer(Direction.SENDONLY)
-        self.held = True
+        await self._reoffer(held=True)
 
     async def resume(self) -> None:
-        await self._reoffer(Direction.SENDRECV)
-        self.held = False
+        await self._reoffer(held=False)
 
-    async def _reoffer(self, direction: Direction) -> None:
+    async def _reoffer(self, *, held: bool) -> None:
         session, rtp = self._session, self._rtp
         if session is None or rtp is None or self.state is not PhoneState.CONNECTED:
             raise PhoneBusy(f"{self.number} is not in a call")
-        answer = await session.reinvite(rtp.offer(direction))
+        answer = await session.reinvite(rtp.offer(Direction.SENDONLY if held else Direction.SENDRECV))
         if answer:
             rtp.accept(answer)
+        self.held = held
         if self.on_change is not None:
             self.on_change(self)
 
@@ -243,9 +258,10 @@ class VirtualPhone:
 
     async def _finish(self, outcome: str) -> None:
         self._session, self.held = None, False
-        watch, self._watch = self._watch, None
-        if watch is not None and watch is not asyncio.current_task():
-            watch.cancel()
+        for task in (self._watch, self._ringing_out):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self._watch = self._ringing_out = None
         if self.call is not None:
             self.call.outcome = outcome
         rtp, self._rtp = self._rtp, None

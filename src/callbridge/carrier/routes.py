@@ -32,6 +32,7 @@ from callbridge.carrier.phone import AnswerMode, PhoneBusy, PhoneState, VirtualP
 from callbridge.media.audio import rms
 from callbridge.media.g711 import SAMPLE_RATE
 from callbridge.sip.transport import Address
+from callbridge.sip.useragent_events import ReinviteFailed
 
 log = logging.getLogger("callbridge.carrier")
 
@@ -79,7 +80,7 @@ class CarrierHub:
         call = phone.call
         chunks = phone.recording.chunks[-LEVEL_CHUNKS:] if phone.state is PhoneState.CONNECTED else []
         return {
-            "number": phone.number, "name": phone.name, "state": str(phone.state),
+            "number": phone.number, "name": phone.name, "state": str(phone.state), "held": phone.held,
             "answerMode": str(phone.answer_mode), "playing": self.playing.get(phone.number, "tone:440"),
             "call": None if call is None else {"direction": call.direction, "peer": call.peer,
                                                "peerName": call.peer_name, "sipCallId": call.sip_call_id,
@@ -253,6 +254,21 @@ async def _hang_up(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -
     await phone.hang_up()
 
 
+async def _hold(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> None:
+    await _reinvite(phone.hold)
+
+
+async def _resume(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> None:
+    await _reinvite(phone.resume)
+
+
+async def _reinvite(change: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await change()
+    except ReinviteFailed as exc:
+        raise ApiError(409, "ReinviteRefused", f"The other side refused the re-INVITE ({exc.status}).") from None
+
+
 async def _play(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> None:
     what = _field(body, "what", "tone:440")
     try:
@@ -278,8 +294,8 @@ async def _dtmf(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> N
 
 
 ACTIONS: dict[str, Callable[[CarrierHub, VirtualPhone, dict[str, Any]], Awaitable[None]]] = {
-    "dial": _dial, "answer": _answer, "decline": _decline, "hangup": _hang_up, "play": _play, "mode": _mode,
-    "dtmf": _dtmf,
+    "dial": _dial, "answer": _answer, "decline": _decline, "hangup": _hang_up, "hold": _hold, "resume": _resume,
+    "play": _play, "mode": _mode, "dtmf": _dtmf,
 }
 
 
