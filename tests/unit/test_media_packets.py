@@ -148,7 +148,7 @@ def test_audio_sdp_reads_media_level_address_and_first_audio_line_only() -> None
     (Direction.SENDONLY, Direction.SENDONLY, Direction.INACTIVE),
 ])
 def test_answer_directions(offer: Direction, wanted: Direction, answer: Direction) -> None:
-    assert offer.answer(wanted) is answer
+    assert offer.answered(wanted) is answer
 
 
 # -- the RTP stream, sans I/O --------------------------------------------------------------------------------------

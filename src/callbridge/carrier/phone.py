@@ -15,8 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from callbridge.media.audio import Echo, Recording, Silence, Source, Tone, WavFile
-from callbridge.media.audio_sdp import Direction
 from callbridge.media.rtp_endpoint import PortRange, RtpEndpoint
+from callbridge.sip.sdp import Direction
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
 from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Reinvited, Ringing, SessionEvent

@@ -18,38 +18,14 @@ answer, read the first audio m-line of the other side's, and tell the direction 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from callbridge.media.errors import BadSdp
 from callbridge.media.g711 import Codec
+from callbridge.sip.sdp import Direction as Direction  # the one direction type of every SDP (re-exported)
 
 TELEPHONE_EVENT = "telephone-event"
 DEFAULT_TELEPHONE_EVENT_PT = 101
-
-
-class Direction(StrEnum):
-    SENDRECV = "sendrecv"
-    SENDONLY = "sendonly"
-    RECVONLY = "recvonly"
-    INACTIVE = "inactive"
-
-    @property
-    def sends(self) -> bool:
-        return self in (Direction.SENDRECV, Direction.SENDONLY)
-
-    @property
-    def receives(self) -> bool:
-        return self in (Direction.SENDRECV, Direction.RECVONLY)
-
-    @classmethod
-    def of(cls, sends: bool, receives: bool) -> Direction:
-        return {(True, True): cls.SENDRECV, (True, False): cls.SENDONLY,
-                (False, True): cls.RECVONLY, (False, False): cls.INACTIVE}[(sends, receives)]
-
-    def answer(self, wanted: Direction | None = None) -> Direction:
-        """The direction of an answer to an offer in this direction, by an answerer that wants ``wanted``."""
-        wanted = wanted or Direction.SENDRECV
-        return Direction.of(wanted.sends and self.receives, wanted.receives and self.sends)
+_DIRECTIONS = frozenset(direction.value for direction in Direction)
 
 
 @dataclass(frozen=True)
@@ -100,7 +76,7 @@ def read(sdp: str) -> AudioDescription:
 
 
 def _attribute(value: str, direction: Direction, encodings: dict[int, str]) -> Direction:
-    if value in Direction.__members__.values():
+    if value in _DIRECTIONS:
         return Direction(value)
     if value.startswith("rtpmap:"):
         pt, _, encoding = value[len("rtpmap:"):].partition(" ")
@@ -118,7 +94,7 @@ def direction_of(sdp: str) -> Direction:
             if in_audio:
                 break
             in_audio = value.startswith("audio ")
-        elif kind == "a" and value in Direction.__members__.values():
+        elif kind == "a" and value in _DIRECTIONS:
             direction = Direction(value)
     return direction
 
@@ -131,5 +107,5 @@ def write(address: str, port: int, codecs: list[Codec], *, telephone_event: int 
     lines += [f"a=rtpmap:{codec.value} {codec.name}/8000" for codec in codecs]
     if telephone_event is not None:
         lines += [f"a=rtpmap:{telephone_event} {TELEPHONE_EVENT}/8000", f"a=fmtp:{telephone_event} 0-16"]
-    lines += ["a=ptime:20", f"a={direction}"]
+    lines += ["a=ptime:20", f"a={direction.value}"]
     return "\r\n".join(lines) + "\r\n"

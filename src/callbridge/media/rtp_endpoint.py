@@ -18,10 +18,10 @@ import numpy as np
 
 from callbridge.media import audio_sdp
 from callbridge.media.audio import Recording, Source
-from callbridge.media.audio_sdp import Direction
 from callbridge.media.errors import BadSdp, MediaError
 from callbridge.media.g711 import FRAME_SAMPLES, Codec, Samples
 from callbridge.media.rtp_stream import FRAME_SECONDS, AudioReceived, DigitReceived, RtpStats, RtpStream
+from callbridge.sip.sdp import Direction
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class RtpEndpoint:
         codec = next((c for c in remote.codecs if c in self.codecs), None)
         if codec is None:
             raise BadSdp("the offer has no G.711 codec in common")
-        self.direction = remote.direction.answer(direction or Direction.SENDRECV)
+        self.direction = remote.direction.answered(direction)
         self._apply(remote, codec)
         return self._sdp([codec], remote.telephone_event)
 

@@ -170,7 +170,7 @@ def _accept(offer: SessionDescription, offered: MediaDescription, port: int, cod
         return None
     events = _events(offered, chosen.clock_rate) if telephone_event else None
     fmtp = offered.fmtp(events.payload_type) if events is not None else None
-    answered = _answer_direction(_offered_direction(offer, offered), direction)
+    answered = _offered_direction(offer, offered).answered(direction)
     return _audio(port, [chosen], events, fmtp, ptime, answered)
 
 
@@ -189,11 +189,6 @@ def _held_by_address(sd: SessionDescription, media: MediaDescription) -> bool:
     connection = sd.connection_of(media)
     uses_ice = media.has("ice-ufrag") or any(attribute.name == "ice-ufrag" for attribute in sd.attributes)
     return connection is not None and connection.is_unspecified and not uses_ice
-
-
-def _answer_direction(remote: Direction, local: Direction) -> Direction:
-    """RFC 3264 section 6.1: we send only what the remote receives and receive only what it sends."""
-    return Direction.of(sends=remote.receives and local.sends, receives=remote.sends and local.receives)
 
 
 def is_hold(sd: SessionDescription) -> bool:
@@ -222,7 +217,7 @@ def _negotiated(local: SessionDescription, ours: MediaDescription, remote: Sessi
         raise NotAcceptableHere("the accepted audio stream has no codec or no address")
     sent = next((rtpmap for rtpmap in theirs.rtpmaps if rtpmap.same_codec(codec)), codec)
     events = _events(theirs, codec.clock_rate) if _events(ours, codec.clock_rate) else None
-    direction = _answer_direction(_offered_direction(remote, theirs), local.direction_of(ours))
+    direction = _offered_direction(remote, theirs).answered(local.direction_of(ours))
     return Negotiated(connection.address, theirs.port, sent.payload_type, sent.encoding, sent.clock_rate,
                       events.payload_type if events else None, theirs.ptime, direction,
                       direction is not Direction.SENDRECV)

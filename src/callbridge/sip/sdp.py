@@ -177,6 +177,12 @@ class Direction(Enum):
         return {(True, True): cls.SENDRECV, (True, False): cls.SENDONLY,
                 (False, True): cls.RECVONLY, (False, False): cls.INACTIVE}[sends, receives]
 
+    def answered(self, wanted: Direction | None = None) -> Direction:
+        """The direction of an answer to an offer in this direction, by an answerer that wants ``wanted``
+        (RFC 3264 section 6.1: it sends only what the offerer receives and receives only what it sends)."""
+        wanted = wanted or Direction.SENDRECV
+        return Direction.of(sends=self.receives and wanted.sends, receives=self.sends and wanted.receives)
+
 
 def _direction(attributes: Iterable[Attribute]) -> Direction | None:
     names = {direction.value: direction for direction in Direction}
