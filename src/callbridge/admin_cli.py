@@ -414,6 +414,17 @@ def trunk_add(tenant_ref: str, name: str, **options: Any) -> None:
         return [trunks.describe(await trunks.add_trunk(s, tenant_ref, name, _trunk_changes(options)))]
 
     _run(act)
+    _warn_unheard(options["transport"])
+
+
+def _warn_unheard(transport: str | None) -> None:
+    """A trunk on a transport this deployment's SIP side does not listen on cannot be called (nor call in)."""
+    from callbridge.config import Settings
+
+    listening = [t.lower() for t in Settings().sip_transports]
+    if transport is not None and transport not in listening:
+        click.echo(f"warning: SIP does not listen on {transport} here (CALLBRIDGE_SIP_TRANSPORTS is "
+                   f"{','.join(listening)}): calls over this trunk fail until it does", err=True)
 
 
 @trunk.command("set")
@@ -426,6 +437,7 @@ def trunk_set(tenant_ref: str, name: str, enabled: bool | None, **options: Any) 
         return [trunks.describe(await trunks.change_trunk(s, tenant_ref, name, _trunk_changes(options, enabled)))]
 
     _run(act)
+    _warn_unheard(options["transport"])
 
 
 @trunk.command("list")
