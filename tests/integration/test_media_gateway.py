@@ -211,3 +211,22 @@ async def assert_port_freed(port: int) -> None:
             return True
 
     await until(free, timeout=2.0)
+
+
+async def test_a_call_on_hold_both_ways_silent_is_not_dead_media(gateway: MediaGateway, agent: Agent,
+                                                                 phone: RtpEndpoint) -> None:
+    """Held ``inactive``, the phone sends nothing by agreement: the watch waits for the resume."""
+    dead: list[str] = []
+    gateway.on_dead_media(dead.append)
+    await outbound(gateway, agent, phone, "held-1")
+    await both_hear_each_other(agent, phone)
+    hold = await gateway.offer("held-1", await agent.offer("inactive"), towards=Side.TRUNK)
+    await agent.accept(await gateway.answer("held-1", phone.answer(hold), towards=Side.AGENT))
+    assert not phone.sending
+    await asyncio.sleep(DEAD_MEDIA_S * 2.5)
+    assert dead == [], "silence on hold is not dead media"
+    resume = await gateway.offer("held-1", await agent.offer("sendrecv"), towards=Side.TRUNK)
+    await agent.accept(await gateway.answer("held-1", phone.answer(resume), towards=Side.AGENT))
+    await both_hear_each_other(agent, phone)
+    assert dead == []
+    await gateway.delete("held-1")
