@@ -149,6 +149,8 @@ async def test_an_unknown_number_at_the_carrier_ends_404_560404(demo: Demo, carr
     call = await alice.start_call(PhoneNumberIdentifier("+12065550199"))
     await call.wait_for_state("Disconnected")
     assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (404, 560404)  # type: ignore[union-attr]
+    [record] = [r for r in records(demo, "alice") if r["callId"] == call.id]
+    assert record["endReason"] == {"code": 404, "subCode": 560404} and record["sipCallId"]
 
 
 async def test_alice_cancels_while_the_phone_rings(demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
@@ -192,6 +194,11 @@ async def test_use_case_2_a_customer_calls_alice_and_every_agent_rings(demo: Dem
         await until(lambda: phone.state is PhoneState.IDLE)
         assert phone.call is not None and phone.call.outcome is not None and "hung up by the other side" in \
             phone.call.outcome
+        [record] = [r for r in records(demo, "alice") if r["callId"] == call.id]
+        assert (record["direction"], record["caller"], record["sipCallId"]) == (
+            "Incoming", f"4:{CUSTOMER}", phone.call.sip_call_id)
+        assert record["connectTime"] is not None and record["answeredBy"] == second.agent_id
+        assert record["endReason"] == {"code": 0, "subCode": 0}
     finally:
         await second.dispose()
 
@@ -205,6 +212,8 @@ async def test_the_carrier_cancels_and_the_ringing_ends_everywhere(demo: Demo, c
     await phone.hang_up()
     await until(lambda: incoming[0].call_end_reason is not None)
     assert (incoming[0].call_end_reason.code, incoming[0].call_end_reason.sub_code) == (487, 0)  # type: ignore[union-attr]
+    [record] = [r for r in records(demo, "alice") if r["callId"] == incoming[0].id]
+    assert record["endReason"] == {"code": 487, "subCode": 0} and record["connectTime"] is None
 
 
 async def dial_and_wait(phone: VirtualPhone, number: str) -> str:
@@ -227,13 +236,20 @@ async def test_an_unlicensed_user_answers_403_and_a_disabled_one_480(demo: Demo,
     await demo.change(lambda s: users.set_licence(s, adele["id"], "TEAMS_PHONE", False))
     try:
         assert (await dial_and_wait(phone, adele["phone_number"])).startswith("403")
+        refused = [phone.call.sip_call_id if phone.call else None]
     finally:
         await demo.change(lambda s: users.set_licence(s, adele["id"], "TEAMS_PHONE", True))
     await demo.change(lambda s: users.set_account_enabled(s, adele["id"], False))
     try:
         assert (await dial_and_wait(phone, adele["phone_number"])).startswith("480")
+        refused.append(phone.call.sip_call_id if phone.call else None)
     finally:
         await demo.change(lambda s: users.set_account_enabled(s, adele["id"], True))
+    kept = {r["sipCallId"]: r for r in records(demo, "adele") if r.get("sipCallId") in refused}
+    assert [kept[sip_call_id]["endReason"] for sip_call_id in refused] == [{"code": 403, "subCode": 0},
+                                                                           {"code": 480, "subCode": 0}]
+    assert {(r["direction"], r["caller"], r["connectTime"]) for r in kept.values()} == {
+        ("Incoming", f"4:{CUSTOMER}", None)}
 
 
 async def test_nobody_online_answers_480(demo: Demo, carrier: Carrier) -> None:
@@ -269,5 +285,8 @@ async def test_calls_the_policy_refuses_never_reach_the_trunk(demo: Demo, carrie
             await agent.start_call(PhoneNumberIdentifier(number))
         assert (refused.value.code, refused.value.sub_code) == (code, sub_code)
         assert carrier.phone(CUSTOMER).call is None  # the phone never rang
+        [record] = [r for r in records(demo, who) if r["callee"] == f"4:{number}"]  # the refused call is kept
+        assert record["direction"] == "Outgoing" and record["connectTime"] is None
+        assert record["endReason"] == {"code": code, "subCode": sub_code}
     finally:
         await agent.dispose()

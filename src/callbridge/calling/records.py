@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, or_, select
@@ -34,6 +35,16 @@ def record_of(call: Call) -> dict[str, Any]:
             "answered_by": call.callee.agent_id, "started_at": call.created_at, "connected_at": call.connected_at,
             "ended_at": call.ended_at, "end_code": call.end_reason.code, "end_sub_code": call.end_reason.sub_code,
             "trunk_call_id": call.trunk_call_id}
+
+
+def refused_record(call_id: str, caller: str, callee: str, tenant_id: str | None, code: int, sub_code: int,
+                   now: datetime, trunk_call_id: str | None = None) -> dict[str, Any]:
+    """A phone call refused before anyone rang (by the policy, or at the trunk side): kept as a record too, as
+    Teams keeps failed PSTN calls in its usage records. It started and ended at ``now``."""
+    return {"id": call_id, "tenant_id": tenant_id, "thread_id": None, "caller_id": caller[:256],
+            "callee_id": callee[:256], "caller_agent": None, "answered_by": None, "started_at": now,
+            "connected_at": None, "ended_at": now, "end_code": code, "end_sub_code": sub_code,
+            "trunk_call_id": trunk_call_id}
 
 
 class CallRecords:

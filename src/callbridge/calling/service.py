@@ -17,7 +17,7 @@ from callbridge.calling.call import CallError, Leg, Send
 from callbridge.calling.identifiers import Kind, parse_raw_id
 from callbridge.calling.policy import PhoneCleared, clear_call, clear_phone_call
 from callbridge.calling.protocol import CallCommand, StartCall
-from callbridge.calling.records import CallRecords, record_of
+from callbridge.calling.records import CallRecords, record_of, refused_record
 from callbridge.calling.registry import AgentRegistry, Bus
 from callbridge.calling.switchboard import Switchboard
 from callbridge.clock import Clock
@@ -97,10 +97,14 @@ class CallingService:
 
     async def _start_phone_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
         """Use case 1: the call leaves over the tenant's trunk; the phone leg rings when the network says so."""
-        cleared = await clear_phone_call(self.db.fetch_all, caller_oid, cmd.target)
-        if self.phones is None:
-            reason = reasons.NO_PHONE_CONNECTIVITY
-            raise CallError(reason.code, reason.sub_code, "This deployment has no SIP side running.")
+        try:
+            cleared = await clear_phone_call(self.db.fetch_all, caller_oid, cmd.target)
+            if self.phones is None:
+                reason = reasons.NO_PHONE_CONNECTIVITY
+                raise CallError(reason.code, reason.sub_code, "This deployment has no SIP side running.")
+        except CallError as refused:
+            self.record_refused(self._owners[agent_id], cmd.target, None, refused.code, refused.sub_code)
+            raise
         leg = await self.phones.open_leg(cleared)
         caller = Leg(self._owners[agent_id], cleared.caller_name, cleared.caller_tenant, agent_id=agent_id)
         callee = Leg(cleared.callee_raw_id, None, cleared.caller_tenant)
@@ -121,6 +125,12 @@ class CallingService:
         """A phone leg joins the bus like an agent: what the call tells it arrives on the returned queue."""
         self._owners[leg] = raw_id
         return self.bus.attach(leg)
+
+    def record_refused(self, caller: str, callee: str, tenant_id: str | None, code: int, sub_code: int,
+                       trunk_call_id: str | None = None) -> None:
+        """The call record of a phone call refused before anyone rang (``refused_record``)."""
+        self.records.add([refused_record(str(uuid.uuid4()), caller, callee, tenant_id, code, sub_code,
+                                         self.clock.now(), trunk_call_id)])
 
     def note_trunk_call(self, call_id: str, sip_call_id: str) -> None:
         """The SIP Call-ID of a call's phone leg, for its call record."""

@@ -152,9 +152,13 @@ class Bridge:
         trunk = self.screening.admitted(session.call_id)
         if trunk is None:  # screened out meanwhile (it should not happen): refuse rather than guess
             return session.decline(503, "Service Unavailable")
-        routed = await self._route(session, trunk)
+        routed, callee_raw_id = await self._route(session, trunk)
         if isinstance(routed, Refusal):
-            return session.decline(routed.status or 404, routed.reason)
+            status = routed.status or 404
+            if callee_raw_id is not None:  # a number was called: the refused call is recorded
+                self.calling.record_refused(f"4:{session.from_number or 'anonymous'}", callee_raw_id,
+                                            trunk.tenant_id, status, 0, session.call_id)
+            return session.decline(status, routed.reason)
         leg = f"pstn-{uuid.uuid4().hex[:16]}"
         metrics.PHONE_LEGS.labels("in").inc()
         caller_raw_id = f"4:{session.from_number}" if session.from_number else "4:anonymous"
@@ -179,12 +183,16 @@ class Bridge:
             self.limits.closed(trunk.id)
             await self._close_leg(leg, inbox)
 
-    async def _route(self, session: IncomingSession, trunk: Any) -> InboundRoute | Refusal:
+    async def _route(self, session: IncomingSession, trunk: Any) -> tuple[InboundRoute | Refusal, str | None]:
+        """Who the call is for, and the raw id of the callee for its record: the user when the number is one of
+        the trunk's tenant's, else the number (None when the Request-URI names no number)."""
         number = called_number(getattr(session.request_uri, "user", None))
         if number is None:
-            return Refusal(404, "Not Found")
-        rows = await self.calling.db.fetch_all(CALLED_USER, {"number": number})
-        return judge_user(rows[0] if rows else None, trunk, number)
+            return Refusal(404, "Not Found"), None
+        rows = await self.calling.db.prepared(CALLED_USER)({"number": number})
+        user = rows[0] if rows else None
+        callee = f"8:orgid:{user.id}" if user is not None and user.tenant_id == trunk.tenant_id else f"4:{number}"
+        return judge_user(user, trunk, number), callee
 
     async def _inbound_events(self, leg: str, call_id: str, inbox: Inbox, session: IncomingSession) -> None:
         rang = False
