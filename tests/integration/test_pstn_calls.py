@@ -95,6 +95,15 @@ async def phone_hears(phone: VirtualPhone, seconds: float = 1.0) -> float:
     return dominant_frequency(np.asarray(phone.recording.since(mark), dtype=np.float32) / 32768.0, 8000)
 
 
+def metric(demo: Demo, sample: str) -> float | None:
+    """The value of one sample (name and labels as /metrics writes them), None when absent."""
+    with httpx.Client(base_url=demo.base_url, verify=ssl.create_default_context(cafile=demo.ca_file)) as c:
+        for line in c.get("/metrics").text.splitlines():
+            if line.startswith(f"{sample} "):
+                return float(line.split()[-1])
+    return None
+
+
 def records(demo: Demo, who: str) -> list[dict[str, object]]:
     token = demo.communication_token(who)
     with httpx.Client(base_url=demo.base_url, verify=ssl.create_default_context(cafile=demo.ca_file)) as c:
@@ -103,6 +112,9 @@ def records(demo: Demo, who: str) -> list[dict[str, object]]:
 
 async def test_use_case_1_alice_calls_a_customer_who_sees_her_number(demo: Demo, carrier: Carrier,
                                                                      alice: TeamsCallAgent) -> None:
+    samples = ('callbridge_phone_legs_total{direction="out"}',
+               'callbridge_calls_ended_total{code="0",sub_code="560000"}')
+    before = [metric(demo, sample) or 0.0 for sample in samples]
     phone = carrier.phone(CUSTOMER)
     call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER), audio=ToneSource(AGENT_HZ))
     await until(lambda: phone.state is PhoneState.RINGING)
@@ -125,6 +137,8 @@ async def test_use_case_1_alice_calls_a_customer_who_sees_her_number(demo: Demo,
     [record] = [r for r in records(demo, "alice") if r["callId"] == call.id]
     assert record["callee"] == f"4:{CUSTOMER}" and record["sipCallId"] == phone.call.sip_call_id
     assert record["endReason"] == {"code": 0, "subCode": 560000}
+    assert [metric(demo, sample) for sample in samples] == [before[0] + 1, before[1] + 1]  # on /metrics
+    assert metric(demo, "callbridge_calls_active") == 0
 
 
 @pytest.mark.parametrize(("mode", "code", "sub_code"), [(AnswerMode.BUSY, 486, 560486),

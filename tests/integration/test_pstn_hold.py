@@ -5,10 +5,8 @@ OPTIONS keep-alive shows whether the carrier answers."""
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Iterator
 
-import httpx
 import numpy as np
 import pytest
 
@@ -27,6 +25,7 @@ from tests.integration.test_pstn_calls import (
     PHONE_HZ,
     alice,
     carrier,
+    metric,
     phone_hears,
     phone_platform,
 )
@@ -145,11 +144,7 @@ async def test_a_phone_whose_media_stops_is_hung_up_with_410_301005(demo: Demo, 
 
 
 def trunk_up(demo: Demo) -> float | None:
-    with httpx.Client(base_url=demo.base_url, verify=ssl.create_default_context(cafile=demo.ca_file)) as c:
-        for line in c.get("/metrics").text.splitlines():
-            if line.startswith('callbridge_sip_trunk_up{trunk="carrier"}'):
-                return float(line.split()[-1])
-    return None
+    return metric(demo, 'callbridge_sip_trunk_up{trunk="carrier"}')
 
 
 async def test_the_trunk_keep_alive_shows_whether_the_carrier_answers(demo: Demo) -> None:
