@@ -2,19 +2,20 @@
 events for the transaction user (the dialog and user-agent layers) handed to one callback.
 
 The transaction layer is sans-I/O; this driver feeds it what the transport receives, sends what it asks to send
-(each send its own task, so a TCP connect never holds the others up; a send that fails is reported to the
-transaction as a transport error), and wakes it at `next_deadline()` as `calling.service` does for calls.
+(a datagram at once; a send over TCP or TLS in its own task, so a connect never holds the others up; a send
+that fails is reported to the transaction as a transport error), and wakes it at `next_deadline()` with an
+`Alarm` on the loop's timer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
 from collections.abc import Callable
 
+from callbridge.sip.alarm import Alarm
 from callbridge.sip.message import Message, Request, Response
 from callbridge.sip.transaction import (
     DEFAULT_TIMERS,
@@ -53,22 +54,14 @@ class Endpoint:
         self.clock = clock
         self.transport = SipTransport(self._received, limits=limits, tls_server=tls_server, tls_client=tls_client)
         self.layer = TransactionLayer(self.transport.local, timers)
-        self._wake = asyncio.Event()
-        self._timers: asyncio.Task[None] | None = None
+        self._alarm = Alarm(clock, self._on_alarm)
         self._sends: set[asyncio.Task[None]] = set()
 
     async def listen(self, transport: str, host: str = "127.0.0.1", port: int = 0) -> Address:
-        address = await self.transport.listen(transport, host, port)
-        if self._timers is None:
-            self._timers = asyncio.create_task(self._run_timers())
-        return address
+        return await self.transport.listen(transport, host, port)
 
     async def close(self) -> None:
-        if self._timers is not None:
-            self._timers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timers
-            self._timers = None
+        self._alarm.cancel()
         for task in list(self._sends):
             task.cancel()
         await self.transport.close()
@@ -91,36 +84,47 @@ class Endpoint:
 
     def _dispatch(self, out: list[Output]) -> None:
         """Sends first, then events: what the TU sends while handling an event goes out after them."""
+        failed: list[Transmit] = []
         for item in out:
             if isinstance(item, Transmit):
-                task = asyncio.create_task(self._send(item))
-                self._sends.add(task)
-                task.add_done_callback(self._sends.discard)
+                self._transmit(item, failed)
         for item in out:
             if not isinstance(item, Transmit):
                 try:
                     self.on_event(item)
                 except Exception:  # one failing handler must not stop the others
                     log.exception("sip event handler failed", extra={"event": type(item).__name__})
-        self._wake.set()
+        for item in failed:
+            self._transport_error(item)
+        self._alarm.arm(self.layer.next_deadline())
+
+    def _transmit(self, item: Transmit, failed: list[Transmit]) -> None:
+        """A datagram goes out now (a failure is reported after the events); a stream send gets its task."""
+        if not item.destination.reliable:
+            try:
+                self.transport.send_datagram(bytes(item.message), item.destination)
+            except OSError as exc:
+                log.warning("sip send failed", extra={"destination": str(item.destination), "error": str(exc)})
+                failed.append(item)
+            return
+        task = asyncio.create_task(self._send(item))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
     async def _send(self, item: Transmit) -> None:
         try:
             await self.transport.send(bytes(item.message), item.destination)
         except (OSError, TimeoutError) as exc:
             log.warning("sip send failed", extra={"destination": str(item.destination), "error": str(exc)})
-            if item.transaction is not None:
-                self._dispatch(self.layer.on_transport_error(item.transaction, self.clock()))
+            self._transport_error(item)
 
-    async def _run_timers(self) -> None:
-        while True:
-            self._wake.clear()  # before reading the deadline: a change made after this wakes the wait below
-            deadline = self.layer.next_deadline()
-            wait = None if deadline is None else max(0.0, deadline - self.clock())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-                continue
-            try:
-                self._dispatch(self.layer.on_timer(self.clock()))
-            except Exception:  # a timer must never stop the others
-                log.exception("sip timer failed")
+    def _transport_error(self, item: Transmit) -> None:
+        if item.transaction is not None:
+            self._dispatch(self.layer.on_transport_error(item.transaction, self.clock()))
+
+    def _on_alarm(self) -> None:
+        try:
+            self._dispatch(self.layer.on_timer(self.clock()))
+        except Exception:  # a timer must never stop the others
+            log.exception("sip timer failed")
+            self._alarm.arm(self.layer.next_deadline())

@@ -253,16 +253,20 @@ class SipTransport:
     # -- sending ------------------------------------------------------------------------------------------------
     async def send(self, data: bytes, destination: Address) -> None:
         if not destination.reliable:
-            if self._udp is None or self._udp.is_closing():
-                raise ConnectionError("not listening on UDP")
-            if len(data) > self.limits.max_datagram:
-                raise ConnectionError(f"{len(data)} bytes do not fit a datagram")
-            self._udp.sendto(data, (destination.host, destination.port))
+            self.send_datagram(data, destination)
             return
         connection = self._connections.get(destination)
         if connection is None:
             connection = await self._connection_to(destination)
         connection.write(data)
+
+    def send_datagram(self, data: bytes, destination: Address) -> None:
+        """Over UDP, at once (nothing to wait for); raises `OSError` as `send` does."""
+        if self._udp is None or self._udp.is_closing():
+            raise ConnectionError("not listening on UDP")
+        if len(data) > self.limits.max_datagram:
+            raise ConnectionError(f"{len(data)} bytes do not fit a datagram")
+        self._udp.sendto(data, (destination.host, destination.port))
 
     async def _connection_to(self, destination: Address) -> _Connection:
         """The connection being opened to `destination`, shared by every message sent to it meanwhile."""

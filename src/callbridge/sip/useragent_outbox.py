@@ -4,15 +4,14 @@
 request; a transaction timeout becomes the 408 the layer made (RFC 3261 8.1.3.1) and a transport failure a 503
 made here (8.1.3.1 too), both flagged `local`. `request()` awaits the first final response.
 
-`Schedule` is the user agent's one timer task: the sans-I/O pieces (dialogs with their 2xx retransmission,
-sessions with their no-answer timers) say when they are next due (`next_deadline()`), and are called back with
-`on_timer(now)`, as `Endpoint` does for the transaction layer.
+`Schedule` is the user agent's one timer (an `Alarm` on the loop's): the sans-I/O pieces (dialogs with their 2xx
+retransmission, sessions with their no-answer timers) say when they are next due (`next_deadline()`), and are
+called back with `on_timer(now)`, as `Endpoint` does for the transaction layer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import logging
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from callbridge.sip.alarm import Alarm
 from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.message import Message, Request, Response
 from callbridge.sip.responses import make_response
@@ -105,15 +105,14 @@ class Timed(Protocol):
 
 
 class Schedule:
-    """Deadlines of many `Timed` owners in one heap (stale entries skipped when they come up), one task."""
+    """Deadlines of many `Timed` owners in one heap (stale entries skipped when they come up), one alarm."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self._heap: list[tuple[float, int, Timed]] = []
         self._filed: dict[Timed, float] = {}
         self._sequence = itertools.count()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._alarm = Alarm(clock, self._on_alarm)
 
     def file(self, owner: Timed) -> None:
         """Call after `owner` changed: its next deadline is (re)filed, or dropped when it has none."""
@@ -124,9 +123,7 @@ class Schedule:
         if self._filed.get(owner) != deadline:
             self._filed[owner] = deadline
             heapq.heappush(self._heap, (deadline, next(self._sequence), owner))
-            self._wake.set()
-            if self._task is None:
-                self._task = asyncio.create_task(self._run())
+            self._alarm.arm(self.next_deadline())
 
     def forget(self, owner: Timed) -> None:
         self._filed.pop(owner, None)
@@ -153,18 +150,8 @@ class Schedule:
             self.file(owner)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._alarm.cancel()
 
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()  # before reading the deadline: a change made after this wakes the wait below
-            deadline = self.next_deadline()
-            wait = None if deadline is None else max(0.0, deadline - self.clock())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-                continue
-            self.run_due(self.clock())
+    def _on_alarm(self) -> None:
+        self.run_due(self.clock())
+        self._alarm.arm(self.next_deadline())
