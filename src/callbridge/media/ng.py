@@ -1,11 +1,14 @@
 """A client of rtpengine's ng control protocol: each request is ``cookie + " " + bencode(dict)`` in one UDP
 datagram, and the reply repeats the cookie. A request is sent again with the same cookie when no reply came in time
-(rtpengine answers a repeated cookie from its cache, so a retry never runs a command twice)."""
+(rtpengine answers a repeated cookie from its cache, so a retry never runs a command twice).
+
+Cookies are 16 hex digits, a random prefix per client and a counter: unique for the client's life without a
+random draw per request. The wait for a reply is a timer handle on the loop, not a task per attempt."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import itertools
 import secrets
 from typing import Any
 
@@ -34,6 +37,8 @@ class NgClient:
         self.address, self.timeout, self.attempts = (host, port), timeout, attempts
         self._transport: asyncio.DatagramTransport | None = None
         self._replies = _Replies()
+        self._prefix = secrets.token_hex(4)
+        self._sequence = itertools.count(1)
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -49,19 +54,40 @@ class NgClient:
         if self._transport is None:
             await self.open()
         assert self._transport is not None
-        cookie = secrets.token_hex(8).encode()
+        cookie = f"{self._prefix}{next(self._sequence):08x}".encode()
         message = cookie + b" " + bencode.encode({"command": command, **arguments})
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._replies.waiting[cookie] = future
         try:
             for _ in range(self.attempts):
                 self._transport.sendto(message)
-                with contextlib.suppress(TimeoutError):
-                    return _reply(command, await asyncio.wait_for(asyncio.shield(future), self.timeout))
+                if await _settled_within(future, self.timeout):
+                    return _reply(command, future.result())
         finally:
             self._replies.waiting.pop(cookie, None)
             future.cancel()
         raise EngineUnavailable(f"rtpengine did not answer {command!r} at {self.address[0]}:{self.address[1]}")
+
+
+async def _settled_within(future: asyncio.Future[bytes], seconds: float) -> bool:
+    """Wait until `future` is done or `seconds` have passed (without cancelling it); whether it is done."""
+    if future.done():
+        return True
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    timer = loop.call_later(seconds, wake)
+    future.add_done_callback(wake)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+        future.remove_done_callback(wake)
+    return future.done()
 
 
 def _reply(command: str, body: bytes) -> dict[str, bencode.Value]:
