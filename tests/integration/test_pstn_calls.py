@@ -22,7 +22,7 @@ import pytest
 
 from callbridge.bootstrap import Platform
 from callbridge.carrier.network import Carrier, PhoneSpec
-from callbridge.carrier.phone import AnswerMode, PhoneState, VirtualPhone
+from callbridge.carrier.phone import RINGBACK_HZ, AnswerMode, PhoneState, VirtualPhone
 from callbridge.config import Settings
 from callbridge.demo import CUSTOMERS, seed_and_describe
 from callbridge.media.rtp_endpoint import PortRange
@@ -139,6 +139,36 @@ async def test_use_case_1_alice_calls_a_customer_who_sees_her_number(demo: Demo,
     assert record["endReason"] == {"code": 0, "subCode": 560000}
     assert [metric(demo, sample) for sample in samples] == [before[0] + 1, before[1] + 1]  # on /metrics
     assert metric(demo, "callbridge_calls_active") == 0
+
+
+async def test_early_media_alice_hears_the_ringback_then_the_phone(demo: Demo, carrier: Carrier,
+                                                                   alice: TeamsCallAgent) -> None:
+    """A 183 with SDP: Alice's call shows EarlyMedia and she hears the network's 425 Hz ringback; the answer
+    connects the same media, now the phone's tone both ways."""
+    phone = carrier.phone(CUSTOMER)
+    phone.early_media = True
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER), audio=ToneSource(AGENT_HZ))
+    await call.wait_for_state("EarlyMedia")
+    frequency, loudness = await heard(call.media.recorder)
+    assert abs(frequency - RINGBACK_HZ) < 15 and loudness > 0.05
+    await phone.answer()
+    await call.wait_for_state("Connected")
+    assert abs((await heard(call.media.recorder))[0] - PHONE_HZ) < 15
+    assert abs(await phone_hears(phone) - AGENT_HZ) < 15
+    await call.hang_up()
+    await until(lambda: phone.state is PhoneState.IDLE)
+
+
+async def test_an_announcement_in_early_media_then_404_ends_404_560404(demo: Demo, carrier: Carrier,
+                                                                       alice: TeamsCallAgent) -> None:
+    phone = carrier.phone(CUSTOMER)
+    phone.early_media = True
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
+    await call.wait_for_state("EarlyMedia")
+    assert abs((await heard(call.media.recorder))[0] - RINGBACK_HZ) < 15  # the announcement
+    await phone.decline(404)
+    await call.wait_for_state("Disconnected")
+    assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (404, 560404)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("mode", "code", "sub_code"), [(AnswerMode.BUSY, 486, 560486),

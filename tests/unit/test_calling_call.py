@@ -254,6 +254,30 @@ def test_a_busy_phone_ends_the_call_with_486_560486_and_an_answer_needs_no_ringi
     assert states(call.accept("pstn:leg-1", None, T0), "alice-1") == ["Connected"]
 
 
+def test_early_media_gives_the_caller_the_answer_before_the_phone_answers() -> None:
+    """A 183 with SDP (ringback or an announcement): EarlyMedia with the answer, once; the 200 then connects
+    without a second answer, and a 180 after the 183 changes nothing."""
+    call, _ = phone_call()
+    assert states(call.alerting("pstn:leg-1"), "alice-1") == ["Ringing"]
+    out = call.early_media("pstn:leg-1", "v=0 early answer")
+    assert [m["type"] for m in to(out, "alice-1")] == ["call.sdp", "call.state", "call.participant"]
+    assert to(out, "alice-1")[0]["sdp"] == "v=0 early answer" and states(out, "alice-1") == ["EarlyMedia"]
+    assert call.early_media("pstn:leg-1", "v=0 early answer") == [] and call.alerting("pstn:leg-1") == []
+    out = call.accept("pstn:leg-1", None, T0 + timedelta(seconds=9))
+    assert states(out, "alice-1") == ["Connected"] and not [m for m in to(out, "alice-1") if m["type"] == "call.sdp"]
+    with pytest.raises(CallError):
+        call.early_media("pstn:leg-1", "v=0 too late")
+
+
+def test_an_announcement_then_a_refusal_ends_with_the_refusal() -> None:
+    from callbridge.calling.end_reasons import from_phone
+
+    call, _ = phone_call()
+    call.early_media("pstn:leg-1", "v=0 early answer")  # "the number you have dialled is not in service"
+    out = call.reject("pstn:leg-1", T0 + timedelta(seconds=6), from_phone(404))
+    assert [m.get("endReason") for m in to(out, "alice-1")] == [{"code": 404, "subCode": 560404}]
+
+
 def test_a_phone_caller_that_cancels_ends_the_ringing_everywhere() -> None:
     call = Call("call-3", None, Leg(PHONE, "Contoso Customer", agent_id="pstn:leg-2"), Leg(ALICE, "Alice Smith"),
                 ring_time=timedelta(seconds=120), created_at=T0)

@@ -144,6 +144,20 @@ class Call:
             raise CallError(400, 41006, "The call is no longer ringing on this endpoint.")
         return self._alerted() if self.caller.view is CallState.CONNECTING else []
 
+    def early_media(self, agent_id: str, answer: str | None) -> list[Send]:
+        """A callee's endpoint sends media before it answers (a phone network's 183 with SDP: ringback, or an
+        announcement before a refusal): the caller gets the answer now and the call shows ``EarlyMedia``. A later
+        ``accept`` without an answer connects the same media."""
+        if self.ended or agent_id not in self.callee.ringing:
+            raise CallError(400, 41006, "The call is no longer ringing on this endpoint.")
+        if self.caller.view is CallState.EARLY_MEDIA:
+            return []  # a repeated 183
+        self.callee.step(ParticipantEvent.EARLY_MEDIA)
+        out = []
+        if answer is not None and self.caller.agent_id is not None:
+            out.append(Send(self.caller.agent_id, {"type": "call.sdp", "callId": self.id, "sdp": answer}))
+        return out + self._state(self.caller, CallEvent.EARLY_MEDIA) + self._participant(self.callee)
+
     def _alerted(self) -> list[Send]:
         self.callee.step(ParticipantEvent.ALERT)
         return self._state(self.caller, CallEvent.REMOTE_RINGING) + self._participant(self.callee)

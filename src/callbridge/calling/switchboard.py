@@ -50,6 +50,7 @@ class Switchboard:
             "reject": lambda: call.reject(agent_id, now, *_reason(cmd.payload)),
             "hang_up": lambda: call.hang_up(agent_id, now, *_reason(cmd.payload)),
             "alerting": lambda: call.alerting(agent_id),
+            "early_media": lambda: call.early_media(agent_id, cmd.payload),
             "hold": lambda: call.hold(agent_id, True),
             "resume": lambda: call.hold(agent_id, False),
             "mute": lambda: call.mute(agent_id, True),

@@ -68,6 +68,8 @@ class AnswerMode(StrEnum):
     NO_ANSWER = "no-answer"  # rings, then the network gives up with 408 after the phone's ring timeout
 
 
+RINGBACK_HZ = 425.0  # the ringback of early media (ITU-T E.180's common 425 Hz)
+
 REFUSALS: dict[AnswerMode, tuple[int, str]] = {
     AnswerMode.BUSY: (486, "Busy Here"),
     AnswerMode.DECLINE: (603, "Decline"),
@@ -95,6 +97,7 @@ class VirtualPhone:
     rtp_ports: PortRange = field(default_factory=lambda: PortRange(42_000, 42_999))
     answer_mode: AnswerMode = AnswerMode.MANUAL
     ring_timeout_s: float = 20.0  # how long a no-answer phone rings before the 408
+    early_media: bool = False  # calls to it hear the network's ringback (RINGBACK_HZ) in a 183 until it answers
     source_factory: Callable[[], Source] = field(default=lambda: Tone(440.0))
     state: PhoneState = PhoneState.IDLE
     call: CallInfo | None = None
@@ -106,6 +109,7 @@ class VirtualPhone:
     _rtp: RtpEndpoint | None = None
     _watch: asyncio.Task[None] | None = None
     _ringing_out: asyncio.Task[None] | None = None
+    _early_sdp: str | None = None  # the answer sent in the 183, repeated in the 200
 
     def _step(self, event: PhoneEvent) -> None:
         try:
@@ -143,7 +147,14 @@ class VirtualPhone:
         self._session = session
         self.call = CallInfo("in", session.from_number or "anonymous", session.from_name, session.call_id)
         self._step(PhoneEvent.INCOMING)
-        session.ring()
+        if self.early_media:  # the network's ringback, as media in a 183, until the phone answers
+            rtp = await self._open_rtp()
+            rtp.source = Tone(RINGBACK_HZ)
+            self._early_sdp = rtp.answer(session.offer or "")
+            session.ring(183, self._early_sdp)
+            rtp.start()
+        else:
+            session.ring()
         self._watch = asyncio.create_task(self._follow(session))
         if self.answer_mode is AnswerMode.AUTO:
             await self.answer()
@@ -159,8 +170,9 @@ class VirtualPhone:
         session = self._session
         if self.state is not PhoneState.RINGING or not isinstance(session, IncomingSession):
             raise PhoneBusy(f"{self.number} is {self.state}: nothing to answer")
-        rtp = await self._open_rtp()
-        session.answer(rtp.answer(session.offer or ""))
+        rtp = self._rtp if self._early_sdp is not None and self._rtp is not None else await self._open_rtp()
+        session.answer(self._early_sdp or rtp.answer(session.offer or ""))  # the 200 repeats the 183's answer
+        rtp.source = self.source_factory()
         self._step(PhoneEvent.ANSWERED)
         rtp.start()
 
@@ -257,7 +269,7 @@ class VirtualPhone:
         return False
 
     async def _finish(self, outcome: str) -> None:
-        self._session, self.held = None, False
+        self._session, self.held, self._early_sdp = None, False, None
         for task in (self._watch, self._ringing_out):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()

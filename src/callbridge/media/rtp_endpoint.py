@@ -158,7 +158,7 @@ class RtpEndpoint:
     def start(self) -> None:
         """Send the source's audio every 20 ms (nothing is sent while the SDPs say this side does not send)."""
         if self._pacing is None and self.source is not None:
-            self._pacing = asyncio.ensure_future(self._pace(self.source))
+            self._pacing = asyncio.ensure_future(self._pace())
 
     async def stop(self) -> None:
         if self._pacing is not None:
@@ -167,9 +167,11 @@ class RtpEndpoint:
                 await self._pacing
             self._pacing = None
 
-    async def _pace(self, source: Source) -> None:
+    async def _pace(self) -> None:
         async for _ in self.pacer.ticks():
-            frame = source.next_frame(FRAME_SAMPLES)
+            if self.source is None:
+                continue
+            frame = self.source.next_frame(FRAME_SAMPLES)  # read each time: a new source plays from the next frame
             if self.sending and not self._in_dtmf():
                 self._send(self.stream.audio_packet(frame))
 

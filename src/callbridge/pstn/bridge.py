@@ -116,16 +116,15 @@ class Bridge:
                                   headers=headers, credentials=credentials)
 
     async def _outbound_events(self, leg: str, call_id: str, inbox: Inbox, session: OutgoingSession) -> None:
+        early = False  # the phone's answer came in a 183 (early media): the agent already has the gateway's
         while True:
             item = await inbox.next()
             if isinstance(item, FromPhone):
                 event = item.event
                 if isinstance(event, Ringing):
-                    await self._command(leg, "alerting", call_id)
+                    early = await self._phone_rings(leg, call_id, event, early)
                 elif isinstance(event, Answered):
-                    answer = await self.media.answer(leg, event.sdp or "", towards=Side.AGENT)
-                    self._agent_sdp[leg] = _settled_setup(self._agent_sdp[leg], answer)
-                    await self._command(leg, "accept", call_id, answer)
+                    await self._phone_answered(leg, call_id, event, early)
                 elif isinstance(event, Failed):
                     return await self._command(leg, "reject", call_id, reasons.from_phone(event.status))
                 elif isinstance(event, Ended):
@@ -141,6 +140,25 @@ class Bridge:
                 await session.hang_up()
                 return
             await self._from_call(leg, item.frame, session)
+
+    async def _phone_rings(self, leg: str, call_id: str, event: Ringing, early: bool) -> bool:
+        """A 180, or a 183 whose SDP starts early media (the first one does); returns whether early media is on."""
+        if event.sdp and not early:
+            await self._command(leg, "early_media", call_id, await self._answer_agent(leg, event.sdp))
+            return True
+        await self._command(leg, "alerting", call_id)
+        return early
+
+    async def _phone_answered(self, leg: str, call_id: str, event: Answered, early: bool) -> None:
+        """The 200: the agent gets the gateway's answer, unless early media gave it already (RFC 3261 13.2.1: the
+        2xx repeats the early answer)."""
+        await self._command(leg, "accept", call_id, None if early else await self._answer_agent(leg, event.sdp or ""))
+
+    async def _answer_agent(self, leg: str, phone_answer: str) -> str:
+        """The phone's answer through the gateway: the agent's answer, its own offer now settled to it."""
+        answer = await self.media.answer(leg, phone_answer, towards=Side.AGENT)
+        self._agent_sdp[leg] = _settled_setup(self._agent_sdp[leg], answer)
+        return answer
 
     # -- use case 2: a phone calls a user's number --------------------------------------------------------------
     async def _accept(self) -> None:
