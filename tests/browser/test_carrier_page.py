@@ -3,6 +3,10 @@ click dials Alice, whose Python agent accepts, and the row shows the call connec
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+
+import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -11,11 +15,17 @@ from callbridge.sdk import TeamsCall, TeamsCallAgent, ToneSource
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_browser_calling import screenshot
 from tests.conftest import Demo
+from tests.integration.test_calling_audio import until
 from tests.integration.test_carrier_api import agent_alice, carrier_demo
 
 __all__ = ["agent_alice", "carrier_demo"]
 
 pytestmark = pytest.mark.browser
+
+
+def phone_on_api(demo: Demo, number: str) -> dict[str, Any]:
+    with httpx.Client(verify=ssl.create_default_context(cafile=demo.ca_file)) as c:
+        return dict(c.get(f"{demo.base_url}/carrier/api/phones/{number}").json())
 
 
 async def test_the_page_dials_an_agent_who_accepts(carrier_demo: Demo, agent_alice: TeamsCallAgent,
@@ -38,6 +48,10 @@ async def test_the_page_dials_an_agent_who_accepts(carrier_demo: Demo, agent_ali
         row = page.locator(f'tr[data-number="{CUSTOMERS[1][0]}"]')
         await expect(row.locator(".name")).to_have_text(CUSTOMERS[1][1])
         await expect(row.locator(".state")).to_have_text("idle")
+        await row.locator(".ringback").check()  # early media on, as the API then shows
+        await until(lambda: phone_on_api(carrier_demo, CUSTOMERS[1][0])["earlyMedia"] is True)
+        await row.locator(".ringback").uncheck()
+        await until(lambda: phone_on_api(carrier_demo, CUSTOMERS[1][0])["earlyMedia"] is False)
 
         await row.locator(".dial-to").fill(alice_number)
         await row.locator("button.dial").click()

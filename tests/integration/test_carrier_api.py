@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from callbridge.carrier import routes
+from callbridge.carrier.phone import RINGBACK_HZ
 from callbridge.cli import main
 from callbridge.config import Settings
 from callbridge.demo import CUSTOMERS, seed_and_describe
@@ -33,7 +34,7 @@ from callbridge.sdk import (
 from callbridge.sdk.media import dominant_frequency
 from callbridge.tls import ensure_local_tls
 from tests.conftest import Demo
-from tests.integration.test_calling_audio import collect_incoming, loopback_ice, until
+from tests.integration.test_calling_audio import collect_incoming, heard, loopback_ice, until
 from tests.support.server import free_port, free_sip_port, running_server
 
 __all__ = ["loopback_ice"]  # the fixture pins ICE to 127.0.0.1 for this module too
@@ -124,7 +125,8 @@ def test_the_api_lists_the_five_demo_phones(carrier_demo: Demo) -> None:
     phones = r.json()["phones"]
     assert [(p["number"], p["name"]) for p in phones] == CUSTOMERS
     assert {p["state"] for p in phones} == {"idle"} and {p["answerMode"] for p in phones} == {"manual"}
-    assert set(phones[0]) == {"number", "name", "state", "held", "answerMode", "playing", "call", "digits", "level"}
+    assert set(phones[0]) == {"number", "name", "state", "held", "answerMode", "earlyMedia", "playing", "call",
+                              "digits", "level"}
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "new EventSource(" in page.text and "/events" in page.text
     assert not [path for path in schema["paths"] if path.startswith("/carrier")]  # a demo tool, not the API
@@ -275,6 +277,30 @@ async def test_play_and_mode_change_the_phone(carrier_demo: Demo) -> None:
         await c.post(f"/phones/{number}/play", json={"what": "tone:440"})
         await c.post(f"/phones/{number}/mode", json={"mode": "manual"})
     assert played.json()["playing"] == "echo" and auto.json()["answerMode"] == "auto"
+
+
+async def test_ringback_then_play_during_a_call_change_what_alice_hears(carrier_demo: Demo,
+                                                                        agent_alice: TeamsCallAgent) -> None:
+    number = CUSTOMERS[3][0]
+    on = cli(carrier_demo, "ringback", number, "on")
+    assert on.exit_code == 0, on.output
+    try:
+        assert (await phone_json(carrier_demo, number))["earlyMedia"] is True
+        call = await agent_alice.start_call(PhoneNumberIdentifier(number), audio=ToneSource(1000.0))
+        await call.wait_for_state("EarlyMedia")
+        assert abs((await heard(call.media.recorder))[0] - RINGBACK_HZ) < 15
+        async with api(carrier_demo) as c:
+            assert (await c.post(f"/phones/{number}/answer")).status_code == 200
+            await call.wait_for_state("Connected")
+            assert abs((await heard(call.media.recorder))[0] - 440.0) < 15
+            assert (await c.post(f"/phones/{number}/play", json={"what": "tone:700"})).status_code == 200
+            await asyncio.sleep(0.3)  # what was in flight drains
+            assert abs((await heard(call.media.recorder))[0] - 700.0) < 15
+            await c.post(f"/phones/{number}/play", json={"what": "tone:440"})
+        await call.hang_up()
+        await wait_for_phone(carrier_demo, number, lambda p: p["state"] == "idle")
+    finally:
+        assert cli(carrier_demo, "ringback", number, "off").exit_code == 0
 
 
 def cli(demo: Demo, *args: str) -> Any:

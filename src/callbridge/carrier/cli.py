@@ -166,6 +166,15 @@ def mode(ctx: click.Context, number: str, mode: str) -> None:
 
 @phone.command()
 @click.argument("number")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.pass_context
+def ringback(ctx: click.Context, number: str, state: str) -> None:
+    """Calls to NUMBER hear the network's ringback as early media (a 183 with SDP) until it answers: on or off."""
+    _api(ctx).act(number, "ringback", {"on": state == "on"})
+
+
+@phone.command()
+@click.argument("number")
 @click.argument("digits")
 @click.pass_context
 def dtmf(ctx: click.Context, number: str, digits: str) -> None:

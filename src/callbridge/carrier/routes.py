@@ -81,7 +81,8 @@ class CarrierHub:
         chunks = phone.recording.chunks[-LEVEL_CHUNKS:] if phone.state is PhoneState.CONNECTED else []
         return {
             "number": phone.number, "name": phone.name, "state": str(phone.state), "held": phone.held,
-            "answerMode": str(phone.answer_mode), "playing": self.playing.get(phone.number, "tone:440"),
+            "answerMode": str(phone.answer_mode), "earlyMedia": phone.early_media,
+            "playing": self.playing.get(phone.number, "tone:440"),
             "call": None if call is None else {"direction": call.direction, "peer": call.peer,
                                                "peerName": call.peer_name, "sipCallId": call.sip_call_id,
                                                "outcome": call.outcome},
@@ -278,6 +279,13 @@ async def _play(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> N
     hub.playing[phone.number] = what
 
 
+async def _ringback(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> None:
+    on = body.get("on", True)
+    if not isinstance(on, bool):
+        raise ApiError(400, "BadRequest", "\"on\" is true or false.")
+    phone.early_media = on
+
+
 async def _mode(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> None:
     mode = _field(body, "mode", "auto")
     try:
@@ -295,7 +303,7 @@ async def _dtmf(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> N
 
 ACTIONS: dict[str, Callable[[CarrierHub, VirtualPhone, dict[str, Any]], Awaitable[None]]] = {
     "dial": _dial, "answer": _answer, "decline": _decline, "hangup": _hang_up, "hold": _hold, "resume": _resume,
-    "play": _play, "mode": _mode, "dtmf": _dtmf,
+    "play": _play, "mode": _mode, "ringback": _ringback, "dtmf": _dtmf,
 }
 
 
