@@ -1,7 +1,7 @@
-"""Use cases 1 and 2 from the browser: Alice's page (the browser SDK in Debian's chromium) calls a customer's
-phone number and is called by a customer, through the trunk side, the media gateway and the built-in carrier (the
-server's own, driven through its API). The phone sees Alice's number and hears the browser's 750 Hz; the page
-shows the customer calling by name, the call's state, inbound PCMU, and how the call ended in words."""
+"""Use cases 1 and 2 from the browser (early media too): Alice's page (the browser SDK in Debian's chromium) calls
+a customer's phone number and is called by a customer, through the trunk side, the media gateway and the built-in
+carrier (the server's own, driven through its API). The phone sees Alice's number and hears the browser's 750 Hz;
+the page shows the customer calling by name, the call's state, inbound PCMU, and how the call ended in words."""
 
 from __future__ import annotations
 
@@ -45,19 +45,27 @@ async def phone_heard(demo: Demo, number: str) -> float:
 
 
 async def test_the_browser_calls_a_customer_who_sees_alices_number(demo: Demo, open_page: OpenPage) -> None:
+    """The customer's network plays ringback as early media: the page shows EarlyMedia and audio flows before the
+    answer, which connects the same media."""
     alice = await open_page("alice")
-    await alice.page.fill("#target", CUSTOMER)
-    await alice.page.click("#call")
-    ringing = await wait_for_phone(demo, CUSTOMER, lambda p: p["state"] == "ringing")
-    assert ringing["call"]["peer"] == demo.user("alice")["phone_number"]  # her own number as caller ID
-    await expect(alice.page.locator("#call-state")).to_have_text("Ringing")
-
     async with api(demo) as c:
-        assert (await c.post(f"/phones/{CUSTOMER}/answer")).status_code == 200
+        assert (await c.post(f"/phones/{CUSTOMER}/ringback", json={"on": True})).status_code == 200
+    try:
+        await alice.page.fill("#target", CUSTOMER)
+        await alice.page.click("#call")
+        ringing = await wait_for_phone(demo, CUSTOMER, lambda p: p["state"] == "ringing")
+        assert ringing["call"]["peer"] == demo.user("alice")["phone_number"]  # her own number as caller ID
+        await expect(alice.page.locator("#call-state")).to_have_text("EarlyMedia")
+        stats = await browser_hears(alice)  # the ringback, before anyone answered
+        assert stats["codec"] == "audio/PCMU", stats
+
+        async with api(demo) as c:
+            assert (await c.post(f"/phones/{CUSTOMER}/answer")).status_code == 200
+    finally:
+        async with api(demo) as c:
+            await c.post(f"/phones/{CUSTOMER}/ringback", json={"on": False})
     await expect(alice.page.locator("#call-state")).to_have_text("Connected")
     await expect(alice.page.locator("#remote")).to_contain_text(CUSTOMER)
-    stats = await browser_hears(alice)
-    assert stats["codec"] == "audio/PCMU", stats
     await asyncio.sleep(2.0)  # two seconds of the browser's tone at the phone
 
     await alice.page.click("#hangup")
