@@ -22,7 +22,7 @@ from callbridge.sip.fields import (
     parse_name_addr,
     parse_via,
 )
-from callbridge.sip.headers import values_of
+from callbridge.sip.headers import FieldIndex, field_index, indexed_values
 
 # RFC 3261 (INVITE, ACK, OPTIONS, BYE, CANCEL, REGISTER), 3262 (PRACK), 3265 (SUBSCRIBE, NOTIFY), 3903 (PUBLISH),
 # 6086 (INFO), 3515 (REFER), 3428 (MESSAGE), 3311 (UPDATE)
@@ -47,38 +47,39 @@ _SCALARS: Final[tuple[tuple[str, Callable[[str], object]], ...]] = (
 def check_message(fields: Headers, method: str | None, max_values: int) -> None:
     """Raise `SipParseError` for the first problem; `method` is None for a response; `max_values` bounds the
     elements of each list header."""
-    _check_present(fields)
-    _check_single(fields)
-    for value in _bounded(fields, "Via", max_values):
+    index = field_index(fields)
+    _check_present(index)
+    _check_single(index)
+    for value in _bounded(index, "Via", max_values):
         parse_via(value)
-    cseq = parse_cseq(values_of(fields, "CSeq")[0])
+    cseq = parse_cseq(indexed_values(index, "CSeq")[0])
     for name, parse in _SCALARS:
-        for value in values_of(fields, name):
+        for value in indexed_values(index, name):
             parse(value)
-    parse_contacts(_bounded(fields, "Contact", max_values))
+    parse_contacts(_bounded(index, "Contact", max_values))
     for name in ("Route", "Record-Route"):
-        for value in _bounded(fields, name, max_values):
+        for value in _bounded(index, name, max_values):
             parse_name_addr(value, name)
     if method is not None and cseq.method != method:
         _method_mismatch(method)
 
 
-def _bounded(fields: Headers, name: str, max_values: int) -> list[str]:
+def _bounded(index: FieldIndex, name: str, max_values: int) -> list[str]:
     try:
-        return values_of(fields, name, max_values)
+        return indexed_values(index, name, max_values)
     except SipParseError:
         raise bad_request(f"Too many {name} values") from None
 
 
-def _check_present(fields: Headers) -> None:
+def _check_present(index: FieldIndex) -> None:
     for name in MANDATORY:
-        if not values_of(fields, name):
+        if not indexed_values(index, name):
             raise bad_request(f"Missing {name} header")
 
 
-def _check_single(fields: Headers) -> None:
+def _check_single(index: FieldIndex) -> None:
     for name in SINGLE_VALUED:
-        if len(values_of(fields, name)) > 1:
+        if len(indexed_values(index, name)) > 1:
             raise bad_request(f"More than one {name} header")
 
 

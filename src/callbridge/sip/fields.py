@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import Final
 
 from callbridge.sip import grammar as g
@@ -16,6 +17,10 @@ from callbridge.sip.uri import Params, Uri, parse_uri, valid_host
 
 MAGIC_COOKIE: Final = "z9hG4bK"
 MAX_CSEQ: Final = 2**32 - 1
+# Via, name-addr and CSeq values parse to frozen values, so the parsers keep their last results: the checks of a
+# message just received and the layers reading it right after share one parse. (Values are at most a header
+# line long; the caches hold a bounded number of them.)
+RECENT_VALUES: Final = 128
 
 
 def is_rfc3261_branch(branch: str | None) -> bool:
@@ -90,6 +95,7 @@ class Via:
         return f"{self.protocol}/{self.transport} {self.sent_by}{_format_params(self.params)}"
 
 
+@lru_cache(maxsize=RECENT_VALUES)
 def parse_via(value: str) -> Via:
     match = g.VIA_PARM_RE.fullmatch(value)
     if match is None or not valid_host(match["host"]):
@@ -152,6 +158,7 @@ class NameAddr:
         return f"{display}<{self.uri}>{_format_params(self.params)}"
 
 
+@lru_cache(maxsize=RECENT_VALUES)
 def parse_name_addr(value: str, what: str) -> NameAddr:
     match = g.NAME_ADDR_RE.fullmatch(value)
     if match is not None:
@@ -193,6 +200,7 @@ class CSeq:
         return f"{self.number} {self.method}"
 
 
+@lru_cache(maxsize=RECENT_VALUES)
 def parse_cseq(value: str) -> CSeq:
     match = g.CSEQ_RE.fullmatch(value)
     if match is None:

@@ -8,6 +8,8 @@ split on commas, and never inside a quoted string or between "<" and ">".
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Final
 
 from callbridge.sip import grammar as g
@@ -70,16 +72,39 @@ _PARAM_PART_RE: Final = re.compile(r'(?:[^";]++|"(?:[^"\\]|\\.)*+"?+)*+', re.DOT
 MAX_PARAMS: Final = 256
 
 
+@lru_cache(maxsize=1024)
 def canonical_name(name: str) -> str:
-    """The long, canonically cased form of a header name; unknown names are kept as written."""
+    """The long, canonically cased form of a header name; unknown names are kept as written. (Memoised: a
+    message's names are nearly always the same few dozen.)"""
     lower = name.lower()
     if lower in COMPACT_FORMS:
         return COMPACT_FORMS[lower]
     return _CANONICAL.get(lower, name)
 
 
+@lru_cache(maxsize=1024)
+def header_key(name: str) -> str:
+    """What two names of the same header have in common: the canonical name in lower case."""
+    return canonical_name(name).lower()
+
+
 def same_name(a: str, b: str) -> bool:
-    return canonical_name(a).lower() == canonical_name(b).lower()
+    return header_key(a) == header_key(b)
+
+
+FieldIndex = dict[str, list[str]]
+
+
+def field_index(fields: Headers) -> FieldIndex:
+    """Every header line's value by `header_key`, in wire order: one pass over the fields for all look-ups."""
+    index: FieldIndex = {}
+    for name, value in fields:
+        key = header_key(name)
+        if key in index:
+            index[key].append(value)
+        else:
+            index[key] = [value]
+    return index
 
 
 def read_header_lines(lines: list[str], limits: Limits) -> Headers:
@@ -133,12 +158,21 @@ def split_list(value: str, limit: int | None = None) -> list[str]:
 
 def values_of(fields: Headers, name: str, limit: int | None = None) -> list[str]:
     """Every value of a header, list headers split into their elements (at most `limit` of them)."""
-    wanted = canonical_name(name).lower()
-    raw = [value for key, value in fields if key.lower() == wanted]
+    wanted = header_key(name)
+    return split_values([value for key, value in fields if header_key(key) == wanted], name, limit)
+
+
+def indexed_values(index: FieldIndex, name: str, limit: int | None = None) -> list[str]:
+    """`values_of`, read from a `field_index`."""
+    return split_values(index.get(header_key(name), []), name, limit)
+
+
+def split_values(lines: Sequence[str], name: str, limit: int | None = None) -> list[str]:
+    """The values of one header's lines: list headers split into their elements (at most `limit` of them)."""
     if canonical_name(name) not in LIST_HEADERS:
-        return raw
+        return list(lines)
     values: list[str] = []
-    for value in raw:
+    for value in lines:
         values += split_list(value, None if limit is None else limit - len(values))
     return values
 

@@ -6,7 +6,8 @@ header is absent, RFC 3261 18.3), anything after it is ignored (RFC 4475 3.1.1.8
 `SipParseError` with the status to answer, or None to drop.
 
 Header fields are a tuple of (canonical name, value) in wire order; `__bytes__` writes them back with CRLF
-line ends and a Content-Length recomputed from the body.
+line ends and a Content-Length recomputed from the body. A message is immutable, so what is read from its headers
+is read once: an index of the fields by name, and each typed reading (Via, From, To, CSeq, ...) on first use.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 from typing import Self
 
 from callbridge.sip import grammar as g
@@ -31,7 +33,17 @@ from callbridge.sip.fields import (
     parse_name_addr,
     parse_via,
 )
-from callbridge.sip.headers import canonical_name, lenient_header_lines, read_header_lines, same_name, values_of
+from callbridge.sip.headers import (
+    FieldIndex,
+    canonical_name,
+    field_index,
+    header_key,
+    indexed_values,
+    lenient_header_lines,
+    read_header_lines,
+    same_name,
+    values_of,
+)
 from callbridge.sip.uri import SipUri, Uri, parse_uri
 
 SIP_VERSION = "SIP/2.0"
@@ -47,24 +59,26 @@ class StatusClass(IntEnum):
 
 
 class HeaderAccess:
-    """Header lookups and typed readings shared by requests and responses."""
+    """Header lookups and typed readings shared by requests and responses (each computed once per message)."""
 
     header_fields: Headers
 
+    @cached_property
+    def _index(self) -> FieldIndex:
+        return field_index(self.header_fields)
+
     def header(self, name: str) -> str | None:
         """The first value of a header (compact and long names alike), or None."""
-        for key, value in self.header_fields:
-            if same_name(key, name):
-                return value
-        return None
+        lines = self._index.get(header_key(name))
+        return lines[0] if lines else None
 
     def headers(self, name: str) -> tuple[str, ...]:
         """Every header line's value for `name`, as written (comma lists not split)."""
-        return tuple(value for key, value in self.header_fields if same_name(key, name))
+        return tuple(self._index.get(header_key(name), ()))
 
     def values(self, name: str) -> tuple[str, ...]:
         """Every value for `name`, comma lists of list headers (Via, Contact, Route, ...) split."""
-        return tuple(values_of(self.header_fields, name))
+        return tuple(indexed_values(self._index, name))
 
     def _required(self, name: str) -> str:
         value = self.header(name)
@@ -72,22 +86,22 @@ class HeaderAccess:
             raise bad_request(f"Missing {name} header")
         return value
 
-    @property
+    @cached_property
     def vias(self) -> tuple[Via, ...]:
         return tuple(parse_via(value) for value in self.values("Via"))
 
-    @property
+    @cached_property
     def top_via(self) -> Via:
         values = self.values("Via")
         if not values:
             raise bad_request("Missing Via header")
         return parse_via(values[0])
 
-    @property
+    @cached_property
     def from_(self) -> NameAddr:
         return parse_name_addr(self._required("From"), "From")
 
-    @property
+    @cached_property
     def to(self) -> NameAddr:
         return parse_name_addr(self._required("To"), "To")
 
@@ -95,7 +109,7 @@ class HeaderAccess:
     def call_id(self) -> str:
         return self._required("Call-ID")
 
-    @property
+    @cached_property
     def cseq(self) -> CSeq:
         return parse_cseq(self._required("CSeq"))
 
@@ -104,15 +118,15 @@ class HeaderAccess:
         value = self.header("Max-Forwards")
         return parse_max_forwards(value) if value is not None else None
 
-    @property
+    @cached_property
     def contacts(self) -> tuple[NameAddr, ...] | Wildcard:
         return parse_contacts(list(self.values("Contact")))
 
-    @property
+    @cached_property
     def routes(self) -> tuple[NameAddr, ...]:
         return tuple(parse_name_addr(value, "Route") for value in self.values("Route"))
 
-    @property
+    @cached_property
     def record_routes(self) -> tuple[NameAddr, ...]:
         return tuple(parse_name_addr(value, "Record-Route") for value in self.values("Record-Route"))
 
