@@ -16,20 +16,38 @@ class BencodeError(MediaError):
 
 
 def encode(value: Value) -> bytes:
-    if isinstance(value, bool):
-        raise BencodeError("bencode has no booleans")
-    if isinstance(value, int):
-        return b"i%de" % value
+    out: list[bytes] = []
+    _encode(value, out)
+    return b"".join(out)
+
+
+def _encode(value: Value, out: list[bytes]) -> None:
+    """Appends the pieces of `value` to `out` (one join at the end; strings first, the commonest). Keys sort as
+    text: UTF-8 keeps the order of code points, so that is the order of their bytes."""
     if isinstance(value, str):
         value = value.encode()
     if isinstance(value, bytes):
-        return b"%d:%s" % (len(value), value)
-    if isinstance(value, list):
-        return b"l" + b"".join(encode(item) for item in value) + b"e"
-    if isinstance(value, dict):
-        items = sorted((key.encode(), item) for key, item in value.items())
-        return b"d" + b"".join(encode(key) + encode(item) for key, item in items) + b"e"
-    raise BencodeError(f"cannot bencode {type(value).__name__}")
+        out.append(b"%d:" % len(value))
+        out.append(value)
+    elif isinstance(value, bool):
+        raise BencodeError("bencode has no booleans")
+    elif isinstance(value, int):
+        out.append(b"i%de" % value)
+    elif isinstance(value, list):
+        out.append(b"l")
+        for item in value:
+            _encode(item, out)
+        out.append(b"e")
+    elif isinstance(value, dict):
+        out.append(b"d")
+        for key in sorted(value):
+            if not isinstance(key, str):
+                raise BencodeError("dictionary keys are strings")
+            _encode(key, out)
+            _encode(value[key], out)
+        out.append(b"e")
+    else:
+        raise BencodeError(f"cannot bencode {type(value).__name__}")
 
 
 def decode(data: bytes) -> Value:
