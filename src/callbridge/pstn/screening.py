@@ -3,6 +3,9 @@ trunk it came through, whether that trunk's digest credentials are right, and wh
 limits. It works on a snapshot of the enabled trunks, read again every ``refresh_s`` (an admin's change applies
 within that time), because the hook runs synchronously for every request.
 
+Which trunks a source address may come through is worked out once per snapshot (an allowlist's networks are
+parsed on every look-up): the answer is kept per source until the next refresh.
+
 A source that no trunk lists (and that no digest-only trunk could take) is refused with 403, or dropped without
 an answer when the deployment says so (``unlisted="drop"``).
 """
@@ -29,6 +32,7 @@ from callbridge.tasks import cancelled
 log = logging.getLogger("callbridge.pstn")
 
 MAX_REMEMBERED = 10_000
+MAX_SOURCES = 4_096  # sources whose trunks are kept per snapshot (an address scan only empties the cache)
 
 
 class Screening:
@@ -39,6 +43,7 @@ class Screening:
         self.unlisted, self.refresh_s = unlisted, refresh_s
         self.limits = TrunkLimits()
         self._trunks: list[Any] = []
+        self._candidates: dict[str, list[Any]] = {}  # source host -> trunks_for(this snapshot, it)
         self._verifiers: dict[tuple[str, str], DigestVerifier] = {}  # (trunk, realm) -> its nonces and failures
         self._admitted: OrderedDict[str, Any] = OrderedDict()  # Call-ID -> the trunk it was admitted on
         self._refreshing: asyncio.Task[None] | None = None
@@ -52,6 +57,7 @@ class Screening:
 
     async def refresh(self) -> None:
         self._trunks = list(await self._fetch_all(ENABLED_TRUNKS, {}))
+        self._candidates = {}
 
     async def _keep_fresh(self) -> None:
         while True:
@@ -75,7 +81,7 @@ class Screening:
 
     # -- the hook ---------------------------------------------------------------------------------------------------
     def screen(self, request: Request, source: Address) -> Verdict:
-        candidates = trunks_for(self._trunks, source.host)
+        candidates = self._trunks_for(source.host)
         if not candidates:
             log.warning("INVITE from a source no trunk lists", extra={"source": source.host})
             return DROP if self.unlisted == "drop" else Respond(403, "Forbidden")
@@ -92,6 +98,14 @@ class Screening:
         while len(self._admitted) > MAX_REMEMBERED:
             self._admitted.popitem(last=False)
         return ACCEPT
+
+    def _trunks_for(self, host: str) -> list[Any]:
+        candidates = self._candidates.get(host)
+        if candidates is None:
+            if len(self._candidates) >= MAX_SOURCES:
+                self._candidates = {}
+            candidates = self._candidates[host] = trunks_for(self._trunks, host)
+        return candidates
 
     def _verifier(self, trunk: Any) -> DigestVerifier:
         key = (trunk.id, trunk.inbound_realm)
