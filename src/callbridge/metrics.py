@@ -17,6 +17,8 @@ CALLS_ACTIVE = Gauge("callbridge_calls_active", "Calls in progress on this node"
 AGENTS_CONNECTED = Gauge("callbridge_agents_connected", "Call agents (and phone legs) attached to this node")
 CALLS_ENDED = Counter("callbridge_calls_ended_total", "Calls ended, by ACS end reason", ["code", "sub_code"])
 TRUNK_UP = Gauge("callbridge_sip_trunk_up", "1 when the trunk answered the last OPTIONS ping", ["trunk"])
+TRUNK_FAILOVERS = Counter("callbridge_sip_trunk_failovers_total",
+                          "Calls a trunk failed (408, 5xx before ringing), tried on the next trunk", ["trunk"])
 PHONE_LEGS = Counter("callbridge_phone_legs_total", "Phone legs opened", ["direction"])
 
 

@@ -35,8 +35,8 @@ async def seed(db: Database) -> dict[str, str]:
 async def test_a_licensed_caller_with_a_number_is_routed_over_the_trunk_carrying_the_number(db: Database) -> None:
     ids = await seed(db)
     cleared = await clear_phone_call(db.fetch_all, ids["alice"], "4:+1 (206) 555-0100")
-    assert (cleared.caller_number, cleared.number, cleared.callee_raw_id, cleared.trunk_id, cleared.caller_name) == (
-        "+14255550101", "+12065550100", "4:+12065550100", ids["trunk"], "Alice")
+    assert (cleared.caller_number, cleared.number, cleared.callee_raw_id, cleared.trunk_ids, cleared.caller_name) == (
+        "+14255550101", "+12065550100", "4:+12065550100", (ids["trunk"],), "Alice")
 
 
 @pytest.mark.parametrize(("who", "target", "code", "sub_code"), [

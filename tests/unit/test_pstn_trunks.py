@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from callbridge.directory.errors import Invalid
-from callbridge.pstn.trunks import ha1, ha1_lookup, parse_prefix, route, source_allowed
+from callbridge.pstn.trunks import ha1, ha1_lookup, parse_prefix, routes, source_allowed
 from callbridge.sip import digest
 from callbridge.sip.digest import DigestVerifier, Verdict, answer_challenge
 from callbridge.sip.digest_headers import Challenge
@@ -19,13 +19,14 @@ def trunk(name: str, *prefixes: str, enabled: bool = True, allow: tuple[str, ...
     return Trunk(name=name, number_prefixes=list(prefixes), enabled=enabled, allow_sources=list(allow))
 
 
-def test_the_longest_prefix_among_enabled_trunks_wins() -> None:
+def test_a_call_tries_the_enabled_trunks_carrying_the_number_longest_prefix_first() -> None:
     trunks = [trunk("world", "+"), trunk("us", "+1"), trunk("seattle", "+1425"), trunk("off", "+14255", enabled=False)]
-    assert route(trunks, "+14255550101").name == "seattle"  # type: ignore[union-attr]
-    assert route(trunks, "+12065550100").name == "us"  # type: ignore[union-attr]
-    assert route(trunks, "+442079460958").name == "world"  # type: ignore[union-attr]
-    assert route(trunks[1:], "+442079460958") is None
-    assert route([trunk("b", "+1"), trunk("a", "+1")], "+15550100").name == "a"  # type: ignore[union-attr]
+    assert [t.name for t in routes(trunks, "+14255550101")] == ["seattle", "us", "world"]  # the failover order
+    assert [t.name for t in routes(trunks, "+12065550100")] == ["us", "world"]
+    assert [t.name for t in routes(trunks, "+442079460958")] == ["world"]
+    assert routes(trunks[1:], "+442079460958") == []
+    assert [t.name for t in routes([trunk("b", "+1"), trunk("a", "+1", "+15")], "+15550100")] == ["a", "b"]
+    assert [t.name for t in routes([trunk("b", "+1"), trunk("a", "+1")], "+15550100")] == ["a", "b"]
 
 
 def test_sources_are_checked_against_the_allowlist() -> None:

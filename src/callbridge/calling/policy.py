@@ -18,7 +18,7 @@ from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.identifiers import Kind, parse_raw_id
 from callbridge.directory.errors import Invalid
 from callbridge.directory.values import Licence, is_guid, parse_e164
-from callbridge.pstn.trunks import route
+from callbridge.pstn.trunks import routes
 from callbridge.store.models import ChatMember, Tenant, Trunk, User, UserLicence
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
@@ -134,7 +134,7 @@ class PhoneCleared:
     caller_number: str  # the caller id the phone sees: the caller's own number
     callee_raw_id: str
     number: str  # E.164
-    trunk_id: str
+    trunk_ids: tuple[str, ...]  # the trunks carrying the number, in failover order (``pstn.trunks.routes``)
 
 
 def phone_number_of(target_raw_id: str) -> str:
@@ -165,7 +165,8 @@ async def clear_phone_call(fetch_all: FetchAll, caller_oid: str, target_raw_id: 
     for passed, reason, message in checks:
         if not passed:
             raise _refuse(reason, message)
-    trunk = route(await fetch_all(_TRUNKS, {"tenant_id": caller.tenant_id}), number)
-    if trunk is None:
+    trunks = routes(await fetch_all(_TRUNKS, {"tenant_id": caller.tenant_id}), number)
+    if not trunks:
         raise _refuse(reasons.NO_ROUTE, f"None of the organisation's trunks carries {number}.")
-    return PhoneCleared(caller.display_name, caller.tenant_id, caller.phone_number, f"4:{number}", number, trunk.id)
+    return PhoneCleared(caller.display_name, caller.tenant_id, caller.phone_number, f"4:{number}", number,
+                        tuple(trunk.id for trunk in trunks))

@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 from callbridge import metrics
 from callbridge.calling import end_reasons as reasons
@@ -46,6 +47,19 @@ log = logging.getLogger("callbridge.pstn")
 _INBOUND_STATUS = {(603, 0): (603, "Decline"), (487, 0): (487, "Request Terminated")}
 
 
+FAILOVER_STATUSES: Final = frozenset({408, 500, 503, 504})  # the trunk (not the phone) failed: try the next
+
+
+@dataclass
+class _Attempt:
+    """A call's INVITE over one trunk."""
+
+    session: OutgoingSession
+    may_fail_over: bool  # another trunk is left to try
+    rang: bool = False  # a 18x came: the far end was reached, so its failure is the call's
+    early: bool = False  # a 183 carried the answer (early media): the agent has it already
+
+
 class Bridge:
     def __init__(self, calling: CallingService, ua: UserAgent, media: MediaGateway, screening: Screening) -> None:
         self.calling, self.ua, self.media, self.screening = calling, ua, media, screening
@@ -55,6 +69,7 @@ class Bridge:
         self._held: dict[str, bool] = {}  # leg -> whether the agent holds the phone
         self._calls: dict[str, str] = {}  # leg -> its call, while both live
         self._accepting: asyncio.Task[None] | None = None
+        self.trunk_down: Callable[[str], bool] = lambda trunk_id: False  # the keep-alive's verdict, once it runs
 
     async def start(self) -> None:
         self.ua.screen = self.screening.screen
@@ -78,32 +93,45 @@ class Bridge:
         return leg
 
     async def _outbound(self, leg: str, inbox: Inbox, cleared: PhoneCleared) -> None:
-        call_id, session = "", None
+        call_id, attempt = "", None
         try:
             first = await inbox.next()
             assert isinstance(first, FromCall) and first.frame["type"] == "call.incoming"
             call_id = first.frame["callId"]
             self._agent_sdp[leg] = first.frame.get("sdp") or ""
-            trunk = self.screening.trunk(cleared.trunk_id)
-            if trunk is None or self.limits.admit(trunk, self.calling.clock.now()) is not None:
-                return await self._command(leg, "reject", call_id, reasons.TRUNK_BUSY)
-            self.limits.opened(trunk.id)
-            try:
-                plain = await self.media.offer(leg, first.frame.get("sdp") or "", towards=Side.TRUNK)
-                session = await self._invite(trunk, cleared, plain)
-                self.calling.note_trunk_call(call_id, session.call_id)
-                self._calls[leg] = call_id
-                inbox.listen_to(session.next_event)
-                await self._outbound_events(leg, call_id, inbox, session)
-            finally:
-                self.limits.closed(trunk.id)
+            self._calls[leg] = call_id
+            plain = await self.media.offer(leg, self._agent_sdp[leg], towards=Side.TRUNK)
+            failure, trunks = reasons.TRUNK_BUSY, self._failover_order(cleared.trunk_ids)
+            for n, trunk in enumerate(trunks):
+                if self.limits.admit(trunk, self.calling.clock.now()) is not None:
+                    continue
+                self.limits.opened(trunk.id)
+                try:
+                    attempt = _Attempt(await self._invite(trunk, cleared, plain), may_fail_over=n < len(trunks) - 1)
+                    self.calling.note_trunk_call(call_id, attempt.session.call_id)
+                    inbox.listen_to(attempt.session.next_event)
+                    if (trunk_failed := await self._outbound_events(leg, call_id, inbox, attempt)) is None:
+                        return
+                finally:
+                    self.limits.closed(trunk.id)
+                failure = trunk_failed
+                metrics.TRUNK_FAILOVERS.labels(trunk.name).inc()
+                log.warning("trunk failed the call: the next one is tried",
+                            extra={"leg": leg, "trunk": trunk.name, "status": failure.code})
+            await self._command(leg, "reject", call_id, failure)  # no trunk took it (or none was free)
         except Exception:
             log.exception("phone leg failed", extra={"leg": leg, "call_id": call_id})
             await self._command(leg, "hang_up", call_id, reasons.TRUNK_BUSY)
-            if session is not None:
-                await session.hang_up()
+            if attempt is not None:
+                await attempt.session.hang_up()
         finally:
             await self._close_leg(leg, inbox)
+
+    def _failover_order(self, trunk_ids: tuple[str, ...]) -> list[Any]:
+        """The policy's trunks as the current snapshot has them (one disabled since is left out), those whose last
+        keep-alive failed moved to the end."""
+        trunks = [trunk for trunk in map(self.screening.trunk, trunk_ids) if trunk is not None]
+        return sorted(trunks, key=lambda trunk: self.trunk_down(trunk.id))
 
     async def _invite(self, trunk: Any, cleared: PhoneCleared, plain: str) -> OutgoingSession:
         local = self.ua.local(trunk.transport.upper())
@@ -115,39 +143,50 @@ class Bridge:
                                   destination=Address(trunk.host, trunk.port, trunk.transport.upper()),
                                   headers=headers, credentials=credentials)
 
-    async def _outbound_events(self, leg: str, call_id: str, inbox: Inbox, session: OutgoingSession) -> None:
-        early = False  # the phone's answer came in a 183 (early media): the agent already has the gateway's
+    async def _outbound_events(self, leg: str, call_id: str, inbox: Inbox, attempt: _Attempt) -> EndReason | None:
+        """The call over one trunk, to its end (None), or the trunk's own failure when another trunk may take it."""
+        session = attempt.session
         while True:
             item = await inbox.next()
             if isinstance(item, FromPhone):
                 event = item.event
                 if isinstance(event, Ringing):
-                    early = await self._phone_rings(leg, call_id, event, early)
+                    await self._phone_rings(leg, call_id, event, attempt)
                 elif isinstance(event, Answered):
-                    await self._phone_answered(leg, call_id, event, early)
+                    await self._phone_answered(leg, call_id, event, attempt.early)
                 elif isinstance(event, Failed):
-                    return await self._command(leg, "reject", call_id, reasons.from_phone(event.status))
+                    return await self._phone_failed(leg, call_id, event, attempt)
                 elif isinstance(event, Ended):
-                    return await self._command(leg, "hang_up", call_id, reasons.PHONE_HUNG_UP)
+                    await self._command(leg, "hang_up", call_id, reasons.PHONE_HUNG_UP)
+                    return None
                 elif isinstance(event, Reinvited):
                     await self._phone_reinvited(leg, call_id, session, event.offer)
                 continue
             kind = item.frame["type"]
             if kind == "call.incoming.ended":  # the caller cancelled, or nobody answered in time
                 session.cancel()
-                return
+                return None
             if kind == "call.state" and item.frame["state"] == "Disconnected":
                 await session.hang_up()
-                return
+                return None
             await self._from_call(leg, item.frame, session)
 
-    async def _phone_rings(self, leg: str, call_id: str, event: Ringing, early: bool) -> bool:
-        """A 180, or a 183 whose SDP starts early media (the first one does); returns whether early media is on."""
-        if event.sdp and not early:
-            await self._command(leg, "early_media", call_id, await self._answer_agent(leg, event.sdp))
-            return True
+    async def _phone_rings(self, leg: str, call_id: str, event: Ringing, attempt: _Attempt) -> None:
+        """A 180, or a 183 whose SDP starts early media (the first one does)."""
+        attempt.rang = True
+        if event.sdp and not attempt.early:
+            attempt.early = True
+            return await self._command(leg, "early_media", call_id, await self._answer_agent(leg, event.sdp))
         await self._command(leg, "alerting", call_id)
-        return early
+
+    async def _phone_failed(self, leg: str, call_id: str, event: Failed, attempt: _Attempt) -> EndReason | None:
+        """A final failure ends the call, unless the trunk itself failed (408, 500, 503 or 504 before any 18x)
+        and another trunk is left: then that reason is returned, and the next trunk is tried."""
+        reason = reasons.from_phone(event.status)
+        if attempt.may_fail_over and not attempt.rang and event.status in FAILOVER_STATUSES:
+            return reason
+        await self._command(leg, "reject", call_id, reason)
+        return None
 
     async def _phone_answered(self, leg: str, call_id: str, event: Answered, early: bool) -> None:
         """The 200: the agent gets the gateway's answer, unless early media gave it already (RFC 3261 13.2.1: the

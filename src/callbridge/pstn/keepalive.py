@@ -29,6 +29,11 @@ class TrunkKeepAlive:
     async def stop(self) -> None:
         await cancelled(self._task)
 
+    def down(self, trunk_id: str) -> bool:
+        """Whether the trunk failed its last ping (no answer, or 5xx); a trunk not pinged yet is not down."""
+        status = self.status.get(trunk_id, 200)
+        return status is None or status >= 500
+
     async def _run(self) -> None:
         while True:
             await self.ping_all()

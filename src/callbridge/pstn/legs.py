@@ -29,6 +29,10 @@ class Inbox:
         self._pending: dict[asyncio.Task[Any], str] = {}
 
     def listen_to(self, next_event: Callable[[], Awaitable[SessionEvent]]) -> None:
+        """The phone's news comes from ``next_event`` from now on (a new INVITE's session, after a failover)."""
+        for task in [task for task, source in self._pending.items() if source == "phone"]:
+            task.cancel()
+            del self._pending[task]
         self._phone = next_event
 
     async def next(self) -> FromCall | FromPhone:

@@ -96,6 +96,7 @@ async def start_phone_side(settings: Settings, calling: CallingService, db: Data
     await bridge.start()
     calling.phones = bridge
     keepalive = TrunkKeepAlive(ua, screening, settings.sip_options_interval_s)
+    bridge.trunk_down = keepalive.down
     keepalive.start()
     log.info("phone side ready", extra={"sip": [f"{a.transport}:{a.host}:{a.port}" for a in addresses],
                                         "media": type(media).__name__})

@@ -191,16 +191,15 @@ class Routable(Protocol):
 R = TypeVar("R", bound=Routable)
 
 
-def route(trunks: Iterable[R], number: str) -> R | None:
-    """The enabled trunk whose longest prefix matches ``number`` (E.164); ties go to the trunk named first."""
-    best: tuple[int, str, R] | None = None
+def routes(trunks: Iterable[R], number: str) -> list[R]:
+    """The enabled trunks carrying ``number`` (E.164), in the order a call tries them (failover): the longest
+    matching prefix first, ties by name."""
+    ranked = []
     for trunk in trunks:
-        if not trunk.enabled:
-            continue
-        for prefix in trunk.number_prefixes:
-            if number.startswith(prefix) and (best is None or (-len(prefix), trunk.name) < best[:2]):
-                best = (-len(prefix), trunk.name, trunk)
-    return best[2] if best else None
+        longest = max((len(p) for p in trunk.number_prefixes if number.startswith(p)), default=0)
+        if trunk.enabled and longest:
+            ranked.append((-longest, trunk.name, trunk))
+    return [trunk for *_, trunk in sorted(ranked, key=lambda r: r[:2])]
 
 
 def source_allowed(trunk: Trunk, address: str) -> bool:
