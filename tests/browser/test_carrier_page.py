@@ -58,6 +58,8 @@ async def test_the_page_dials_an_agent_who_accepts(carrier_demo: Demo, agent_ali
         await expect(row.locator(".state")).to_have_text("connected")
         await expect(row.locator(".call")).to_have_text(f"call to {alice_number}")
         assert answered
+        await until(lambda: phone_on_api(carrier_demo, CUSTOMERS[1][0])["level"] > 0.05)  # Alice's tone
+        await expect(row.locator(".meter span")).not_to_have_attribute("style", "width: 0%;")  # on the page too
         await screenshot(page, "carrier-page")
 
         await row.locator("button.hangup").click()
