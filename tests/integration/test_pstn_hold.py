@@ -109,6 +109,29 @@ async def test_the_phone_holds_and_resumes_and_alice_sees_remote_hold(demo: Demo
     await call.wait_for_state("Disconnected")
 
 
+async def test_session_refreshes_from_the_phone_change_nothing(demo: Demo, carrier: Carrier,
+                                                               alice: TeamsCallAgent) -> None:
+    """RFC 4028 refreshes: a re-INVITE with the same SDP (same o= version), or with none, gets callbridge's current
+    SDP back; the call stays Connected with audio both ways."""
+    phone = carrier.phone(CUSTOMER)
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER), audio=ToneSource(AGENT_HZ))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    await phone.answer()
+    await call.wait_for_state("Connected")
+    session = phone._session
+    assert session is not None and session.local_sdp is not None
+    ours = session.remote_sdp
+    seen: list[str] = []
+    call.on("state_changed", lambda c: seen.append(c.state))
+    assert await asyncio.wait_for(session.reinvite(session.local_sdp), 5) == ours  # the same offer again
+    assert await asyncio.wait_for(session.reinvite(""), 5) == ours  # no offer: ours comes as the offer
+    assert abs(await phone_hears(phone) - AGENT_HZ) < 15
+    assert abs((await heard(call.media.recorder))[0] - PHONE_HZ) < 15
+    assert call.state == "Connected" and seen == []
+    await call.hang_up()
+    await until(lambda: phone.state is PhoneState.IDLE)
+
+
 async def test_a_phone_re_invite_the_gateway_cannot_take_gets_488_and_the_call_goes_on(
         demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
     phone = carrier.phone(CUSTOMER)

@@ -311,11 +311,14 @@ class Bridge:
     async def _phone_reinvited(self, leg: str, call_id: str, session: OutgoingSession | IncomingSession,
                                offer: str | None) -> None:
         """The phone holds (sendonly or inactive) or resumes: its new offer goes through the gateway, the agent's
-        last SDP answers it with the mirrored direction, and the call shows the hold. An offer the gateway cannot
-        take is refused (488) and the call goes on as it was."""
+        last SDP answers it with the mirrored direction, and the call shows the hold. A session refresh (RFC 4028:
+        no SDP, or the last one again, RFC 3264 8) gets the current SDP and changes nothing. An offer the gateway
+        cannot take is refused (488) and the call goes on as it was."""
+        if not offer or _same_version(offer, session.remote_sdp):
+            return session.accept_reinvite(session.local_sdp or "")
         try:
-            held = is_hold(SessionDescription.parse(offer or ""))
-            await self.media.offer(leg, offer or "", towards=Side.AGENT)
+            held = is_hold(SessionDescription.parse(offer))
+            await self.media.offer(leg, offer, towards=Side.AGENT)
             agent_answer = _directed(self._agent_sdp.get(leg, ""), Direction.RECVONLY if held else Direction.SENDRECV)
             answer = await self.media.answer(leg, agent_answer, towards=Side.TRUNK)
         except (SdpError, MediaError) as exc:
@@ -345,6 +348,15 @@ class Bridge:
         with contextlib.suppress(Exception):
             await self.media.delete(leg)
         self.calling.detach_leg(leg)
+
+
+def _same_version(offer: str, previous: str | None) -> bool:
+    """Whether ``offer`` is ``previous`` again: the same o= line, session version included (RFC 3264 section 8)."""
+    try:
+        return previous is not None and SessionDescription.parse(offer).origin == SessionDescription.parse(
+            previous).origin
+    except SdpError:
+        return False
 
 
 def _settled_setup(agent_offer: str, gateway_answer: str) -> str:
