@@ -116,3 +116,15 @@ async def test_a_failure_from_the_far_end_is_the_calls_own(demo: Demo, primary: 
     await call.wait_for_state("Disconnected")
     assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (status, sub_code)  # type: ignore[union-attr]
     assert carrier.phone(CUSTOMER).call is None  # the next trunk was never tried
+
+
+async def test_a_trunk_on_a_transport_sip_does_not_listen_on_is_skipped(demo: Demo, primary: Sbc, carrier: Carrier,
+                                                                        alice: TeamsCallAgent) -> None:
+    tenant = demo.user("alice")["tenant_id"]
+    await demo.change(lambda s: trunks.change_trunk(s, tenant, "primary", trunks.TrunkChanges(transport="tls")))
+    await snapshot_has(demo, lambda ts: any(t.name == "primary" and t.transport == "tls" for t in ts))
+    phone = carrier.phone(CUSTOMER)
+    call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
+    await until(lambda: phone.state is PhoneState.RINGING)  # over "carrier": this server has no TLS listener
+    await call.hang_up()
+    await until(lambda: phone.state is PhoneState.IDLE)

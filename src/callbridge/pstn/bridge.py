@@ -107,7 +107,12 @@ class Bridge:
                     continue
                 self.limits.opened(trunk.id)
                 try:
-                    attempt = _Attempt(await self._invite(trunk, cleared, plain), may_fail_over=n < len(trunks) - 1)
+                    try:
+                        session = await self._invite(trunk, cleared, plain)
+                    except ValueError as exc:  # a transport SIP does not listen on here (`admin trunk` warns)
+                        log.error("trunk unusable", extra={"leg": leg, "trunk": trunk.name, "why": str(exc)})
+                        continue
+                    attempt = _Attempt(session, may_fail_over=n < len(trunks) - 1)
                     self.calling.note_trunk_call(call_id, attempt.session.call_id)
                     inbox.listen_to(attempt.session.next_event)
                     if (trunk_failed := await self._outbound_events(leg, call_id, inbox, attempt)) is None:
