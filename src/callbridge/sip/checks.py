@@ -22,7 +22,7 @@ from callbridge.sip.fields import (
     parse_name_addr,
     parse_via,
 )
-from callbridge.sip.headers import FieldIndex, field_index, indexed_values
+from callbridge.sip.headers import LIST_HEADERS, FieldIndex, field_index, header_key, indexed_values
 
 # RFC 3261 (INVITE, ACK, OPTIONS, BYE, CANCEL, REGISTER), 3262 (PRACK), 3265 (SUBSCRIBE, NOTIFY), 3903 (PUBLISH),
 # 6086 (INFO), 3515 (REFER), 3428 (MESSAGE), 3311 (UPDATE)
@@ -42,6 +42,9 @@ _SCALARS: Final[tuple[tuple[str, Callable[[str], object]], ...]] = (
     ("Date", parse_date),
     ("Content-Length", parse_content_length),
 )
+# None of the single-valued and scalar headers is a comma list: their values are their lines, read straight off
+# the field index by key (a list header's line, even an empty one, has at least one value: present is present).
+assert not (set(SINGLE_VALUED) | {name for name, _ in _SCALARS}) & LIST_HEADERS
 
 
 def check_message(fields: Headers, method: str | None, max_values: int) -> None:
@@ -52,9 +55,9 @@ def check_message(fields: Headers, method: str | None, max_values: int) -> None:
     _check_single(index)
     for value in _bounded(index, "Via", max_values):
         parse_via(value)
-    cseq = parse_cseq(indexed_values(index, "CSeq")[0])
+    cseq = parse_cseq(index[header_key("CSeq")][0])
     for name, parse in _SCALARS:
-        for value in indexed_values(index, name):
+        for value in index.get(header_key(name), ()):
             parse(value)
     parse_contacts(_bounded(index, "Contact", max_values))
     for name in ("Route", "Record-Route"):
@@ -64,23 +67,23 @@ def check_message(fields: Headers, method: str | None, max_values: int) -> None:
         _method_mismatch(method)
 
 
-def _bounded(index: FieldIndex, name: str, max_values: int) -> list[str]:
-    try:
-        return indexed_values(index, name, max_values)
-    except SipParseError:
-        raise bad_request(f"Too many {name} values") from None
-
-
 def _check_present(index: FieldIndex) -> None:
     for name in MANDATORY:
-        if not indexed_values(index, name):
+        if header_key(name) not in index:
             raise bad_request(f"Missing {name} header")
 
 
 def _check_single(index: FieldIndex) -> None:
     for name in SINGLE_VALUED:
-        if len(indexed_values(index, name)) > 1:
+        if len(index.get(header_key(name), ())) > 1:
             raise bad_request(f"More than one {name} header")
+
+
+def _bounded(index: FieldIndex, name: str, max_values: int) -> list[str]:
+    try:
+        return indexed_values(index, name, max_values)
+    except SipParseError:
+        raise bad_request(f"Too many {name} values") from None
 
 
 def _method_mismatch(method: str) -> None:
