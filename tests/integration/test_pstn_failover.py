@@ -100,11 +100,13 @@ async def test_a_trunk_whose_keep_alive_failed_is_tried_last(demo: Demo, primary
     await until(lambda: phone.state is PhoneState.IDLE)
 
 
-@pytest.mark.parametrize(("rings", "status", "sub_code"), [(True, 503, 560503), (False, 486, 560486)])
+@pytest.mark.parametrize(("rings", "status", "sub_code"), [(True, 503, 560503), (False, 486, 560486),
+                                                          (False, 302, 560302)])
 async def test_a_failure_from_the_far_end_is_the_calls_own(demo: Demo, primary: Sbc, carrier: Carrier,
                                                            alice: TeamsCallAgent, rings: bool, status: int,
                                                            sub_code: int) -> None:
-    """A 503 after a 180 (the far end was reached), or a 486 at once: no failover, the call ends with it."""
+    """A 503 after a 180 (the far end was reached), a 486 at once, or a redirect (not followed): no failover, the
+    call ends with it."""
     assert primary.ua is not None
     primary.answer = lambda request: ACCEPT if rings else Respond(status)
     call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))

@@ -99,9 +99,9 @@ def test_a_verifier_for_another_realm_refuses_the_trunks_credentials() -> None:
 def test_the_phone_networks_refusals_map_to_acs_end_reasons() -> None:
     from callbridge.calling.end_reasons import from_phone
 
-    assert [from_phone(s).to_wire() for s in (486, 600, 404, 480, 603, 408, 503, 487)] == [
+    assert [from_phone(s).to_wire() for s in (486, 600, 404, 480, 603, 408, 503, 487, 302)] == [
         {"code": 486, "subCode": 560486}, {"code": 486, "subCode": 560486}, {"code": 404, "subCode": 560404},
         {"code": 480, "subCode": 560480}, {"code": 603, "subCode": 560603}, {"code": 408, "subCode": 560408},
-        {"code": 503, "subCode": 560503}, {"code": 487, "subCode": 0}]
+        {"code": 503, "subCode": 560503}, {"code": 487, "subCode": 0}, {"code": 302, "subCode": 560302}]
     with pytest.raises(ValueError, match="not a final failure"):
         from_phone(200)

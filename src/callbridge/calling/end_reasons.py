@@ -53,6 +53,6 @@ def from_phone(status: int) -> EndReason:
         return PHONE_BUSY
     if status == 487:
         return CANCELLED
-    if not 400 <= status <= 699:
+    if not 300 <= status <= 699:  # a redirect (3xx) is not followed: it ends the call like a refusal
         raise ValueError(f"{status} is not a final failure")
     return EndReason(status, 560000 + status, f"the phone network answered {status}")
