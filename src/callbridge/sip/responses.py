@@ -5,12 +5,12 @@ Require option tags, 420).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Final
 
 from callbridge.sip.errors import Headers, SipParseError
 from callbridge.sip.fields import parse_name_addr
-from callbridge.sip.headers import same_name, values_of
+from callbridge.sip.headers import field_index, header_key, values_of
 from callbridge.sip.message import Request, Response
 
 REASON_PHRASES: Final = {
@@ -51,18 +51,18 @@ def make_response(
 ) -> Response:
     """A response to `request`: Via, From, To, Call-ID and CSeq copied (RFC 3261 8.2.6.2), a To tag added when
     `to_tag` is given and the To has none, Timestamp echoed on 100 (8.2.6.1), then `header_fields`."""
-    copied = _copied_fields(request.header_fields, to_tag)
+    copied = _copied_fields(request.headers, to_tag)
     if status == 100:
         copied += tuple((name, value) for name, value in request.header_fields if name == "Timestamp")
     return Response(status, reason or reason_phrase(status), copied + tuple(header_fields), body)
 
 
-def _copied_fields(fields: Headers, to_tag: str | None) -> Headers:
+def _copied_fields(lines_of: Callable[[str], Sequence[str]], to_tag: str | None) -> Headers:
+    """The `_COPIED` headers' lines, each name's in wire order; `lines_of(name)` gives them (a message's
+    `headers`, or a look-up in the fields of a request that failed to parse)."""
     copied: list[tuple[str, str]] = []
     for wanted in _COPIED:
-        for name, value in fields:
-            if not same_name(name, wanted):
-                continue
+        for value in lines_of(wanted):
             if wanted == "To" and to_tag is not None and not _has_tag(value):
                 value = f"{value};tag={to_tag}"
             copied.append((wanted, value))
@@ -80,7 +80,9 @@ def error_response(error: SipParseError, *, to_tag: str | None = None) -> Respon
     """The stateless answer to a request that failed to parse, or None when it is to be dropped."""
     if error.status is None or not values_of(error.header_fields, "Via"):
         return None
-    return Response(error.status, error.reason, _copied_fields(error.header_fields, to_tag))
+    index = field_index(error.header_fields)
+    return Response(error.status, error.reason,
+                    _copied_fields(lambda name: index.get(header_key(name), ()), to_tag))
 
 
 def require_supported_scheme(request: Request, schemes: Collection[str] = ("sip", "sips", "tel")) -> None:
