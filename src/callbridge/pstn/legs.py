@@ -36,11 +36,15 @@ class Inbox:
         self._phone = next_event
 
     async def next(self) -> FromCall | FromPhone:
-        if "call" not in self._pending.values():
-            self._pending[asyncio.ensure_future(self.call.get())] = "call"
-        if self._phone is not None and "phone" not in self._pending.values():
-            self._pending[asyncio.ensure_future(self._phone())] = "phone"
-        done, _ = await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        while True:
+            if "call" not in self._pending.values():
+                self._pending[asyncio.ensure_future(self.call.get())] = "call"
+            if self._phone is not None and "phone" not in self._pending.values():
+                self._pending[asyncio.ensure_future(self._phone())] = "phone"
+            done = [task for task in self._pending if task.done()]
+            if done:
+                break
+            await _first_done(list(self._pending))
         first = min(done, key=lambda task: self._pending[task] != "phone")  # the phone's news first
         source = self._pending.pop(first)
         return FromPhone(first.result()) if source == "phone" else FromCall(first.result())
@@ -48,3 +52,21 @@ class Inbox:
     async def close(self) -> None:
         await cancelled(*self._pending)
         self._pending.clear()
+
+
+async def _first_done(tasks: list[asyncio.Task[Any]]) -> None:
+    """Until one of `tasks` is done: ``asyncio.wait(..., FIRST_COMPLETED)`` without its sets and its checks of
+    every argument, on each of a leg's events."""
+    woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake(_: asyncio.Task[Any]) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    for task in tasks:
+        task.add_done_callback(wake)
+    try:
+        await woken
+    finally:
+        for task in tasks:
+            task.remove_done_callback(wake)
