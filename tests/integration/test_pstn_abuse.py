@@ -2,7 +2,8 @@
 dialogs nobody has get 481, a flood over a trunk's calls per second gets 503 with Retry-After, a source no trunk
 lists gets 403 (or silence with ``sip_unlisted="drop"``), and a digest trunk challenges (401), refuses wrong
 passwords, blocks repeated failures (403) and lets the right password through. The call in progress keeps its
-state and both tones throughout.
+state and both tones throughout. Also what a trunk asserts of the caller: P-Asserted-Identity over From, and
+nobody when Privacy withholds it.
 
 Raw UDP (``RawSip``) where the bytes matter; callbridge's own ``sip.UserAgent`` where a caller must answer a digest
 challenge. Other sources than 127.0.0.1 are other loopback addresses (127.0.0.2, ...), which no trunk lists."""
@@ -309,3 +310,26 @@ async def test_a_digest_trunk_challenges_refuses_blocks_and_admits(demo: Demo, a
         blocked = await dial(demo, ua, DIGEST_PASSWORD)  # 5 failures: even the right password is refused now
         assert isinstance(blocked, Failed) and blocked.status == 403
     assert len(incoming) == 1
+
+
+@pytest.mark.parametrize(("headers", "raw_id", "name"), [
+    ((), "4:+19995550000", "Front Desk"),  # From
+    ((("P-Asserted-Identity", '"Kim Akers" <sip:+12065550100@carrier.example;user=phone>'),),
+     "4:+12065550100", "Kim Akers"),  # what the trunk asserts (RFC 3325) over From
+    ((("P-Asserted-Identity", "<tel:+12065550100>"),), "4:+12065550100", "Front Desk"),  # its name from From
+    ((("P-Asserted-Identity", "<tel:+12065550100>"), ("Privacy", "id")), "4:anonymous", None),  # withheld
+], ids=["from", "asserted", "asserted-number", "withheld"])
+async def test_the_caller_is_who_the_trunk_asserts_or_nobody_when_withheld(
+        demo: Demo, alice: TeamsCallAgent, headers: tuple[tuple[str, str], ...], raw_id: str, name: str | None) -> None:
+    incoming = collect_incoming(alice)
+    number, port = demo.user("alice")["phone_number"], demo.settings.sip_port
+    async with user_agent("127.0.0.1") as ua:
+        session = await ua.call(f"sip:{number}@127.0.0.1:{port}", from_uri="sip:+19995550000@carrier.example",
+                                from_name="Front Desk", sdp=OFFER, destination=Address("127.0.0.1", port),
+                                headers=headers)
+        await until(lambda: bool(incoming))
+        assert (incoming[0].caller_info.identifier.raw_id, incoming[0].caller_info.display_name) == (raw_id, name)
+        await incoming[0].reject()
+        async with asyncio.timeout(WAIT):
+            while not isinstance(await session.next_event(), Failed):
+                pass

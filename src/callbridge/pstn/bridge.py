@@ -215,22 +215,21 @@ class Bridge:
         if trunk is None:  # screened out meanwhile (it should not happen): refuse rather than guess
             return session.decline(503, "Service Unavailable")
         routed, callee_raw_id = await self._route(session, trunk)
+        caller_number, caller_name = session.caller
+        caller_raw_id = f"4:{caller_number or 'anonymous'}"
         if isinstance(routed, Refusal):
             status = routed.status or 404
             if callee_raw_id is not None:  # a number was called: the refused call is recorded
-                self.calling.record_refused(f"4:{session.from_number or 'anonymous'}", callee_raw_id,
-                                            trunk.tenant_id, status, 0, session.call_id)
+                self.calling.record_refused(caller_raw_id, callee_raw_id, trunk.tenant_id, status, 0, session.call_id)
             return session.decline(status, routed.reason)
         leg = f"pstn-{uuid.uuid4().hex[:16]}"
         metrics.PHONE_LEGS.labels("in").inc()
-        caller_raw_id = f"4:{session.from_number}" if session.from_number else "4:anonymous"
         inbox = Inbox(self.calling.attach_leg(leg, caller_raw_id))
         self.limits.opened(trunk.id)
         try:
             offer = await self.media.offer(leg, session.offer or "", towards=Side.AGENT)
             callee = Leg(f"8:orgid:{routed.user_id}", routed.user_name, routed.tenant_id)
-            call_id = await self.calling.start_from_phone(leg, Leg(caller_raw_id, session.from_name, None), callee,
-                                                          offer)
+            call_id = await self.calling.start_from_phone(leg, Leg(caller_raw_id, caller_name, None), callee, offer)
             self.calling.note_trunk_call(call_id, session.call_id)
             self._calls[leg] = call_id
             inbox.listen_to(session.next_event)

@@ -9,8 +9,9 @@ and the INVITE 487 (`Cancelled`); a BYE ends the session (`Ended(by_remote=True)
 from __future__ import annotations
 
 from callbridge.sip.dialog import DialogStateError, IncomingInvite
-from callbridge.sip.errors import Headers
-from callbridge.sip.fields import NameAddr
+from callbridge.sip.errors import Headers, SipParseError
+from callbridge.sip.fields import NameAddr, parse_name_addr
+from callbridge.sip.headers import values_of
 from callbridge.sip.message import Request
 from callbridge.sip.transaction import ServerKey, via_for
 from callbridge.sip.transport import Address
@@ -47,6 +48,32 @@ class IncomingSession(Session):
     def from_number(self) -> str | None:
         """The user part of a SIP From URI, or a tel: URI's number."""
         return _number(self.request.from_.uri)
+
+    @property
+    def asserted(self) -> NameAddr | None:
+        """The identity the peer asserts for the caller (RFC 3325 P-Asserted-Identity: the first value, if it
+        reads as a name-addr); only a trusted peer's counts, which every admitted trunk is."""
+        values = values_of(self.request.header_fields, "P-Asserted-Identity", limit=2)
+        try:
+            return parse_name_addr(values[0], "P-Asserted-Identity") if values else None
+        except SipParseError:
+            return None
+
+    @property
+    def withheld(self) -> bool:
+        """Whether the caller asked not to be identified (RFC 3323 Privacy: id, user or header)."""
+        tokens = {token.strip().lower() for value in values_of(self.request.header_fields, "Privacy")
+                  for token in value.split(";")}
+        return bool(tokens & {"id", "user", "header"})
+
+    @property
+    def caller(self) -> tuple[str | None, str | None]:
+        """Who calls, as number and name: the asserted identity over From (its name from From when it has none),
+        and (None, None) when withheld."""
+        if self.withheld:
+            return None, None
+        identity = self.asserted or self.request.from_
+        return _number(identity.uri), identity.display_name or self.from_name
 
     @property
     def to(self) -> NameAddr:
