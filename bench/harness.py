@@ -6,6 +6,7 @@ this machine's cores with the server, takes as little CPU as it can; ``make benc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -39,6 +40,17 @@ def _descendants(pid: int) -> list[int]:
         for child in children.read_text().split():
             found += _descendants(int(child))
     return found
+
+
+async def wait_idle(pid: int, limit_s: float = 30, busy_cpu_s: float = 0.25) -> None:
+    """Wait (bounded) until the server is nearly idle again (under ``busy_cpu_s`` of CPU in a second): an overloaded
+    step leaves a backlog of calls to end."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(1)
+        if cpu_seconds(pid) - before < busy_cpu_s:
+            return
 
 
 def cpu_seconds(pid: int) -> float:

@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
-from argon2 import PasswordHasher
 
-from bench.call_setup import BENCH_PASSWORD, BenchUser
+from bench.call_setup import BENCH_PASSWORD, BenchUser, fabrikam_seeding
 from callbridge.config import Settings
 from callbridge.directory import users
 from callbridge.pstn import trunks
-from callbridge.store.db import Database
 
 NUMBER_BASE = 14_255_560_000  # bench users' numbers: +14255560000, +14255560001, ...
 FINGERPRINT = ":".join(f"{(i * 37 + 11) % 256:02X}" for i in range(32))
@@ -52,22 +50,16 @@ def number_of(i: int) -> str:
 async def add_phone_users(settings: Settings, info: dict[str, Any], count: int) -> list[tuple[BenchUser, str]]:
     """``count`` Fabrikam users with TEAMS + TEAMS_PHONE and a number each; the demo trunk's limits lifted (the
     carrier's trunk allows 127.0.0.1, where sipp sends from)."""
-    tenant = next(t for t in info["tenants"] if t["name"] == "Fabrikam")
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(BENCH_PASSWORD)
-    db = Database(settings.effective_database_url)
     out = []
-    try:
-        async with db.transaction() as s:
-            for i in range(count):
-                user = await users.create_user(s, tenant["id"], users.NewUser(
-                    upn=f"bench.phone.{i}@{tenant['domain']}", display_name=f"Bench Phone {i}",
-                    licences=["TEAMS", "TEAMS_PHONE"], phone_number=number_of(i), enterprise_voice=True))
-                user.password_hash = cheap
-                out.append((BenchUser(user.id, user.user_principal_name, BENCH_PASSWORD), number_of(i)))
-            await trunks.change_trunk(s, tenant["id"], info["carrier"]["trunk"],
-                                      trunks.TrunkChanges(max_calls=100_000, max_cps=10_000))
-    finally:
-        await db.close()
+    async with fabrikam_seeding(settings, info) as (s, tenant, cheap):
+        for i in range(count):
+            user = await users.create_user(s, tenant["id"], users.NewUser(
+                upn=f"bench.phone.{i}@{tenant['domain']}", display_name=f"Bench Phone {i}",
+                licences=["TEAMS", "TEAMS_PHONE"], phone_number=number_of(i), enterprise_voice=True))
+            user.password_hash = cheap
+            out.append((BenchUser(user.id, user.user_principal_name, BENCH_PASSWORD), number_of(i)))
+        await trunks.change_trunk(s, tenant["id"], info["carrier"]["trunk"],
+                                  trunks.TrunkChanges(max_calls=100_000, max_cps=10_000))
     return out
 
 

@@ -36,7 +36,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any
 import uvloop
 
 from bench.call_setup import SERVER_ENV, BenchUser, communication_tokens, profile, raise_open_files
-from bench.harness import Server, cleanup, start_server, throwaway_settings
+from bench.harness import Server, cleanup, start_server, throwaway_settings, wait_idle
 from bench.sip_agents import Answering, add_phone_users, open_answering
 from bench.sip_load import Step, free_udp_port, ramp, sipp_step, start_reference, write_numbers
 from bench.sip_media import WINDOW_S, MediaResult, measure
@@ -113,16 +112,16 @@ async def run_engine(engine: str, settings: Settings, info: dict[str, Any], call
                              f"sipp: {run.check.errors[:2]}; server log: {tail(server)}")
                 return run
             if args.media:  # before the ramp: its last step ends overloaded
-                await settle(pid)
+                await wait_idle(pid, 20, 0.05)
                 for size in args.media_calls:
-                    people = media_users[:size]
+                    pairs = media_users[:size]
                     result = await measure(engine, server.base_url, info["ca_file"], sip_port, pid, rtpengine,
-                                           [tokens[u.id] for u, _ in people], [n for _, n in people], workdir)
+                                           [tokens[u.id] for u, _ in pairs], [n for _, n in pairs], workdir)
                     run.media.append(result)
                     print(f"  media {engine} {size} calls: gateway {result.gateway:.0%} of a core, "
                           f"{result.per_call:.1%} per call, audio ok {result.audio_ok}/{size} {result.error or ''}",
                           flush=True)
-                    await settle(pid)
+                    await wait_idle(pid, 20, 0.05)
             rates = args.rates if engine == "rtpengine" else args.aiortc_rates
             seconds = args.step_seconds if engine == "rtpengine" else args.aiortc_step_seconds
             if args.profile and engine == "rtpengine":
@@ -152,18 +151,6 @@ async def profiled_ramp(run: EngineRun, pid: int, target: tuple[str, int], numbe
         if not step.sustained:
             break
     return steps
-
-
-async def settle(pid: int, limit_s: float = 20) -> None:
-    """Wait (bounded) until the server is nearly idle: a step that failed leaves calls to end."""
-    from bench.harness import cpu_seconds
-
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
-        await asyncio.sleep(1)
-        if cpu_seconds(pid) - before < 0.05:
-            return
 
 
 def tail(server: Server, lines: int = 8) -> str:

@@ -70,13 +70,15 @@ async def primary(demo: Demo) -> AsyncIterator[Sbc]:
         await endpoint.close()
 
 
-async def test_a_trunk_answering_503_hands_the_call_to_the_next(demo: Demo, primary: Sbc, carrier: Carrier,
-                                                                 alice: TeamsCallAgent) -> None:
+@pytest.mark.parametrize("status", [503, 408, 504])
+async def test_a_trunk_failing_the_call_hands_it_to_the_next(demo: Demo, primary: Sbc, carrier: Carrier,
+                                                             alice: TeamsCallAgent, status: int) -> None:
+    primary.answer = lambda request: Respond(status)
     before = metric(demo, FAILOVERS) or 0.0
     phone = carrier.phone(CUSTOMER)
     call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
     await until(lambda: phone.state is PhoneState.RINGING)
-    assert primary.invites == 1  # tried first, failed with 503
+    assert primary.invites == 1  # tried first, failed with the status
     await phone.answer()
     await call.wait_for_state("Connected")
     await phone.hang_up()
@@ -129,4 +131,22 @@ async def test_a_trunk_on_a_transport_sip_does_not_listen_on_is_skipped(demo: De
     call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
     await until(lambda: phone.state is PhoneState.RINGING)  # over "carrier": this server has no TLS listener
     await call.hang_up()
+    await until(lambda: phone.state is PhoneState.IDLE)
+
+
+async def test_a_trunk_over_its_limits_is_passed_over(demo: Demo, primary: Sbc, carrier: Carrier,
+                                                      alice: TeamsCallAgent) -> None:
+    """"primary" takes one new call a second: the first call uses it (and ends with the SBC's 486), the next one
+    at once goes over "carrier"."""
+    tenant = demo.user("alice")["tenant_id"]
+    await demo.change(lambda s: trunks.change_trunk(s, tenant, "primary", trunks.TrunkChanges(max_cps=1)))
+    await snapshot_has(demo, lambda ts: any(t.name == "primary" and t.max_cps == 1 for t in ts))
+    primary.answer = lambda request: Respond(486)
+    first = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
+    await first.wait_for_state("Disconnected")
+    phone = carrier.phone(CUSTOMER)
+    second = await alice.start_call(PhoneNumberIdentifier(CUSTOMER))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    assert primary.invites == 1
+    await second.hang_up()
     await until(lambda: phone.state is PhoneState.IDLE)
