@@ -38,15 +38,21 @@ async def _prepare(settings: Settings) -> None:
     await platform.db.close()
 
 
+def uvicorn_options(settings: Settings, tls: TlsFiles) -> dict[str, Any]:
+    """The one set of server options: ``serve``, ``demo`` and the test suite's servers all run with these
+    (uvicorn's ``auto`` loop: uvloop when installed, as it is with ``uvicorn[standard]``)."""
+    return {"host": settings.host, "port": settings.https_port, "log_config": None,
+            "ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file),
+            "access_log": False, "proxy_headers": False, "ws_max_size": 128 * 1024,
+            "ws_per_message_deflate": False}  # per-socket zlib state: ~48 KiB an agent
+
+
 def serve(settings: Settings) -> None:
     configure(settings.log_level, settings.log_format)
     tls = tls_files(settings)
     if tls.ca_file:
         log.info("local certificate authority", extra={"ca_file": str(tls.ca_file.resolve())})
-    options: dict[str, Any] = {"host": settings.host, "port": settings.https_port, "log_config": None,
-                               "ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file),
-                               "access_log": False, "proxy_headers": False, "ws_max_size": 128 * 1024,
-                               "ws_per_message_deflate": False}  # per-socket zlib state: ~48 KiB an agent
+    options = uvicorn_options(settings, tls)
     if settings.workers <= 1:
         uvicorn.run(create_app(settings), **options)
         return

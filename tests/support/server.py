@@ -1,8 +1,8 @@
-"""The platform served by uvicorn with real TLS on a loopback port, in a thread of the test process."""
+"""The platform served as ``callbridge serve`` serves it (the same uvicorn options, the same event loop: uvloop),
+with real TLS on a loopback port, in a thread of the test process."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -14,6 +14,7 @@ import uvicorn
 from callbridge.app import create_app
 from callbridge.clock import Clock
 from callbridge.config import Settings
+from callbridge.server import uvicorn_options
 from callbridge.tls import TlsFiles
 
 
@@ -38,12 +39,9 @@ def free_sip_port() -> int:
 @contextmanager
 def running_server(settings: Settings, tls: TlsFiles, clock: Clock | None = None) -> Iterator[uvicorn.Server]:
     app = create_app(settings, clock)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.https_port, ssl_certfile=str(tls.cert_file),
-                            ssl_keyfile=str(tls.key_file), log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=2, ws_max_size=128 * 1024,
-                            ws_per_message_deflate=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    options = {**uvicorn_options(settings, tls), "host": "127.0.0.1", "timeout_graceful_shutdown": 2}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    thread = threading.Thread(target=server.run, daemon=True)  # uvicorn picks the loop, as in `serve`
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:

@@ -26,7 +26,7 @@ import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 from callbridge.sip.errors import DEFAULT_LIMITS, Limits, SipParseError
 from callbridge.sip.fields import Via
@@ -146,12 +146,13 @@ class _Connection(asyncio.Protocol):
         self.inbound = inbound
         self.framer = StreamFramer(owner.limits.messages)
         self.peer = Address("", 0, transport_name)
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.WriteTransport | None = None
         self.last_active = asyncio.get_running_loop().time()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream protocol is always given a writable transport, but not always a subclass of asyncio's:
+        # uvloop's TCP and TLS transports are its own classes (an isinstance check reset every connection).
+        self.transport = cast(asyncio.WriteTransport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = Address(str(peer[0]), int(peer[1]), self.name)
         self._owner._connected(self)
