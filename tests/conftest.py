@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import uvloop
 
 from callbridge.bootstrap import Platform
 from callbridge.config import Settings
@@ -168,10 +169,20 @@ def ca_bundle_env(demo: Demo) -> Iterator[str]:
         os.environ["REQUESTS_CA_BUNDLE"] = old
 
 
+EVENT_LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """The loops a test runs on: asyncio's, or each of those its module names in ``LOOPS`` (uvloop is the loop
+    `callbridge serve` runs on; the platform's test servers always run on it, in their own thread)."""
+    module = getattr(item, "module", None)
+    return {name: EVENT_LOOPS[name] for name in getattr(module, "LOOPS", ("asyncio",))}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tier markers from the folder: tests/unit, tests/integration, tests/interop."""
+    """Tier markers from the folder: tests/unit, tests/integration, tests/interop, tests/demo."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        for tier in ("unit", "integration", "interop"):
+        for tier in ("unit", "integration", "interop", "demo"):
             if tier in parts:
                 item.add_marker(getattr(pytest.mark, tier))

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from callbridge.sip import sdp
 from callbridge.sip.endpoint import Endpoint, TuEvent
@@ -29,6 +30,10 @@ from callbridge.sip.uri import SipUri
 from callbridge.tls import ensure_local_tls
 
 WAIT = 5.0  # seconds any one step may take on loopback
+
+# Every test runs on both event loops (tests/conftest.py): asyncio's, and uvloop, which `callbridge serve` runs on.
+LOOPS = ("asyncio", "uvloop")
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 class Peer:
@@ -122,7 +127,7 @@ def tls_contexts(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLConte
     return server, client
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def pair(tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext]) -> AsyncIterator[tuple[Peer, Peer]]:
     alice = await Peer(tls_contexts).start("UDP", "TCP", "TLS")
     bob = await Peer(tls_contexts).start("UDP", "TCP", "TLS")
@@ -173,7 +178,7 @@ class RawUdp(asyncio.DatagramProtocol):
         self.received.put_nowait(data)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def raw_udp() -> AsyncIterator[tuple[asyncio.DatagramTransport, RawUdp]]:
     transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(RawUdp, local_addr=("127.0.0.1", 0))
     yield transport, protocol
@@ -298,6 +303,43 @@ async def test_limits_on_datagrams_connections_per_source_and_idle_connections(
     finally:
         for _, writer in streams:
             writer.close()
+        await bob.endpoint.close()
+
+
+async def test_a_slow_sender_is_closed_though_each_byte_comes_well_inside_the_idle_timeout() -> None:
+    """1,000 peers trickling a byte every few seconds must not hold connections for ever: a message begun has
+    ``message_timeout`` to arrive whole, and trickled bytes are not activity."""
+    bob = await Peer(limits=TransportLimits(idle_timeout=60, message_timeout=0.5)).start("TCP")
+    reader, writer = await asyncio.open_connection("127.0.0.1", bob.address("TCP").port)
+    request = raw_request("OPTIONS", 5060, "127.0.0.1", "z9hG4bKslow")
+
+    async def trickle() -> None:
+        for byte in request:  # one byte every 50 ms: the whole request would take over 8 s
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.05)
+
+    trickling = asyncio.create_task(trickle())
+    started = asyncio.get_running_loop().time()
+    try:
+        async with asyncio.timeout(WAIT):
+            assert await reader.read() == b""
+        assert 0.4 < asyncio.get_running_loop().time() - started < 2.0 and not trickling.done()
+    finally:
+        trickling.cancel()
+        writer.close()
+        await bob.endpoint.close()
+
+
+async def test_a_tls_handshake_never_finished_is_closed(tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    bob = await Peer(tls_contexts, limits=TransportLimits(handshake_timeout=0.5)).start("TLS")
+    reader, writer = await asyncio.open_connection("127.0.0.1", bob.address("TLS").port)  # TCP, then silence
+    started = asyncio.get_running_loop().time()
+    try:
+        async with asyncio.timeout(WAIT):
+            assert await reader.read() == b""
+        assert asyncio.get_running_loop().time() - started < 2.0
+    finally:
+        writer.close()
         await bob.endpoint.close()
 
 

@@ -38,6 +38,11 @@ class StreamFramer:
         self._searched = 0  # bytes of the buffer already searched for the end of the header section
         self.broken = False
 
+    @property
+    def partial(self) -> bool:
+        """Whether bytes of a message not yet complete are buffered."""
+        return bool(self._buffer)
+
     def feed(self, data: bytes) -> list[Framed]:
         if self.broken:
             return []

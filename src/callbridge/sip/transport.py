@@ -10,7 +10,8 @@ where responses go.
   can be formed, and drops everything else; a stream whose framing breaks is answered, then closed;
 * answers a CRLFCRLF keep-alive on a stream with CRLF (RFC 5626 4.4.1);
 * keeps to its `TransportLimits`: datagram size, connections in all and per source address, bytes waiting to be
-  written per connection, idle connections closed.
+  written per connection, TLS handshakes that take too long, idle connections (no whole message either way) and
+  slow senders (a message begun but not finished within ``message_timeout``: a trickled byte is not activity).
 
 Connections are reused both ways (in the spirit of RFC 5923): one registry keyed by the peer's address holds the
 connections we opened and those we accepted, and responses to a request received on a connection go back on it.
@@ -64,7 +65,9 @@ class TransportLimits:
     max_connections: int = 1024
     max_connections_per_source: int = 16  # accepted connections from one IP address
     max_write_buffer: int = 1024 * 1024  # bytes queued to a peer that does not read; past it the connection closes
-    idle_timeout: float = 300.0  # seconds without a byte either way before a connection is closed
+    idle_timeout: float = 300.0  # seconds without a whole message (or keep-alive) either way before a connection closes
+    message_timeout: float = 10.0  # seconds a message begun on a stream may take to arrive whole
+    handshake_timeout: float = 10.0  # seconds a TLS handshake may take, either way
     connect_timeout: float = 5.0
     messages: Limits = DEFAULT_LIMITS  # message size and header limits; bounds the bytes a stream buffers
 
@@ -147,7 +150,8 @@ class _Connection(asyncio.Protocol):
         self.framer = StreamFramer(owner.limits.messages)
         self.peer = Address("", 0, transport_name)
         self.transport: asyncio.WriteTransport | None = None
-        self.last_active = asyncio.get_running_loop().time()
+        self.last_active = asyncio.get_running_loop().time()  # of the last whole message, either way
+        self.partial_since: float | None = None  # when the message still being received began
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream protocol is always given a writable transport, but not always a subclass of asyncio's:
@@ -158,15 +162,28 @@ class _Connection(asyncio.Protocol):
         self._owner._connected(self)
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = asyncio.get_running_loop().time()
+        now = asyncio.get_running_loop().time()
         try:
             for item in self.framer.feed(data):
+                self.last_active = now
                 self._framed(item)
         except Exception:  # a bug must cost this connection at most
             log.exception("sip stream handling failed", extra={"source": str(self.peer)})
             self.close()
         if self.framer.broken:
             self.close()
+        elif not self.framer.partial:
+            self.partial_since = None
+        elif self.partial_since is None:
+            self.partial_since = now
+
+    def overdue(self, now: float, limits: TransportLimits) -> str | None:
+        """Why this connection should close now, if it should: idle, or a message trickling in too slowly."""
+        if self.partial_since is not None and now - self.partial_since > limits.message_timeout:
+            return "slow sender"
+        if now - self.last_active > limits.idle_timeout:
+            return "idle"
+        return None
 
     def _framed(self, item: Message | SipParseError | KeepAlive) -> None:
         if isinstance(item, KeepAlive):
@@ -229,7 +246,8 @@ class SipTransport:
             if transport not in RELIABLE or (transport == "TLS" and self._tls_server is None):
                 raise ValueError(f"cannot listen on {transport}" + (" without a certificate" * (transport == "TLS")))
             tls = self._tls_server if transport == "TLS" else None
-            server = await loop.create_server(lambda: _Connection(self, transport, inbound=True), host, port, ssl=tls)
+            server = await loop.create_server(lambda: _Connection(self, transport, inbound=True), host, port, ssl=tls,
+                                              ssl_handshake_timeout=self.limits.handshake_timeout if tls else None)
             self._servers.append(server)
             bound = server.sockets[0].getsockname()
         self.local[transport] = Address(host, int(bound[1]), transport)
@@ -292,6 +310,7 @@ class SipTransport:
                 destination.port,
                 ssl=tls,
                 server_hostname=destination.host if tls else None,
+                ssl_handshake_timeout=self.limits.handshake_timeout if tls else None,
             )
         self._connections[destination] = connection  # also filed under its peer address by `_connected`
         return connection
@@ -364,15 +383,16 @@ class SipTransport:
 
     def _schedule_sweep(self) -> None:
         if self._sweeper is None and not self._closed:
-            period = max(0.05, self.limits.idle_timeout / 4)
+            period = max(0.05, min(self.limits.idle_timeout / 4, self.limits.message_timeout / 2))
             self._sweeper = asyncio.get_running_loop().call_later(period, self._sweep)
 
     def _sweep(self) -> None:
-        """Close the connections idle for longer than the idle timeout."""
+        """Close the connections idle for longer than the idle timeout, and those of slow senders."""
         self._sweeper = None
         now = asyncio.get_running_loop().time()
         for connection in set(self._connections.values()):
-            if now - connection.last_active > self.limits.idle_timeout:
-                log.info("sip idle connection closed", extra={"peer": str(connection.peer)})
+            reason = connection.overdue(now, self.limits)
+            if reason is not None:
+                log.info("sip connection closed", extra={"peer": str(connection.peer), "reason": reason})
                 connection.close()
         self._schedule_sweep()

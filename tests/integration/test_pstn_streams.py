@@ -1,7 +1,8 @@
-"""SIP over TLS on the trunk side (RFC 3261 section 26.2): the carrier reaches callbridge on ``sip_tls_port``
-(the HTTPS certificate, checked against the local CA) and the trunk reaches the carrier over TLS too. Use cases 1
-and 2 run over it with audio both ways, and the keep-alive OPTIONS sees the trunk up; a peer that does not trust
-the certificate cannot talk to it."""
+"""SIP over the stream transports on the trunk side, on the server as `callbridge serve` runs it (uvloop): TCP,
+and TLS (RFC 3261 section 26.2), where the carrier reaches callbridge on ``sip_tls_port`` (the HTTPS certificate,
+checked against the local CA) and the trunk reaches the carrier over TLS too. Use cases 1 and 2 run over each,
+inbound and outbound, with audio both ways, and the keep-alive OPTIONS sees the trunk up; a peer that does not
+trust the certificate cannot talk to it."""
 
 from __future__ import annotations
 
@@ -47,23 +48,26 @@ def contexts(demo: Demo) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     return server, ssl.create_default_context(cafile=demo.ca_file)
 
 
-@pytest.fixture
-async def carrier(demo: Demo) -> AsyncIterator[Carrier]:
-    """The carrier on TLS both ways: the demo trunk is pointed at the carrier's TLS port for the test."""
+@pytest.fixture(params=["TCP", "TLS"])
+async def carrier(demo: Demo, request: pytest.FixtureRequest) -> AsyncIterator[Carrier]:
+    """The carrier on one stream transport both ways: the demo trunk is pointed at the carrier's port on it."""
+    transport: str = request.param
     server, client = contexts(demo)
-    network = Carrier(Address("localhost", demo.settings.sip_tls_port, "TLS"), transport="TLS",
+    port = demo.settings.sip_tls_port if transport == "TLS" else demo.settings.sip_port
+    network = Carrier(Address("localhost", port, transport), transport=transport,
                       port=demo.settings.carrier_port, rtp_ports=PortRange(45_100, 45_199),
                       tls_server=server, tls_client=client)
     await network.start([PhoneSpec(number, name) for number, name in CUSTOMERS])
     tenant = demo.user("alice")["tenant_id"]
-    await demo.change(lambda s: trunks.change_trunk(s, tenant, "carrier", trunks.TrunkChanges(transport="tls")))
-    await snapshot_has(demo, lambda ts: any(t.name == "carrier" and t.transport == "tls" for t in ts))
+    name = transport.lower()
+    await demo.change(lambda s: trunks.change_trunk(s, tenant, "carrier", trunks.TrunkChanges(transport=name)))
+    await snapshot_has(demo, lambda ts: any(t.name == "carrier" and t.transport == name for t in ts))
     yield network
     await demo.change(lambda s: trunks.change_trunk(s, tenant, "carrier", trunks.TrunkChanges(transport="udp")))
     await network.stop()
 
 
-async def test_alice_calls_a_customer_over_tls(demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
+async def test_alice_calls_a_customer(demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
     phone = carrier.phone(CUSTOMER)
     call = await alice.start_call(PhoneNumberIdentifier(CUSTOMER), audio=ToneSource(AGENT_HZ))
     await until(lambda: phone.state is PhoneState.RINGING)
@@ -78,7 +82,7 @@ async def test_alice_calls_a_customer_over_tls(demo: Demo, carrier: Carrier, ali
     assert (call.call_end_reason.code, call.call_end_reason.sub_code) == (0, 560000)  # type: ignore[union-attr]
 
 
-async def test_a_customer_calls_alice_over_tls(demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
+async def test_a_customer_calls_alice(demo: Demo, carrier: Carrier, alice: TeamsCallAgent) -> None:
     incoming = collect_incoming(alice)
     phone = carrier.phone(CUSTOMER)
     await phone.dial(demo.user("alice")["phone_number"])
@@ -94,8 +98,8 @@ async def test_a_customer_calls_alice_over_tls(demo: Demo, carrier: Carrier, ali
     await until(lambda: phone.state is PhoneState.IDLE)
 
 
-async def test_the_keep_alive_sees_the_carrier_up_over_tls(demo: Demo, carrier: Carrier) -> None:
-    await until(lambda: trunk_up(demo) == 1.0, 10)  # OPTIONS every second here, over TLS to the carrier's port
+async def test_the_keep_alive_sees_the_carrier_up(demo: Demo, carrier: Carrier) -> None:
+    await until(lambda: trunk_up(demo) == 1.0, 10)  # OPTIONS every second here, to the carrier's port
 
 
 async def test_options_over_tls_answers_and_an_untrusting_peer_gets_nothing(demo: Demo) -> None:

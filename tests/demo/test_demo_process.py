@@ -1,0 +1,165 @@
+"""The real `callbridge demo` process, started as `make demo` starts it (its console script, its environment, its
+own event loop and media engine), driven only over its sockets: HTTPS, SIP over UDP and TCP, and the carrier's
+API. What the rest of the suite proves on a server in the test process, this tier proves on the shipped one."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from callbridge.config import Settings
+from callbridge.demo import CUSTOMERS
+from callbridge.sdk import CallClient, CommunicationTokenCredential, TeamsCallAgent, ToneSource
+from callbridge.sdk.media import dominant_frequency
+from callbridge.sip.endpoint import Endpoint
+from callbridge.sip.transport import Address
+from callbridge.sip.useragent import UserAgent
+from callbridge.tls import TlsFiles
+from tests.conftest import Demo
+from tests.integration.test_calling_audio import collect_incoming, heard, until
+from tests.support.ice import loopback_ice
+from tests.support.server import free_port, free_sip_port
+
+__all__ = ["loopback_ice"]
+
+AGENT_HZ, PHONE_HZ = 1000.0, 440.0  # the phones play 440 Hz unless told otherwise
+CUSTOMER = CUSTOMERS[0][0]
+STARTUP_S = 60.0
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, subprocess.Popen[bytes]]]:
+    """`callbridge demo` in a fresh data directory, on free ports; the demo's own description (demo.json)."""
+    data_dir = tmp_path_factory.mktemp("demo-process")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+    env.update({"CALLBRIDGE_DATA_DIR": str(data_dir), "CALLBRIDGE_HTTPS_PORT": str(port),
+                "CALLBRIDGE_SIP_PORT": str(free_sip_port()), "CALLBRIDGE_CARRIER_PORT": str(free_sip_port()),
+                "CALLBRIDGE_RTP_PORT_MIN": "46000", "CALLBRIDGE_RTP_PORT_MAX": "46199",
+                "CALLBRIDGE_LOG_LEVEL": "WARNING"})
+    log = (data_dir / "demo.log").open("wb")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "callbridge"), "demo"], env=env, cwd=data_dir,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        settings = Settings(data_dir=data_dir, https_port=port, sip_port=int(env["CALLBRIDGE_SIP_PORT"]))
+        tls = data_dir / "tls"
+        files = TlsFiles(tls / "server.crt", tls / "server.key", tls / "ca.crt")
+        demo = Demo(settings, {"base_url": f"https://localhost:{port}"}, files, None)  # type: ignore[arg-type]
+        _wait_until_serving(demo, process, data_dir)
+        demo.info = json.loads((data_dir / "demo.json").read_text())
+        yield demo, process
+    finally:
+        _stop(process)
+        log.close()
+
+
+def _wait_until_serving(demo: Demo, process: subprocess.Popen[bytes], data_dir: Path) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"callbridge demo exited: {(data_dir / 'demo.log').read_text()[-3000:]}")
+        if demo.tls.ca_file is not None and demo.tls.ca_file.exists():
+            try:
+                with httpx.Client(verify=ssl.create_default_context(cafile=str(demo.tls.ca_file)), timeout=2) as c:
+                    if c.get(f"{demo.base_url}/healthz").status_code == 200:
+                        return
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    raise RuntimeError(f"callbridge demo did not serve within {STARTUP_S} s")
+
+
+@pytest.fixture
+async def alice(shipped: tuple[Demo, subprocess.Popen[bytes]]) -> AsyncIterator[TeamsCallAgent]:
+    demo, _ = shipped
+    token = await asyncio.to_thread(demo.communication_token, "alice")
+    agent = await CallClient(demo.base_url, ca_file=demo.ca_file).create_teams_call_agent(
+        CommunicationTokenCredential(token))
+    yield agent
+    await agent.dispose()
+
+
+def test_the_demo_runs_on_uvloop_and_serves_discovery(shipped: tuple[Demo, subprocess.Popen[bytes]]) -> None:
+    demo, process = shipped
+    assert "uvloop" in Path(f"/proc/{process.pid}/maps").read_text()  # the loop `serve` picks, loaded
+    tenant = demo.tenant("Fabrikam")
+    with demo.client() as c:
+        document = c.get(f"{tenant['authority']}/v2.0/.well-known/openid-configuration").json()
+    assert document["issuer"].endswith(f"/{tenant['id']}/v2.0")
+
+
+@pytest.mark.parametrize("transport", ["UDP", "TCP"])
+async def test_sip_answers_on_each_transport(shipped: tuple[Demo, subprocess.Popen[bytes]], transport: str) -> None:
+    demo, _ = shipped
+    probe = Endpoint(lambda event: None)
+    await probe.listen(transport, "127.0.0.1", 0)
+    try:
+        target = Address("127.0.0.1", demo.settings.sip_port, transport)
+        status = await asyncio.wait_for(UserAgent(probe).options(target), 10)
+        assert status is not None and 200 <= status < 700  # an answer, whatever screening makes of this source
+    finally:
+        await probe.close()
+
+
+async def test_a_customer_calls_alice_and_both_hear_each_other(
+    shipped: tuple[Demo, subprocess.Popen[bytes]], alice: TeamsCallAgent
+) -> None:
+    """Use case 2 on the shipped process: the carrier's phone dials Alice's number through the demo trunk."""
+    demo, _ = shipped
+    incoming = collect_incoming(alice)
+    headers = {"Origin": demo.base_url, "Content-Type": "application/json"}
+    verify = ssl.create_default_context(cafile=demo.ca_file)
+    async with httpx.AsyncClient(base_url=f"{demo.base_url}/carrier/api/phones", verify=verify) as carrier:
+        dial = json.dumps({"to": demo.user("alice")["phone_number"]})
+        r = await carrier.post(f"/{CUSTOMER}/dial", headers=headers, content=dial)
+        assert r.status_code == 200, r.text
+        await until(lambda: bool(incoming), 20)
+        assert incoming[0].caller_info.identifier.raw_id == f"4:{CUSTOMER}"
+        call = await incoming[0].accept(audio=ToneSource(AGENT_HZ))
+        await call.wait_for_state("Connected")
+        frequency, _ = await heard(call.media.recorder)
+        assert abs(frequency - PHONE_HZ) < 15
+        assert abs(await phone_hears(carrier) - AGENT_HZ) < 15
+        await call.hang_up()
+        await call.wait_for_state("Disconnected")
+        for _ in range(100):
+            if (await carrier.get(f"/{CUSTOMER}")).json()["state"] == "idle":
+                break
+            await asyncio.sleep(0.1)
+        assert (await carrier.get(f"/{CUSTOMER}")).json()["call"]["outcome"]
+
+
+async def phone_hears(carrier: httpx.AsyncClient, seconds: float = 1.0) -> float:
+    """The dominant frequency of the last ``seconds`` the phone heard, from its recording, once it has them."""
+    for _ in range(100):
+        r = await carrier.get(f"/{CUSTOMER}/recording.wav")
+        if r.status_code == 200:
+            with wave.open(io.BytesIO(r.content)) as w:
+                samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+            if len(samples) >= 8000 * (seconds + 1):  # a second more than asked: what came before the answer
+                return dominant_frequency(samples[-int(8000 * seconds):].astype(np.float32) / 32768.0, 8000)
+        await asyncio.sleep(0.1)
+    raise AssertionError("the phone heard too little")
