@@ -156,6 +156,37 @@ def test_unregistered_redirect_uri_is_a_page_not_a_redirect(demo: Demo) -> None:
     assert "does not match the redirect URIs" in r.text
 
 
+ATTACKER_REDIRECTS = ["http://localhost:80@evil.example", "http://localhost@evil.example/",
+                      "http://localhost:80%40evil.example", "http://localhost:80\\@evil.example",
+                      "http://localhost.evil.example", "http://evil.example#@localhost", "http://[::1]:80@evil.example",
+                      "http://[::ffff:127.0.0.1]", "http://localhost./", "http://:80", "https://localhost:53412"]
+
+
+@pytest.mark.parametrize("redirect_uri", ATTACKER_REDIRECTS)
+def test_redirect_uri_tricks_get_the_error_page_never_a_redirect(demo: Demo, redirect_uri: str) -> None:
+    """A signed-in user's browser is never sent to the attacker's host with a code (nor with an error)."""
+    browser = Browser(demo, demo.user("alice")["authority"])
+    assert browser.code_from(browser.sign_in(browser.authorize("User.Read openid"), "alice"))  # signed in
+    r = browser.authorize("User.Read openid", redirect_uri=redirect_uri)
+    assert r.status_code == 400 and "location" not in r.headers
+    assert "Redirect URI mismatch" in r.text and "AADSTS50011" in r.text
+    with demo.client() as c:
+        consent = c.get(f"/login/{demo.tenant('Fabrikam')['id']}/adminconsent",
+                        params={"client_id": demo.client_id, "redirect_uri": redirect_uri})
+    assert consent.status_code == 400 and "location" not in consent.headers and "is not registered" in consent.text
+
+
+def test_loopback_redirect_on_any_port_and_redeemed_on_the_same(demo: Demo) -> None:
+    browser = Browser(demo, demo.user("alice")["authority"])
+    page = browser.authorize("User.Read openid", redirect_uri="http://localhost:53412")
+    response = browser.sign_in(page, "alice")
+    assert response.headers["location"].startswith("http://localhost:53412?code=")
+    code = browser.code_from(response)
+    assert browser.redeem(code, redirect_uri="http://localhost:53413").json()["error_codes"] == [50011]
+    code = browser.code_from(browser.authorize("User.Read openid", redirect_uri="http://localhost:53412"))
+    assert browser.redeem(code, redirect_uri="http://localhost:53412").status_code == 200
+
+
 def test_unknown_client_is_a_page(demo: Demo) -> None:
     with demo.client() as c:
         r = c.get("/login/common/oauth2/v2.0/authorize", params={

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from callbridge.directory.consent import grant_admin_consent
+from callbridge.directory.redirect_uris import redirect_uri_registered
 from callbridge.directory.values import FIRST_PARTY_RESOURCES, is_guid
 from callbridge.identity import errors
 from callbridge.identity.authority import resolve_authority
@@ -57,7 +58,7 @@ async def _handle(request: Request, segment: str, params: dict[str, str], form: 
             return message_page("Application not found",
                                 f"Application with identifier '{client_id}' was not found.", code=700016)
         redirect_uri = params.get("redirect_uri")
-        if redirect_uri is not None and redirect_uri not in app.redirect_uris:
+        if redirect_uri is not None and not redirect_uri_registered(redirect_uri, app.redirect_uris):
             return message_page("Redirect URI mismatch", f"The redirect URI '{redirect_uri}' is not registered "
                                 f"for {app.display_name}.", code=50011)
         page = _Page(ctx, request, app, params)

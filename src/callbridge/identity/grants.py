@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.directory.apps import find_service_principal, secret_matches
 from callbridge.directory.consent import granted_roles, granted_scopes
+from callbridge.directory.redirect_uris import same_redirect_uri
 from callbridge.directory.values import is_guid
 from callbridge.identity import errors
 from callbridge.identity.authority import Authority, resolve_authority
@@ -111,7 +112,7 @@ async def _authorization_code(
 ) -> dict[str, Any]:
     if code.client_id != client.app.client_id:
         raise errors.invalid_grant("The authorization code was issued to a different client.", 70000)
-    if form.get("redirect_uri") != code.redirect_uri:
+    if not same_redirect_uri(form.get("redirect_uri"), code.redirect_uri):
         raise errors.invalid_grant("The reply URL does not match the one used to get the authorization code.", 50011)
     if code.code_challenge is None and client.public:
         raise errors.invalid_grant("Proof Key for Code Exchange is required for public clients.", 9002325)
