@@ -61,6 +61,8 @@ async def token_request(ctx: IdentityContext, segment: str, form: dict[str, str]
                         address: str) -> dict[str, Any]:
     now = ctx.clock.now()
     grant = form.get("grant_type")
+    if grant == "password":
+        return await _password(ctx, segment, form, secret, address, now)
     if grant in ("authorization_code", "refresh_token"):
         # Codes and refresh tokens are spent in a transaction of their own, so a failed redemption still spends them.
         consumed = await _spend(ctx, grant, form, now)
@@ -73,8 +75,6 @@ async def token_request(ctx: IdentityContext, segment: str, form: dict[str, str]
             return await _refresh_token(ctx, s, authority, client, consumed, form, now)
         if grant == "client_credentials":
             return await _client_credentials(ctx, s, authority, client, form, now)
-        if grant == "password":
-            return await _password(ctx, s, authority, client, form, address, now)
     raise errors.OAuthError(
         "unsupported_grant_type", "The provided value for the input parameter 'grant_type' is not valid.", 70003
     )
@@ -163,20 +163,25 @@ async def _client_credentials(
 
 
 async def _password(
-    ctx: IdentityContext, s: AsyncSession, authority: Authority, client: Client, form: dict[str, str],
-    address: str, now: datetime
+    ctx: IdentityContext, segment: str, form: dict[str, str], secret: str | None, address: str, now: datetime
 ) -> dict[str, Any]:
-    user = await check_password(ctx, s, form.get("username", ""), form.get("password", ""), address, now)
-    tenant = await s.get(Tenant, user.tenant_id)
-    assert tenant is not None
-    if not tenant.password_grant_enabled:
-        raise errors.OAuthError("invalid_grant", "The password grant is turned off for this tenant.", 7000218)
-    if not authority.admits(user.tenant_id):
-        raise errors.invalid_grant("User account does not exist in the tenant of this authority.", 50020)
-    _check_app_usable(client.app, tenant)
-    request = parse_scope_param(form.get("scope"))
-    return await issue_for_user(ctx, s, user, client, request, None, now, None, now,
-                                want_client_info=form.get("client_info") == "1")
+    async with ctx.db.session() as s:
+        authority = await resolve_authority(s, segment)
+        client = await authenticate_client(s, form.get("client_id"), secret, now)
+    # The password is checked holding no connection (see identity.signin), then the token made in a transaction.
+    signed_in = await check_password(ctx, form.get("username", ""), form.get("password", ""), address, now)
+    async with ctx.db.transaction() as s:
+        user = await _active_user(s, signed_in.id)
+        tenant = await s.get(Tenant, user.tenant_id)
+        assert tenant is not None
+        if not tenant.password_grant_enabled:
+            raise errors.OAuthError("invalid_grant", "The password grant is turned off for this tenant.", 7000218)
+        if not authority.admits(user.tenant_id):
+            raise errors.invalid_grant("User account does not exist in the tenant of this authority.", 50020)
+        _check_app_usable(client.app, tenant)
+        request = parse_scope_param(form.get("scope"))
+        return await issue_for_user(ctx, s, user, client, request, None, now, None, now,
+                                    want_client_info=form.get("client_info") == "1")
 
 
 def _check_app_usable(app: AppRegistration, tenant: Tenant) -> None:
