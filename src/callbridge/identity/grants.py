@@ -20,7 +20,7 @@ from callbridge.identity.authority import Authority, resolve_authority
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.minting import client_info, new_opaque_token, token_hash
 from callbridge.identity.pkce import verifier_matches
-from callbridge.identity.scopes import ScopeError, ScopeRequest, parse_scopes
+from callbridge.identity.scopes import ADMIN_ONLY, ScopeError, ScopeRequest, parse_scopes
 from callbridge.identity.signin import check_password
 from callbridge.store.models import AppRegistration, AuthorizationCode, RefreshToken, Tenant, User
 
@@ -199,8 +199,13 @@ async def _active_user(s: AsyncSession, user_id: str) -> User:
 
 
 async def consented(s: AsyncSession, user: User, client_id: str, request: ScopeRequest) -> tuple[set[str], set[str]]:
-    """(scopes the token may carry, requested scopes still lacking consent)."""
+    """(scopes the token may carry, requested scopes still lacking consent). Admin-only permissions count only
+    from an admin consent, whatever a user's own grant says."""
     granted = await granted_scopes(s, user.tenant_id, client_id, request.resource_app_id, user.id)
+    admin_only = ADMIN_ONLY[request.resource_app_id]
+    if granted & admin_only:
+        by_admin = await granted_scopes(s, user.tenant_id, client_id, request.resource_app_id, None)
+        granted = (granted - admin_only) | (by_admin & admin_only)
     if request.default:
         return granted, set() if granted else {".default"}
     return set(request.permissions & granted), set(request.permissions - granted)

@@ -198,8 +198,9 @@ class _Flow:
             return message_page("App not available", f"{self.areq.app.display_name} is not available to accounts "
                                 f"of {tenant.display_name}.", code=700016)
         _, missing = await consented(self.s, user, self.areq.app.client_id, self.areq.scope)
+        needs_admin = not tenant.user_consent_allowed or bool(missing & self.areq.scope.admin_only)
         if consenting and missing and not self.areq.scope.default:
-            if not tenant.user_consent_allowed:
+            if needs_admin:
                 return self._admin_approval_needed()
             await grant_user_consent(self.s, user, self.areq.app.client_id, self.areq.scope.resource_app_id,
                                      sorted(self.areq.scope.permissions))
@@ -209,7 +210,7 @@ class _Flow:
                 return _redirect(self.areq, self.areq.error_redirect(errors.OAuthError(
                     "consent_required", "The user or administrator has not consented to use the application.",
                     65001)))
-            if not tenant.user_consent_allowed or self.areq.scope.default:
+            if needs_admin or self.areq.scope.default:
                 return self._admin_approval_needed()
             names = self.areq.scope.spelled(self.areq.scope.permissions) + sorted(self.areq.scope.oidc)
             return self._page("consent.html", title="Permissions requested", scopes=describe(names),
