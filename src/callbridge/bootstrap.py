@@ -16,10 +16,11 @@ from callbridge.config import Settings
 from callbridge.graph.context import GraphContext
 from callbridge.graph.paging import PageTokens, load_secret
 from callbridge.graph.throttle import TokenBuckets
+from callbridge.identity.client_address import parse_networks
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.keys import KeyRing
 from callbridge.identity.minting import TokenMinter
-from callbridge.identity.throttle import SignInThrottle
+from callbridge.identity.throttle import SignInPolicy, SignInThrottle
 from callbridge.store.db import Database
 
 log = logging.getLogger("callbridge")
@@ -50,9 +51,9 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
     await comm_ring.load(now)
     minter = TokenMinter(settings.public_base_url, idp_ring, settings.access_token_lifetime_s,
                          settings.id_token_lifetime_s)
-    throttle = SignInThrottle(db, settings.signin_failures_per_user, settings.signin_failures_per_address,
-                              settings.signin_failure_window_s)
-    identity = IdentityContext(settings, db, clock, idp_ring, minter, throttle)
+    throttle = SignInThrottle(db, SignInPolicy.from_settings(settings))
+    identity = IdentityContext(settings, db, clock, idp_ring, minter, throttle,
+                               parse_networks(settings.trusted_proxies))
     acs = AcsContext(settings, db, clock, idp_ring, comm_ring)
     graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)),
                          TokenBuckets(settings.graph_requests_per_second, settings.graph_burst))

@@ -37,9 +37,14 @@ class Settings(BaseSettings):
     session_lifetime_s: int = 8 * 3600
     key_rotation_overlap_s: int = Field(default=0, description="extra time retired keys stay published")
     signing_key_max_age_days: int = 30  # an older active signing key is rotated automatically
-    signin_failures_per_user: int = 5
-    signin_failures_per_address: int = 20
+    signin_failures_per_user: int = 5  # failures of a user (from one address, or from anywhere) before tries wait
+    signin_backoff_s: float = 1.0  # the first wait after those; it doubles with each further failure
+    signin_backoff_max_s: float = 3600.0  # the longest wait of one user from one address
+    signin_user_backoff_max_s: float = 60.0  # the longest wait of a user from anywhere: the owner is slowed, not locked
+    signin_failure_memory_s: int = 86400  # a user's failures are forgotten this long after the last (or on success)
+    signin_failures_per_address: int = 100  # failures from one address within the window before it waits the window
     signin_failure_window_s: int = 300
+    trusted_proxies: list[str] = []  # networks of proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.0/8"]
 
     # directory API (Graph shape)
     graph_requests_per_second: float = 100.0  # per app and tenant

@@ -156,6 +156,37 @@ def test_unregistered_redirect_uri_is_a_page_not_a_redirect(demo: Demo) -> None:
     assert "does not match the redirect URIs" in r.text
 
 
+ATTACKER_REDIRECTS = ["http://localhost:80@evil.example", "http://localhost@evil.example/",
+                      "http://localhost:80%40evil.example", "http://localhost:80\\@evil.example",
+                      "http://localhost.evil.example", "http://evil.example#@localhost", "http://[::1]:80@evil.example",
+                      "http://[::ffff:127.0.0.1]", "http://localhost./", "http://:80", "https://localhost:53412"]
+
+
+@pytest.mark.parametrize("redirect_uri", ATTACKER_REDIRECTS)
+def test_redirect_uri_tricks_get_the_error_page_never_a_redirect(demo: Demo, redirect_uri: str) -> None:
+    """A signed-in user's browser is never sent to the attacker's host with a code (nor with an error)."""
+    browser = Browser(demo, demo.user("alice")["authority"])
+    assert browser.code_from(browser.sign_in(browser.authorize("User.Read openid"), "alice"))  # signed in
+    r = browser.authorize("User.Read openid", redirect_uri=redirect_uri)
+    assert r.status_code == 400 and "location" not in r.headers
+    assert "Redirect URI mismatch" in r.text and "AADSTS50011" in r.text
+    with demo.client() as c:
+        consent = c.get(f"/login/{demo.tenant('Fabrikam')['id']}/adminconsent",
+                        params={"client_id": demo.client_id, "redirect_uri": redirect_uri})
+    assert consent.status_code == 400 and "location" not in consent.headers and "is not registered" in consent.text
+
+
+def test_loopback_redirect_on_any_port_and_redeemed_on_the_same(demo: Demo) -> None:
+    browser = Browser(demo, demo.user("alice")["authority"])
+    page = browser.authorize("User.Read openid", redirect_uri="http://localhost:53412")
+    response = browser.sign_in(page, "alice")
+    assert response.headers["location"].startswith("http://localhost:53412?code=")
+    code = browser.code_from(response)
+    assert browser.redeem(code, redirect_uri="http://localhost:53413").json()["error_codes"] == [50011]
+    code = browser.code_from(browser.authorize("User.Read openid", redirect_uri="http://localhost:53412"))
+    assert browser.redeem(code, redirect_uri="http://localhost:53412").status_code == 200
+
+
 def test_unknown_client_is_a_page(demo: Demo) -> None:
     with demo.client() as c:
         r = c.get("/login/common/oauth2/v2.0/authorize", params={
@@ -343,3 +374,75 @@ def test_brute_force_sign_in_is_throttled(demo: Demo) -> None:
     browser = Browser(demo, grady["authority"])
     page = browser.sign_in(browser.authorize("User.Read"), "grady")
     assert page.status_code == 429 and "temporarily locked" in page.text
+
+
+def _admin_only_app(demo: Demo) -> str:
+    """An app of Contoso's asking for a permission only an administrator may grant (User.Read.All, delegated)."""
+    async def create(s: Any) -> str:
+        app = await apps.create_app(s, demo.info["app"]["tenant_id"], "Contoso Directory", multi_tenant=True,
+                                    allow_public_client=True, redirect_uris=[REDIRECT], permissions={
+                                        "00000003-0000-0000-c000-000000000000": {
+                                            "delegated": ["User.Read", "User.Read.All"], "application": []}})
+        return app.client_id
+
+    return str(asyncio.run(demo.change(create)))
+
+
+def _ropc(demo: Demo, who: str, client_id: str, scope: str) -> httpx.Response:
+    user = demo.user(who)
+    with demo.client() as c:
+        return c.post(f"/login/{user['tenant_id']}/oauth2/v2.0/token", data={
+            "grant_type": "password", "client_id": client_id, "username": user["upn"],
+            "password": user["password"], "scope": scope})
+
+
+@pytest.mark.parametrize("scope", ["User.Read.All", "Directory.Read.All openid", "User.Read Directory.ReadWrite.All",
+                                   "Group.Read.All"])
+def test_a_user_cannot_consent_to_what_only_an_administrator_may_grant(demo: Demo, scope: str) -> None:
+    client_id = _admin_only_app(demo)
+    browser = Browser(demo, demo.user("oscar")["authority"])
+    page = browser.sign_in(browser.authorize(scope, client_id=client_id), "oscar")
+    assert page.status_code == 403 and "Need admin approval" in page.text and "AADSTS90094" in page.text
+    assert "location" not in page.headers
+    # Posting the consent form anyway (as a forged page would) grants nothing either.
+    forged = browser.authorize(scope, client_id=client_id)
+    consent = browser.http.post(f"{browser.path}/oauth2/v2.0/authorize", data={
+        **_form_fields(browser.authorize("User.Read", client_id=client_id).text), "action": "consent",
+        "request": urlparse(str(forged.url)).query})
+    assert consent.status_code == 403 and "Need admin approval" in consent.text and "location" not in consent.headers
+    assert _ropc(demo, "oscar", client_id, scope).json()["error_codes"] == [65001]
+
+
+def test_a_users_own_grant_of_an_admin_only_permission_counts_for_nothing(demo: Demo) -> None:
+    """A grant a user made before admin-only permissions were marked (or one put in by hand) gives no token."""
+    client_id = _admin_only_app(demo)
+
+    async def user_grant(s: Any) -> None:
+        from callbridge.directory.consent import grant_user_consent
+        from callbridge.store.models import User
+
+        oscar = await s.get(User, demo.user("oscar")["id"])
+        await grant_user_consent(s, oscar, client_id, "00000003-0000-0000-c000-000000000000",
+                                 ["User.Read", "User.Read.All"])
+
+    asyncio.run(demo.change(user_grant))
+    assert _ropc(demo, "oscar", client_id, "User.Read.All").json()["error_codes"] == [65001]
+    r = _ropc(demo, "oscar", client_id, "https://graph.microsoft.com/.default")
+    assert r.status_code == 200 and _claims(r.json()["access_token"])["scp"] == "User.Read"
+
+
+def test_admin_consent_grants_admin_only_permissions_to_everyone(demo: Demo) -> None:
+    client_id = _admin_only_app(demo)
+    tenant = demo.tenant("Northwind")
+    admin = demo.user("northwind")
+    with demo.client() as c:
+        page = c.get(f"/login/{tenant['id']}/adminconsent", params={"client_id": client_id})
+        consent = c.post(f"/login/{tenant['id']}/adminconsent", data={
+            **_form_fields(page.text), "action": "signin", "username": admin["upn"], "password": admin["password"]})
+        assert "User.Read.All" in consent.text
+        done = c.post(f"/login/{tenant['id']}/adminconsent", data={**_form_fields(consent.text), "action": "consent"})
+    assert done.status_code == 200 and "Permissions granted" in done.text
+    browser = Browser(demo, demo.user("oscar")["authority"])
+    code = browser.code_from(browser.sign_in(browser.authorize("User.Read.All", client_id=client_id), "oscar"))
+    r = browser.redeem(code, client_id=client_id)
+    assert r.status_code == 200 and _claims(r.json()["access_token"])["scp"] == "User.Read.All"

@@ -40,3 +40,14 @@ def test_bad_scopes(raw: str, aadsts: int) -> None:
     with pytest.raises(ScopeError) as info:
         parse_scopes(raw)
     assert info.value.aadsts == aadsts
+
+
+@pytest.mark.parametrize(("raw", "admin_only"), [
+    ("User.Read User.ReadBasic.All Calendars.Read Chat.Create Chat.Read openid profile email offline_access", set()),
+    ("User.Read User.Read.All", {"User.Read.All"}),
+    ("https://graph.microsoft.com/Directory.Read.All Group.ReadWrite.All",
+     {"Directory.Read.All", "Group.ReadWrite.All"}),
+    ("https://auth.msft.communication.azure.com/Teams.ManageCalls", set()),
+])
+def test_permissions_only_an_administrator_may_grant(raw: str, admin_only: set[str]) -> None:
+    assert parse_scopes(raw).admin_only == admin_only

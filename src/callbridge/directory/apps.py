@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.directory.errors import Conflict, Invalid, NotFound
+from callbridge.directory.redirect_uris import parse_redirect_uri
 from callbridge.directory.tenants import get_tenant
 from callbridge.directory.values import COMMUNICATION_APP_ID, GRAPH_APP_ID, check_length, parse_guid
 from callbridge.store.models import AppRegistration, ClientSecret, ServicePrincipal, Tenant
 from callbridge.store.types import utcnow
 
 FIRST_PARTY_APPS = {GRAPH_APP_ID: "Microsoft Graph", COMMUNICATION_APP_ID: "Azure Communication Services"}
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def _check_redirect_uri(uri: str) -> str:
@@ -37,6 +38,8 @@ def _check_redirect_uri(uri: str) -> str:
         raise Invalid(f"redirect URI {uri!r} must not hold a user name or password")
     if "#" in uri:
         raise Invalid(f"redirect URI {uri!r} must not contain a fragment")
+    if parse_redirect_uri(uri) is None:  # backslashes, percent-encoding in the host, white space...
+        raise Invalid(f"redirect URI {uri!r} is not a valid URL")
     return uri
 
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from callbridge.directory.consent import grant_admin_consent
+from callbridge.directory.redirect_uris import redirect_uri_registered
 from callbridge.directory.values import FIRST_PARTY_RESOURCES, is_guid
 from callbridge.identity import errors
-from callbridge.identity.authority import resolve_authority
+from callbridge.identity.authority import Authority, resolve_authority
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.pages import (
     csrf_ok,
@@ -24,7 +25,7 @@ from callbridge.identity.pages import (
     set_csrf,
     set_session,
 )
-from callbridge.identity.signin import check_password
+from callbridge.identity.signin import check_password, request_address
 from callbridge.store.models import AppRegistration, Tenant, User
 
 router = APIRouter(prefix="/login/{tenant}", tags=["identity"])
@@ -46,38 +47,49 @@ async def admin_consent_post(tenant: str, request: Request) -> Response:
 async def _handle(request: Request, segment: str, params: dict[str, str], form: Any) -> Response:
     ctx: IdentityContext = request.app.state.identity
     now = ctx.clock.now()
-    async with ctx.db.transaction() as s:
+    async with ctx.db.session() as s:
+        found = await _find_app(s, segment, params)
+    if isinstance(found, Response):
+        return found
+    authority, app = found
+    page = _Page(ctx, request, app, params)
+    action = str(form.get("action", "")) if form is not None else ""
+    signed_in: User | None = None
+    if action == "signin":  # checked holding no connection: see identity.signin
         try:
-            authority = await resolve_authority(s, segment)
+            signed_in = await check_password(ctx, str(form.get("username", "")), str(form.get("password", "")),
+                                             request_address(ctx, request), now)
         except errors.OAuthError as exc:
-            return message_page("Unknown tenant", exc.description, code=exc.aadsts)
-        client_id = params.get("client_id", "")
-        app = await s.get(AppRegistration, client_id.lower()) if is_guid(client_id) else None
-        if app is None:
-            return message_page("Application not found",
-                                f"Application with identifier '{client_id}' was not found.", code=700016)
-        redirect_uri = params.get("redirect_uri")
-        if redirect_uri is not None and redirect_uri not in app.redirect_uris:
-            return message_page("Redirect URI mismatch", f"The redirect URI '{redirect_uri}' is not registered "
-                                f"for {app.display_name}.", code=50011)
-        page = _Page(ctx, request, app, params)
-        action = str(form.get("action", "")) if form is not None else ""
-        user: User | None
-        if action == "signin":
-            try:
-                user = await check_password(ctx, s, str(form.get("username", "")), str(form.get("password", "")),
-                                            request.client.host if request.client else "unknown", now)
-            except errors.OAuthError as exc:
-                return page.signin("Your account or password is incorrect." if exc.status != 429 else
-                                   "Too many failed sign-ins. Try again in a few minutes.")
-            response = await _after_sign_in(s, page, authority.tenant_id, user, action)
-            set_session(response, new_session(ctx, user.id, user.tenant_id, now), ctx.settings.session_lifetime_s)
+            response = page.signin("Your account or password is incorrect." if exc.status != 429 else
+                                   f"Too many failed sign-ins. Try again in {exc.retry_after_s} seconds.")
+            response.headers.update(exc.headers())
             return response
-        session = read_session(ctx, request, now)
+    async with ctx.db.transaction() as s:
+        session = {"sub": signed_in.id} if signed_in is not None else read_session(ctx, request, now)
         user = await s.get(User, session["sub"]) if session else None
         if user is None:
             return page.signin(None)
-        return await _after_sign_in(s, page, authority.tenant_id, user, action)
+        response = await _after_sign_in(s, page, authority.tenant_id, user, action)
+    if signed_in is not None:
+        set_session(response, new_session(ctx, user.id, user.tenant_id, now), ctx.settings.session_lifetime_s)
+    return response
+
+
+async def _find_app(s: Any, segment: str, params: dict[str, str]) -> tuple[Authority, AppRegistration] | Response:
+    try:
+        authority = await resolve_authority(s, segment)
+    except errors.OAuthError as exc:
+        return message_page("Unknown tenant", exc.description, code=exc.aadsts)
+    client_id = params.get("client_id", "")
+    app = await s.get(AppRegistration, client_id.lower()) if is_guid(client_id) else None
+    if app is None:
+        return message_page("Application not found", f"Application with identifier '{client_id}' was not found.",
+                            code=700016)
+    redirect_uri = params.get("redirect_uri")
+    if redirect_uri is not None and not redirect_uri_registered(redirect_uri, app.redirect_uris):
+        return message_page("Redirect URI mismatch", f"The redirect URI '{redirect_uri}' is not registered "
+                            f"for {app.display_name}.", code=50011)
+    return authority, app
 
 
 async def _after_sign_in(s: Any, page: _Page, tenant_id: str | None, user: User, action: str) -> Response:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callbridge.directory.redirect_uris import redirect_uri_registered
 from callbridge.directory.values import is_guid
 from callbridge.identity import errors
 from callbridge.identity.grants import parse_scope_param
@@ -74,25 +75,6 @@ async def parse_authorize(s: AsyncSession, params: dict[str, str]) -> AuthorizeR
         return _complete(partial, params)
     except errors.OAuthError as exc:
         raise RedirectableError(partial, exc) from None
-
-
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-
-
-def redirect_uri_registered(uri: str, registered: list[str]) -> bool:
-    """Exact match, except that the port of an ``http`` loopback URI is ignored, as Entra does (RFC 8252 7.3):
-    MSAL's interactive sign-in listens on ``http://localhost:<free port>`` for a registered ``http://localhost``."""
-    if uri in registered:
-        return True
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 -- raises on a malformed port
-    except ValueError:
-        return False
-    if parts.scheme != "http" or parts.netloc.rpartition(":")[0] not in LOOPBACK_HOSTS:
-        return False
-    portless = parts._replace(netloc=parts.netloc.rpartition(":")[0]).geturl()
-    return portless in registered
 
 
 class RedirectableError(Exception):

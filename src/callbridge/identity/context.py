@@ -1,4 +1,5 @@
-"""What the identity provider's flows share: the store, the clock, the minter and the throttle."""
+"""What the identity provider's flows share: the store, the clock, the minter, the throttle and the trusted
+proxies."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from callbridge.clock import Clock
 from callbridge.config import Settings
+from callbridge.identity.client_address import Network
 from callbridge.identity.keys import KeyRing
 from callbridge.identity.minting import TokenMinter
 from callbridge.identity.throttle import SignInThrottle
@@ -20,6 +22,7 @@ class IdentityContext:
     ring: KeyRing
     minter: TokenMinter
     throttle: SignInThrottle
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def base_url(self) -> str:

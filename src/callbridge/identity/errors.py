@@ -11,13 +11,18 @@ from typing import Any
 class OAuthError(Exception):
     status = 400
 
-    def __init__(self, error: str, description: str, aadsts: int, *, status: int | None = None) -> None:
+    def __init__(self, error: str, description: str, aadsts: int, *, status: int | None = None,
+                 retry_after_s: int | None = None) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.aadsts = aadsts
+        self.retry_after_s = retry_after_s
         if status is not None:
             self.status = status
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after_s is None else {"Retry-After": str(self.retry_after_s)}
 
     def body(self) -> dict[str, Any]:
         trace = str(uuid.uuid4())
@@ -51,10 +56,11 @@ def unauthorized_client(description: str, aadsts: int = 700016) -> OAuthError:
     return OAuthError("unauthorized_client", description, aadsts)
 
 
-def too_many_attempts() -> OAuthError:
+def too_many_attempts(retry_after_s: int) -> OAuthError:
     return OAuthError(
         "invalid_grant",
-        "Your account is locked because of too many sign-in attempts. Try again later.",
+        f"Your account is locked because of too many sign-in attempts. Try again in {retry_after_s} seconds.",
         50053,
         status=429,
+        retry_after_s=retry_after_s,
     )

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.directory.apps import find_service_principal, secret_matches
 from callbridge.directory.consent import granted_roles, granted_scopes
+from callbridge.directory.redirect_uris import same_redirect_uri
 from callbridge.directory.values import is_guid
 from callbridge.identity import errors
 from callbridge.identity.authority import Authority, resolve_authority
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.minting import client_info, new_opaque_token, token_hash
 from callbridge.identity.pkce import verifier_matches
-from callbridge.identity.scopes import ScopeError, ScopeRequest, parse_scopes
+from callbridge.identity.scopes import ADMIN_ONLY, ScopeError, ScopeRequest, parse_scopes
 from callbridge.identity.signin import check_password
 from callbridge.store.models import AppRegistration, AuthorizationCode, RefreshToken, Tenant, User
 
@@ -60,6 +61,8 @@ async def token_request(ctx: IdentityContext, segment: str, form: dict[str, str]
                         address: str) -> dict[str, Any]:
     now = ctx.clock.now()
     grant = form.get("grant_type")
+    if grant == "password":
+        return await _password(ctx, segment, form, secret, address, now)
     if grant in ("authorization_code", "refresh_token"):
         # Codes and refresh tokens are spent in a transaction of their own, so a failed redemption still spends them.
         consumed = await _spend(ctx, grant, form, now)
@@ -72,8 +75,6 @@ async def token_request(ctx: IdentityContext, segment: str, form: dict[str, str]
             return await _refresh_token(ctx, s, authority, client, consumed, form, now)
         if grant == "client_credentials":
             return await _client_credentials(ctx, s, authority, client, form, now)
-        if grant == "password":
-            return await _password(ctx, s, authority, client, form, address, now)
     raise errors.OAuthError(
         "unsupported_grant_type", "The provided value for the input parameter 'grant_type' is not valid.", 70003
     )
@@ -111,7 +112,7 @@ async def _authorization_code(
 ) -> dict[str, Any]:
     if code.client_id != client.app.client_id:
         raise errors.invalid_grant("The authorization code was issued to a different client.", 70000)
-    if form.get("redirect_uri") != code.redirect_uri:
+    if not same_redirect_uri(form.get("redirect_uri"), code.redirect_uri):
         raise errors.invalid_grant("The reply URL does not match the one used to get the authorization code.", 50011)
     if code.code_challenge is None and client.public:
         raise errors.invalid_grant("Proof Key for Code Exchange is required for public clients.", 9002325)
@@ -162,20 +163,25 @@ async def _client_credentials(
 
 
 async def _password(
-    ctx: IdentityContext, s: AsyncSession, authority: Authority, client: Client, form: dict[str, str],
-    address: str, now: datetime
+    ctx: IdentityContext, segment: str, form: dict[str, str], secret: str | None, address: str, now: datetime
 ) -> dict[str, Any]:
-    user = await check_password(ctx, s, form.get("username", ""), form.get("password", ""), address, now)
-    tenant = await s.get(Tenant, user.tenant_id)
-    assert tenant is not None
-    if not tenant.password_grant_enabled:
-        raise errors.OAuthError("invalid_grant", "The password grant is turned off for this tenant.", 7000218)
-    if not authority.admits(user.tenant_id):
-        raise errors.invalid_grant("User account does not exist in the tenant of this authority.", 50020)
-    _check_app_usable(client.app, tenant)
-    request = parse_scope_param(form.get("scope"))
-    return await issue_for_user(ctx, s, user, client, request, None, now, None, now,
-                                want_client_info=form.get("client_info") == "1")
+    async with ctx.db.session() as s:
+        authority = await resolve_authority(s, segment)
+        client = await authenticate_client(s, form.get("client_id"), secret, now)
+    # The password is checked holding no connection (see identity.signin), then the token made in a transaction.
+    signed_in = await check_password(ctx, form.get("username", ""), form.get("password", ""), address, now)
+    async with ctx.db.transaction() as s:
+        user = await _active_user(s, signed_in.id)
+        tenant = await s.get(Tenant, user.tenant_id)
+        assert tenant is not None
+        if not tenant.password_grant_enabled:
+            raise errors.OAuthError("invalid_grant", "The password grant is turned off for this tenant.", 7000218)
+        if not authority.admits(user.tenant_id):
+            raise errors.invalid_grant("User account does not exist in the tenant of this authority.", 50020)
+        _check_app_usable(client.app, tenant)
+        request = parse_scope_param(form.get("scope"))
+        return await issue_for_user(ctx, s, user, client, request, None, now, None, now,
+                                    want_client_info=form.get("client_info") == "1")
 
 
 def _check_app_usable(app: AppRegistration, tenant: Tenant) -> None:
@@ -193,8 +199,13 @@ async def _active_user(s: AsyncSession, user_id: str) -> User:
 
 
 async def consented(s: AsyncSession, user: User, client_id: str, request: ScopeRequest) -> tuple[set[str], set[str]]:
-    """(scopes the token may carry, requested scopes still lacking consent)."""
+    """(scopes the token may carry, requested scopes still lacking consent). Admin-only permissions count only
+    from an admin consent, whatever a user's own grant says."""
     granted = await granted_scopes(s, user.tenant_id, client_id, request.resource_app_id, user.id)
+    admin_only = ADMIN_ONLY[request.resource_app_id]
+    if granted & admin_only:
+        by_admin = await granted_scopes(s, user.tenant_id, client_id, request.resource_app_id, None)
+        granted = (granted - admin_only) | (by_admin & admin_only)
     if request.default:
         return granted, set() if granted else {".default"}
     return set(request.permissions & granted), set(request.permissions - granted)

@@ -34,7 +34,7 @@ from callbridge.identity.pages import (
     set_csrf,
     set_session,
 )
-from callbridge.identity.signin import check_password
+from callbridge.identity.signin import check_password, request_address
 from callbridge.store.models import Tenant, User
 
 router = APIRouter(prefix="/login/{tenant}", tags=["identity"])
@@ -43,10 +43,6 @@ router = APIRouter(prefix="/login/{tenant}", tags=["identity"])
 def _ctx(request: Request) -> IdentityContext:
     ctx: IdentityContext = request.app.state.identity
     return ctx
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.get("/v2.0/.well-known/openid-configuration")
@@ -76,9 +72,9 @@ async def token(tenant: str, request: Request) -> Response:
     await ctx.ring.refresh_if_due(ctx.clock.now())
     try:
         secret = _client_secret(request, form)
-        body = await token_request(ctx, tenant, form, secret, _address(request))
+        body = await token_request(ctx, tenant, form, secret, request_address(ctx, request))
     except errors.OAuthError as exc:
-        return JSONResponse(exc.body(), status_code=exc.status, headers={"Cache-Control": "no-store"})
+        return JSONResponse(exc.body(), status_code=exc.status, headers={"Cache-Control": "no-store", **exc.headers()})
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
@@ -114,24 +110,39 @@ async def authorize_post(tenant: str, request: Request) -> Response:
 async def _authorize(ctx: IdentityContext, request: Request, segment: str, params: dict[str, str],
                      form: Any) -> Response:
     now = ctx.clock.now()
-    async with ctx.db.transaction() as s:
+    async with ctx.db.session() as s:
+        parsed = await _parse(s, segment, params)
+    if isinstance(parsed, Response):
+        return parsed
+    authority, areq = parsed
+    action = str(form.get("action", "")) if form is not None else ""
+    if action == "cancel":
+        return _redirect(areq, areq.error_redirect(errors.OAuthError(
+            "access_denied", "The user has declined to consent to access the app.", 65004)))
+    signed_in: User | None = None
+    if action == "signin":  # checked holding no connection: see identity.signin
         try:
-            authority = await resolve_authority(s, segment)
-            areq = await parse_authorize(s, params)
+            signed_in = await check_password(ctx, str(form.get("username", "")), str(form.get("password", "")),
+                                             request_address(ctx, request), now)
         except errors.OAuthError as exc:
-            return message_page("Unknown tenant", exc.description, code=exc.aadsts)
-        except PageError as exc:
-            return message_page(exc.title, str(exc), code=exc.aadsts)
-        except RedirectableError as exc:
-            return _redirect(exc.request, exc.request.error_redirect(exc.error))
+            return _Flow(ctx, request, None, authority, areq, params, now).signin_failed(exc)
+    async with ctx.db.transaction() as s:
         flow = _Flow(ctx, request, s, authority, areq, params, now)
-        action = str(form.get("action", "")) if form is not None else ""
-        if action == "signin":
-            return await flow.sign_in(str(form.get("username", "")), str(form.get("password", "")))
-        if action == "cancel":
-            return _redirect(areq, areq.error_redirect(errors.OAuthError(
-                "access_denied", "The user has declined to consent to access the app.", 65004)))
+        if signed_in is not None:
+            return await flow.signed_in(signed_in.id)
         return await flow.resume(consenting=action == "consent")
+
+
+async def _parse(s: Any, segment: str, params: dict[str, str]) -> tuple[Authority, AuthorizeRequest] | Response:
+    """The authority and the request, or the page or redirect that answers a bad one."""
+    try:
+        return await resolve_authority(s, segment), await parse_authorize(s, params)
+    except errors.OAuthError as exc:
+        return message_page("Unknown tenant", exc.description, code=exc.aadsts)
+    except PageError as exc:
+        return message_page(exc.title, str(exc), code=exc.aadsts)
+    except RedirectableError as exc:
+        return _redirect(exc.request, exc.request.error_redirect(exc.error))
 
 
 class _Flow:
@@ -154,11 +165,13 @@ class _Flow:
     def signin_page(self, error: str | None = None, status: int = 200) -> Response:
         return self._page("signin.html", status, title="Sign in", error=error)
 
-    async def sign_in(self, username: str, password: str) -> Response:
-        try:
-            user = await check_password(self.ctx, self.s, username, password, _address(self.request), self.now)
-        except errors.OAuthError as exc:
-            return self.signin_page(_signin_message(exc), status=exc.status if exc.status == 429 else 200)
+    def signin_failed(self, exc: errors.OAuthError) -> Response:
+        response = self.signin_page(_signin_message(exc), status=exc.status if exc.status == 429 else 200)
+        response.headers.update(exc.headers())
+        return response
+
+    async def signed_in(self, user_id: str) -> Response:
+        user = await self.s.get(User, user_id)
         response = await self._continue(user, self.now, consenting=False)
         cookie = new_session(self.ctx, user.id, user.tenant_id, self.now)
         set_session(response, cookie, self.ctx.settings.session_lifetime_s)
@@ -185,8 +198,9 @@ class _Flow:
             return message_page("App not available", f"{self.areq.app.display_name} is not available to accounts "
                                 f"of {tenant.display_name}.", code=700016)
         _, missing = await consented(self.s, user, self.areq.app.client_id, self.areq.scope)
+        needs_admin = not tenant.user_consent_allowed or bool(missing & self.areq.scope.admin_only)
         if consenting and missing and not self.areq.scope.default:
-            if not tenant.user_consent_allowed:
+            if needs_admin:
                 return self._admin_approval_needed()
             await grant_user_consent(self.s, user, self.areq.app.client_id, self.areq.scope.resource_app_id,
                                      sorted(self.areq.scope.permissions))
@@ -196,7 +210,7 @@ class _Flow:
                 return _redirect(self.areq, self.areq.error_redirect(errors.OAuthError(
                     "consent_required", "The user or administrator has not consented to use the application.",
                     65001)))
-            if not tenant.user_consent_allowed or self.areq.scope.default:
+            if needs_admin or self.areq.scope.default:
                 return self._admin_approval_needed()
             names = self.areq.scope.spelled(self.areq.scope.permissions) + sorted(self.areq.scope.oidc)
             return self._page("consent.html", title="Permissions requested", scopes=describe(names),
@@ -212,7 +226,8 @@ class _Flow:
 
 def _signin_message(exc: errors.OAuthError) -> str:
     if exc.aadsts == 50053:
-        return "Your account is temporarily locked after too many failed sign-ins. Try again in a few minutes."
+        return ("Your account is temporarily locked after too many failed sign-ins. "
+                f"Try again in {exc.retry_after_s} seconds.")
     if exc.aadsts == 50057:
         return "Your account has been disabled. Contact your administrator."
     if exc.aadsts == 900144:

@@ -18,15 +18,25 @@ from callbridge.directory.values import (
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 DEFAULT = ".default"
 
+# Delegated permissions only an administrator may grant, for everyone in the organisation ("Admin consent
+# required: Yes" in Microsoft Graph's permissions reference): a user asking for one is told to ask an
+# administrator (AADSTS90094), and a grant of one counts only when it is an admin consent (``AllPrincipals``).
+ADMIN_ONLY: dict[str, frozenset[str]] = {
+    GRAPH_APP_ID: frozenset({
+        "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
+        "Group.Read.All", "Group.ReadWrite.All", "People.Read.All",
+    }),
+    COMMUNICATION_APP_ID: frozenset(),
+}
 DELEGATED: dict[str, frozenset[str]] = {
     GRAPH_APP_ID: frozenset(
         {
-            "User.Read", "User.ReadBasic.All", "User.Read.All", "Directory.Read.All",
+            "User.Read", "User.ReadBasic.All",
             "Chat.Create", "Chat.Read", "Chat.ReadBasic", "Chat.ReadWrite",
             "Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite",
             "OnlineMeetings.Read", "OnlineMeetings.ReadWrite", "Presence.Read", "People.Read",
         }
-    ),
+    ) | ADMIN_ONLY[GRAPH_APP_ID],
     COMMUNICATION_APP_ID: frozenset({"Teams.ManageCalls", "Teams.ManageChats"}),
 }
 APPLICATION: dict[str, frozenset[str]] = {
@@ -63,6 +73,11 @@ class ScopeRequest:
         return {GRAPH_APP_ID: GRAPH_RESOURCE_URI, COMMUNICATION_APP_ID: COMMUNICATION_RESOURCE_URI}[
             self.resource_app_id
         ]
+
+    @property
+    def admin_only(self) -> frozenset[str]:
+        """The requested permissions only an administrator may grant."""
+        return self.permissions & ADMIN_ONLY[self.resource_app_id]
 
     def spelled(self, permissions: frozenset[str] | set[str]) -> list[str]:
         """Scopes as a response's ``scope`` spells them (resource URI + name; Graph's bare)."""

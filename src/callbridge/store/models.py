@@ -211,13 +211,15 @@ class RefreshToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class SignInFailure(Base):
-    """Failed sign-ins, counted per user and per address over a sliding window (shared by all nodes)."""
+class SignInCounter(Base):
+    """Failed sign-ins of one key since it was last cleared, and when the last was: per user, per user and
+    address, per address (shared by all nodes; the identity provider's back-off reads and counts them)."""
 
-    __tablename__ = "signin_failures"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(300), index=True)  # "user:<upn>" | "addr:<ip>"
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    __tablename__ = "signin_counters"
+    # "u:<sha256 of the upn>" | "ua:<sha256 of the upn>:<address>" | "a:<address>"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class Chat(Base):
