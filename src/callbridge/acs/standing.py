@@ -58,8 +58,10 @@ def refusal(token: CommunicationToken, standings_: dict[str, Standing]) -> str |
         return None if standing is not None and standing.enabled else DISABLED
     if standing is None:
         return REVOKED
-    valid_from = standing.tokens_valid_from
-    return None if valid_from is None or token.issued_at >= valid_from.replace(microsecond=0) else REVOKED
+    valid_from = standing.tokens_valid_from  # ``iat`` has whole seconds: a token of the revocation's second (T.7
+    # is T) is revoked with it, so a revocation cannot miss a token issued just before; one issued just after waits
+    # for the next second
+    return None if valid_from is None or token.issued_at >= valid_from else REVOKED
 
 
 async def refusal_now(db: Database, token: CommunicationToken) -> str | None:
