@@ -145,6 +145,20 @@ async def test_a_leg_failing_inside_callbridge_ends_the_call_at_once_with_503(de
     assert carrier.phone(CUSTOMER).state is PhoneState.IDLE
 
 
+async def test_a_call_from_a_phone_failing_inside_callbridge_gets_503_at_once(demo: Demo) -> None:
+    bridge: Any = demo.platform.calling.phones
+    _gateway_down(bridge)
+    try:
+        async with raw_sip(demo) as peer:
+            call_id, invite = request(peer, "INVITE", demo.user("alice")["phone_number"],
+                                      body=str(build_offer("127.0.0.1", 49_170)))
+            peer.send(invite)
+            final = await peer.final(call_id, timeout=2.0)
+    finally:
+        vars(bridge.media).pop("offer", None)
+    assert (final.status, final.reason) == (503, "Service Unavailable")
+
+
 # -- 5. a late offer -------------------------------------------------------------------------------------------
 async def test_an_invite_without_sdp_gets_488_with_a_warning_not_500(demo: Demo) -> None:
     async with raw_sip(demo) as peer:
