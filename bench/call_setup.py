@@ -96,7 +96,10 @@ TARGET_P99_MS = 50.0
 TARGET_IDLE_BYTES = 1 << 30
 SERVER_ENV = {"CALLBRIDGE_RING_TIME_S": "3600", "CALLBRIDGE_RECONNECT_GRACE_S": "5",
               "CALLBRIDGE_GRAPH_REQUESTS_PER_SECOND": "100000", "CALLBRIDGE_GRAPH_BURST": "100000",
-              "CALLBRIDGE_SIGNIN_FAILURES_PER_USER": "1000000", "CALLBRIDGE_SIGNIN_FAILURES_PER_ADDRESS": "1000000"}
+              "CALLBRIDGE_SIGNIN_FAILURES_PER_USER": "1000000", "CALLBRIDGE_SIGNIN_FAILURES_PER_ADDRESS": "1000000",
+              # a few identities carry the whole load (and thousands of idle agents): no per-identity caps
+              "CALLBRIDGE_CALLER_MAX_CALLS": "1000000", "CALLBRIDGE_CALLER_CALL_ATTEMPTS_PER_S": "1000000",
+              "CALLBRIDGE_CALLER_CALL_ATTEMPTS_BURST": "1000000", "CALLBRIDGE_IDENTITY_MAX_SOCKETS": "1000000"}
 
 
 # -- data --------------------------------------------------------------------------------------------------------

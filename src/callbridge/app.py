@@ -70,8 +70,9 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         app.state.identity = ready.identity
         app.state.acs = ready.acs
         app.state.graph = ready.graph
-        app.state.calling = ready.calling
+        app.state.calling, app.state.sockets = ready.calling, ready.sockets
         await ready.calling.start()
+        ready.sockets.start()
         phones = await _phone_side(settings, ready)
         carrier = await _carrier(settings, phones, app)
         gc.collect()
@@ -80,6 +81,7 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         await _stop_carrier(app, carrier)
         if phones is not None:
             await phones.stop()
+        await ready.sockets.stop()
         await ready.calling.stop()
         if platform is None:
             await ready.db.close()
@@ -87,7 +89,7 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     app = FastAPI(title="callbridge", version=__version__, lifespan=lifespan)
     if platform is not None:  # already built (tests, benchmarks): usable without a lifespan
         app.state.platform, app.state.identity, app.state.acs = platform, platform.identity, platform.acs
-        app.state.graph, app.state.calling = platform.graph, platform.calling
+        app.state.graph, app.state.calling, app.state.sockets = platform.graph, platform.calling, platform.sockets
     app.add_middleware(metrics.MetricsMiddleware)
     app.include_router(identity_router)
     app.include_router(admin_consent_router)

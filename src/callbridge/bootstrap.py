@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from callbridge.acs.context import AcsContext
+from callbridge.acs.standing import standings
+from callbridge.calling.quota import CallerLimits
 from callbridge.calling.registry import InMemoryBus, InMemoryRegistry
 from callbridge.calling.service import CallingService
+from callbridge.calling.sockets import OpenSockets
 from callbridge.clock import Clock, SystemClock
 from callbridge.config import Settings
 from callbridge.graph.context import GraphContext
@@ -35,6 +38,7 @@ class Platform:
     acs: AcsContext
     graph: GraphContext
     calling: CallingService
+    sockets: OpenSockets
 
 
 async def build(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Platform:
@@ -57,10 +61,13 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
     acs = AcsContext(settings, db, clock, idp_ring, comm_ring)
     graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)),
                          TokenBuckets(settings.graph_requests_per_second, settings.graph_burst))
+    limits = CallerLimits(settings.caller_max_calls, settings.caller_call_attempts_per_s,
+                          settings.caller_call_attempts_burst)
     calling = CallingService(db, clock, InMemoryRegistry(), InMemoryBus(), settings.ring_time_s,
-                             settings.reconnect_grace_s)
+                             settings.reconnect_grace_s, limits, settings.identity_max_sockets)
+    sockets = OpenSockets(lambda raw_ids: standings(db, raw_ids), settings.identity_recheck_s)
     log.info("platform ready", extra={"database": db.dialect, "base_url": settings.public_base_url})
-    return Platform(settings, db, clock, identity, acs, graph, calling)
+    return Platform(settings, db, clock, identity, acs, graph, calling, sockets)
 
 
 @asynccontextmanager

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     turn_urls: list[str] = []  # e.g. ["turn:turn.example.com:3478?transport=udp"]; empty: no TURN server
     turn_secret: str = ""  # coturn's static-auth-secret (use-auth-secret)
     turn_ttl_s: int = 86400
+    caller_max_calls: int = 8  # calls one caller identity may have in progress; the next is refused 429/10116
+    caller_call_attempts_per_s: float = 2.0  # call.start per caller identity, a token bucket: over it 429/10117
+    caller_call_attempts_burst: int = 10  # the bucket's depth
+    identity_max_sockets: int = 16  # open /calling/ws sockets per identity; the next one is closed with 4029
+    identity_recheck_s: float = 5.0  # open sockets' identities re-read this often: revoked/disabled/gone -> 4001
 
     # the phone network (SIP trunks, media gateway)
     sip_enabled: bool = True
