@@ -3,7 +3,6 @@ a resource's access key (HMAC-SHA256) and names a supported ``api-version``."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from callbridge.acs import errors, hmac_auth, identities
 from callbridge.acs.context import AcsContext
 from callbridge.acs.exchange import exchange
+from callbridge.edge.json_body import JsonRejected, read_json
 
 router = APIRouter(prefix="/acs", tags=["communication identity"])
 
@@ -39,12 +39,10 @@ async def _authenticated(ctx: AcsContext, request: Request, body: bytes) -> str:
 
 
 def _json(body: bytes) -> Any:
-    if not body:
-        return None
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise errors.AcsError(400, "InvalidRequestBody", "The request body is not valid JSON.") from None
+        return read_json(body)
+    except JsonRejected as exc:
+        raise errors.AcsError(400, "InvalidRequestBody", f"The request body is not valid JSON: {exc}") from None
 
 
 async def _handle(request: Request, versions: tuple[str, ...],
