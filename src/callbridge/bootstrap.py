@@ -15,7 +15,7 @@ from callbridge.clock import Clock, SystemClock
 from callbridge.config import Settings
 from callbridge.graph.context import GraphContext
 from callbridge.graph.paging import PageTokens, load_secret
-from callbridge.graph.throttle import TokenBuckets
+from callbridge.graph.throttle import GraphThrottle, TokenBuckets
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.keys import KeyRing
 from callbridge.identity.minting import TokenMinter
@@ -54,8 +54,9 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
                               settings.signin_failure_window_s)
     identity = IdentityContext(settings, db, clock, idp_ring, minter, throttle)
     acs = AcsContext(settings, db, clock, idp_ring, comm_ring)
-    graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)),
-                         TokenBuckets(settings.graph_requests_per_second, settings.graph_burst))
+    graph_throttle = GraphThrottle(TokenBuckets(settings.graph_requests_per_second, settings.graph_burst),
+                                   TokenBuckets(settings.graph_user_requests_per_second, settings.graph_user_burst))
+    graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)), graph_throttle)
     calling = CallingService(db, clock, InMemoryRegistry(), InMemoryBus(), settings.ring_time_s,
                              settings.reconnect_grace_s)
     log.info("platform ready", extra={"database": db.dialect, "base_url": settings.public_base_url})

@@ -41,7 +41,7 @@ async def _handle(request: Request, action: Action, *, writes: bool = False) -> 
     now = ctx.clock.now()
     try:
         caller = await authenticate(request.headers.get("authorization"), ctx.ring, ctx.settings.public_base_url, now)
-        wait = ctx.buckets.take(f"{caller.app_id}:{caller.tenant_id}", now)
+        wait = ctx.buckets.take(caller.app_id, caller.tenant_id, caller.user_id, now)
         if wait:
             raise throttled(wait)
         if writes:
