@@ -21,6 +21,8 @@ from callbridge.carrier.routes import demo_phones
 from callbridge.carrier.routes import router as carrier_router
 from callbridge.clock import Clock
 from callbridge.config import Settings
+from callbridge.edge.bodies import BodyLimits
+from callbridge.edge.headers import SecurityHeaders
 from callbridge.graph.routes import router as graph_router
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
@@ -75,9 +77,11 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         ready.sockets.start()
         phones = await _phone_side(settings, ready)
         carrier = await _carrier(settings, phones, app)
+        listener = metrics.start_listener(settings)
         gc.collect()
         gc.freeze()  # what start-up made lives for good: later collections need not walk it (shorter pauses)
         yield
+        metrics.stop_listener(listener)
         await _stop_carrier(app, carrier)
         if phones is not None:
             await phones.stop()
@@ -86,10 +90,14 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         if platform is None:
             await ready.db.close()
 
-    app = FastAPI(title="callbridge", version=__version__, lifespan=lifespan)
+    docs = settings.api_docs_enabled  # the API explorers and the schema: on in `callbridge demo`, off by default
+    app = FastAPI(title="callbridge", version=__version__, lifespan=lifespan, docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
     if platform is not None:  # already built (tests, benchmarks): usable without a lifespan
         app.state.platform, app.state.identity, app.state.acs = platform, platform.identity, platform.acs
         app.state.graph, app.state.calling, app.state.sockets = platform.graph, platform.calling, platform.sockets
+    app.add_middleware(BodyLimits, limits=settings.http_body_limits, default=settings.http_body_limit_bytes)
+    app.add_middleware(SecurityHeaders, hsts_max_age_s=settings.hsts_max_age_s)
     app.add_middleware(metrics.MetricsMiddleware)
     app.include_router(identity_router)
     app.include_router(admin_consent_router)
@@ -104,9 +112,10 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    async def prometheus() -> Response:
-        return metrics.endpoint()
+    if settings.metrics_enabled and settings.metrics_port == 0:  # else on its own listener (or nowhere)
+        @app.get("/metrics", tags=["operations"], include_in_schema=False)
+        async def prometheus() -> Response:
+            return metrics.endpoint()
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

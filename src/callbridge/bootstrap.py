@@ -18,7 +18,7 @@ from callbridge.clock import Clock, SystemClock
 from callbridge.config import Settings
 from callbridge.graph.context import GraphContext
 from callbridge.graph.paging import PageTokens, load_secret
-from callbridge.graph.throttle import TokenBuckets
+from callbridge.graph.throttle import GraphThrottle, TokenBuckets
 from callbridge.identity.client_address import parse_networks
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.keys import KeyRing
@@ -59,8 +59,9 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
     identity = IdentityContext(settings, db, clock, idp_ring, minter, throttle,
                                parse_networks(settings.trusted_proxies))
     acs = AcsContext(settings, db, clock, idp_ring, comm_ring)
-    graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)),
-                         TokenBuckets(settings.graph_requests_per_second, settings.graph_burst))
+    graph_throttle = GraphThrottle(TokenBuckets(settings.graph_requests_per_second, settings.graph_burst),
+                                   TokenBuckets(settings.graph_user_requests_per_second, settings.graph_user_burst))
+    graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)), graph_throttle)
     limits = CallerLimits(settings.caller_max_calls, settings.caller_call_attempts_per_s,
                           settings.caller_call_attempts_burst)
     calling = CallingService(db, clock, InMemoryRegistry(), InMemoryBus(), settings.ring_time_s,

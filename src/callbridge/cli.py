@@ -62,6 +62,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     run_server(Settings(**overrides))
 
 
+DEMO_DEFAULTS = {  # what the demo turns on unless the environment or callbridge.toml says otherwise
+    "carrier_enabled": True, "api_docs_enabled": True, "metrics_enabled": True,
+    "metrics_port": 0,  # /metrics on the HTTPS port, beside the rest
+}
+
+
 @main.command()
 @click.option("--seed-only", is_flag=True, help="seed and write var/demo.json, then exit")
 def demo(seed_only: bool) -> None:
@@ -71,8 +77,8 @@ def demo(seed_only: bool) -> None:
     from callbridge.server import serve as run_server
 
     settings = Settings()
-    if "carrier_enabled" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"carrier_enabled": True})
+    unset = {name: value for name, value in DEMO_DEFAULTS.items() if name not in settings.model_fields_set}
+    settings = settings.model_copy(update=unset)
     summary = asyncio.run(seed_and_describe(settings))
     click.echo(summary)
     if settings.carrier_enabled:

@@ -46,9 +46,24 @@ class Settings(BaseSettings):
     signin_failure_window_s: int = 300
     trusted_proxies: list[str] = []  # networks of proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.0/8"]
 
+    # the HTTP edge (what every request meets before a route)
+    http_body_limit_bytes: int = 1024 * 1024  # request bodies on paths no prefix of http_body_limits names
+    http_body_limits: dict[str, int] = {"/acs/": 64 * 1024, "/carrier/api/": 64 * 1024, "/login/": 32 * 1024}
+    http_header_timeout_s: float = 10.0  # a request head must arrive within this of the connection or last answer
+    http_max_connections: int = 10_000  # open HTTP connections in all; one more is closed at once
+    http_max_connections_per_address: int = 256  # open HTTP connections from one client address
+    tls_handshake_timeout_s: float = 10.0  # a TLS handshake not done by then is dropped
+    hsts_max_age_s: int = 365 * 24 * 3600  # Strict-Transport-Security max-age (0: no header)
+    api_docs_enabled: bool = False  # serve /docs, /redoc and /openapi.json (`callbridge demo` does)
+    metrics_enabled: bool = False  # serve Prometheus metrics (`callbridge demo` does, on the HTTPS port)
+    metrics_host: str = "127.0.0.1"  # the metrics listener's address (plain HTTP)
+    metrics_port: int = 9464  # the metrics listener's port; 0: /metrics on the HTTPS port instead
+
     # directory API (Graph shape)
     graph_requests_per_second: float = 100.0  # per app and tenant
     graph_burst: int = 200
+    graph_user_requests_per_second: float = 20.0  # per signed-in user (delegated tokens), beside the tenant's
+    graph_user_burst: int = 60
     meeting_toll_number: str = "+14255550100"  # dial-in number shown in online meetings
 
     # calling

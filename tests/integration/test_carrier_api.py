@@ -52,7 +52,8 @@ def carrier_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         carrier_port = free_sip_port()
     settings = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
                         log_level="WARNING", ring_time_s=10.0, reconnect_grace_s=2.0, sip_port=sip_port,
-                        media_engine="aiortc", carrier_port=carrier_port, carrier_enabled=True)
+                        media_engine="aiortc", carrier_port=carrier_port, carrier_enabled=True,
+                        api_docs_enabled=True)
     asyncio.run(seed_and_describe(settings))
     info = json.loads((data_dir / "demo.json").read_text())
     tls = ensure_local_tls(settings.tls_dir)

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from callbridge.carrier.network import Carrier, PhoneSpec
 from callbridge.carrier.phone import AnswerMode, PhoneBusy, PhoneState, VirtualPhone
+from callbridge.edge.json_body import JsonRejected, read_json
 from callbridge.media.audio import rms
 from callbridge.media.g711 import SAMPLE_RATE
 from callbridge.sip.transport import Address
@@ -206,13 +207,12 @@ def _hub(request: Request) -> CarrierHub:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "InvalidJson", "The body is not JSON.") from None
+        body = read_json(await request.body())
+    except JsonRejected as exc:
+        raise ApiError(400, "InvalidJson", str(exc)) from None
+    if body is None:
+        return {}
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidJson", "The body is a JSON object.")
     return body
