@@ -15,6 +15,7 @@ from callbridge import __version__, metrics
 from callbridge.acs.routes import router as acs_router
 from callbridge.bootstrap import Platform, build
 from callbridge.calling.ws import router as calling_router
+from callbridge.carrier.guard import Guards, is_loopback
 from callbridge.carrier.network import Carrier
 from callbridge.carrier.routes import attach as attach_carrier
 from callbridge.carrier.routes import demo_phones
@@ -40,9 +41,25 @@ async def _phone_side(settings: Settings, platform: Platform) -> PhoneSide | Non
     return await start_phone_side(settings, platform.calling, platform.db, platform.clock)
 
 
+def carrier_served(settings: Settings) -> bool:
+    """Whether the built-in carrier runs here: enabled, and on a loopback address unless the operator allows more
+    (it has no sign-in: anyone who reaches its API dials its phones)."""
+    if not settings.carrier_enabled:
+        return False
+    if is_loopback(settings.host):
+        return True
+    if not settings.carrier_allow_remote:
+        log.warning("the carrier is off: CALLBRIDGE_HOST is not a loopback address and the carrier has no sign-in "
+                    "(CALLBRIDGE_CARRIER_ALLOW_REMOTE=true serves it anyway)", extra={"host": settings.host})
+        return False
+    log.warning("the carrier, which has no sign-in, is served on a network address: whoever reaches it drives its "
+                "phones", extra={"host": settings.host})
+    return True
+
+
 async def _carrier(settings: Settings, phones: PhoneSide | None, app: FastAPI) -> Carrier | None:
     """The built-in carrier (a demo and test tool), calling the SIP side's UDP address; ``app.state.carrier``."""
-    if not settings.carrier_enabled:
+    if not app.state.carrier_served:
         return None
     trunk = next((a for a in phones.addresses if a.transport == "UDP"), None) if phones is not None else None
     if trunk is None:
@@ -52,7 +69,7 @@ async def _carrier(settings: Settings, phones: PhoneSide | None, app: FastAPI) -
         trunk = Address("::1" if trunk.host == "::" else "127.0.0.1", trunk.port, trunk.transport)
     carrier = Carrier(trunk, port=settings.carrier_port)
     await carrier.start(demo_phones(settings.data_dir / "demo.json"))
-    attach_carrier(app, carrier)
+    attach_carrier(app, carrier, Guards.of(settings))
     return carrier
 
 
@@ -95,7 +112,8 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     app.include_router(graph_router)
     app.include_router(calling_router)
     app.include_router(web_router)
-    if settings.carrier_enabled:  # a demo and test tool without sign-in: only where it runs
+    app.state.carrier_served = carrier_served(settings)
+    if app.state.carrier_served:  # a demo and test tool without sign-in: only where it runs
         app.include_router(carrier_router)
 
     @app.get("/healthz", tags=["operations"])
