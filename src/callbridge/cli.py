@@ -11,6 +11,7 @@ import click
 
 from callbridge.config import Settings
 from callbridge.directory.errors import DirectoryError
+from callbridge.private_files import secure_data_dir
 
 T = TypeVar("T")
 
@@ -22,7 +23,7 @@ def run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
 
     async def main() -> T:
         settings = Settings()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
         db = Database(settings.effective_database_url)
         try:
             await db.migrate()
