@@ -25,11 +25,13 @@ from callbridge.config import Settings
 from callbridge.graph.routes import router as graph_router
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
+from callbridge.logs import Throttled
 from callbridge.pstn.side import PhoneSide, start_phone_side
 from callbridge.sip.transport import Address
 from callbridge.web.routes import router as web_router
 
 log = logging.getLogger("callbridge.http")
+throttled = Throttled(log)  # a bug's traceback once a minute per exception type; each incident still one line
 
 
 async def _phone_side(settings: Settings, platform: Platform) -> PhoneSide | None:
@@ -127,7 +129,9 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         incident = str(uuid.uuid4())
-        log.exception("unhandled error", extra={"incident": incident, "path": request.url.path})
+        where = {"incident": incident, "path": request.url.path}
+        if not throttled.exception("unhandled error", key=f"unhandled {type(exc).__name__}", extra=where):
+            log.error("unhandled error (traceback logged before)", extra={**where, "error": type(exc).__name__})
         return JSONResponse({"error": {"code": "InternalServerError",
                                        "message": f"Something went wrong on our side. Incident {incident}."}},
                             status_code=500)

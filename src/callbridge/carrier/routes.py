@@ -30,12 +30,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from callbridge.carrier.guard import ApiError, Guards, require_json
 from callbridge.carrier.network import Carrier, PhoneSpec
 from callbridge.carrier.phone import AnswerMode, PhoneBusy, PhoneState, VirtualPhone
+from callbridge.logs import Throttled
 from callbridge.media.audio import rms
 from callbridge.media.g711 import SAMPLE_RATE
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent_events import ReinviteFailed
 
 log = logging.getLogger("callbridge.carrier")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 router = APIRouter(prefix="/carrier", tags=["carrier"], include_in_schema=False)
 
@@ -248,7 +250,7 @@ async def _dial(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> N
     except PhoneBusy:
         raise
     except Exception as exc:
-        log.warning("a virtual phone could not dial", extra={"number": phone.number, "error": repr(exc)})
+        throttled.warning("a virtual phone could not dial", extra={"number": phone.number, "error": repr(exc)})
         raise ApiError(502, "DialFailed", f"The call could not be placed: {exc}") from None
 
 
