@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     media_address: str = "127.0.0.1"  # advertised in SDP and ICE candidates: an address of this machine
     rtp_port_min: int = 40000
     rtp_port_max: int = 40999
+    rtpengine_ng_port: int = 0  # its control port on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
     dead_media_timeout_s: float = 30.0  # no RTP from the phone this long ends the call (0: never)
     carrier_enabled: bool = False  # run the built-in carrier (virtual phones) in this process; `callbridge demo` does
     carrier_port: int = 5070  # its SIP port (UDP); the demo's trunk points here

@@ -42,3 +42,15 @@ async def test_its_working_directory_is_private(rtpengine: RtpengineProcess) -> 
     files = sorted(rtpengine.workdir.iterdir())
     assert {p.name for p in files} >= {"rtpengine.conf", "rtpengine.log"}
     assert (mode(rtpengine.workdir), {p.name: mode(p) for p in files}) == ("0o700", {p.name: "0o600" for p in files})
+
+
+async def test_a_fixed_control_port_for_a_firewall_rule(tmp_path: Path) -> None:
+    from callbridge.media.rtpengine_process import free_udp_port
+
+    port = free_udp_port()
+    process = RtpengineProcess(tmp_path / "rtpengine", ports=PortRange(43_420, 43_429), ng_port=port)
+    await process.start()
+    try:
+        assert process._process is not None and listening(process._process.pid) == [f"127.0.0.1:{port}"]
+    finally:
+        await process.stop()

@@ -52,9 +52,10 @@ def config_text(*, interface: str, ports: PortRange, ng_port: int, pidfile: Path
 
 class RtpengineProcess:
     def __init__(self, workdir: Path, *, interface: str = "127.0.0.1", ports: PortRange | None = None,
-                 binary: str = "rtpengine") -> None:
+                 binary: str = "rtpengine", ng_port: int = 0) -> None:
         self.workdir, self.interface, self.ports = workdir, interface, ports or PortRange(30_000, 30_999)
         self.binary = binary
+        self.fixed_ng_port = ng_port  # 0: a free loopback port chosen at each start
         self.ng_port = 0
         self.log_file = workdir / "rtpengine.log"
         self._process: asyncio.subprocess.Process | None = None
@@ -64,7 +65,7 @@ class RtpengineProcess:
         if executable is None:
             raise EngineUnavailable(f"the rtpengine binary ({self.binary}) is not installed: {INSTALL_HINT}")
         private_dir(self.workdir)
-        self.ng_port = free_udp_port()
+        self.ng_port = self.fixed_ng_port or free_udp_port()
         config = self.workdir / "rtpengine.conf"
         write_private(config, config_text(interface=self.interface, ports=self.ports, ng_port=self.ng_port,
                                           pidfile=self.workdir / "rtpengine.pid").encode())
