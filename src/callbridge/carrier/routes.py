@@ -61,8 +61,7 @@ class CarrierHub:
         self.carrier, self.guards = carrier, guards
         self.playing: dict[str, str] = {}
         self.closed = asyncio.Event()
-        self._clients: set[asyncio.Queue[dict[str, Any]]] = set()
-        self._per_client: dict[str, int] = {}
+        self._clients: dict[asyncio.Queue[dict[str, Any]], str] = {}  # each stream's queue -> its address
         self._published: dict[str, dict[str, Any]] = {}
         carrier.on_change = self.publish
 
@@ -111,23 +110,17 @@ class CarrierHub:
     def subscribe(self, client: str) -> asyncio.Queue[dict[str, Any]]:
         """A queue of changes for a new event stream from ``client`` (an address), within the limits."""
         limits, retry = self.guards.streams, {"Retry-After": "5"}
-        if self._per_client.get(client, 0) >= limits.per_client:
+        if sum(1 for address in self._clients.values() if address == client) >= limits.per_client:
             raise ApiError(429, "TooManyStreams", f"At most {limits.per_client} event streams from one address: "
                                                   "close a carrier page.", retry)
         if len(self._clients) >= limits.total:
             raise ApiError(503, "TooManyStreams", f"At most {limits.total} event streams at a time.", retry)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
-        self._clients.add(queue)
-        self._per_client[client] = self._per_client.get(client, 0) + 1
+        self._clients[queue] = client
         return queue
 
-    def unsubscribe(self, client: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        if queue not in self._clients:
-            return
-        self._clients.discard(queue)
-        left = self._per_client.pop(client, 1) - 1
-        if left:
-            self._per_client[client] = left
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._clients.pop(queue, None)
 
     def close(self) -> None:
         self.closed.set()
@@ -418,7 +411,7 @@ async def events(request: Request) -> Response:
                     quiet_since = time.monotonic()
                     yield ": keep-alive\n\n"
         finally:
-            hub.unsubscribe(client, queue)
+            hub.unsubscribe(queue)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

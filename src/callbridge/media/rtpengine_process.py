@@ -72,12 +72,13 @@ class RtpengineProcess:
         log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
         try:
             self._process = await asyncio.create_subprocess_exec(
-                executable, f"--config-file={config}", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
-                umask=0o077)  # what it writes itself (its pid file) is private too
+                executable, f"--config-file={config}", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
         finally:
             os.close(log)
         atexit.register(self._kill_at_exit)  # a parent that dies without stop() leaves no daemon holding ports
         await self._wait_ready(ready_within)
+        with contextlib.suppress(OSError):  # the pid file it wrote (uvloop's subprocesses take no umask)
+            (self.workdir / "rtpengine.pid").chmod(PRIVATE_FILE)
 
     async def _wait_ready(self, within: float) -> None:
         client = NgClient("127.0.0.1", self.ng_port, timeout=0.2, attempts=1)
