@@ -68,6 +68,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 def demo(seed_only: bool) -> None:
     """Seed the demo data if the database is empty, print the sign-ins, and run the platform with the built-in
     carrier (its virtual phones at /carrier; CALLBRIDGE_CARRIER_ENABLED=false leaves it off)."""
+    from callbridge.carrier.guard import is_loopback
     from callbridge.demo import seed_and_describe
     from callbridge.server import serve as run_server
 
@@ -76,8 +77,11 @@ def demo(seed_only: bool) -> None:
         settings = settings.model_copy(update={"carrier_enabled": True})
     summary = asyncio.run(seed_and_describe(settings))
     click.echo(summary)
-    if settings.carrier_enabled:
+    if settings.carrier_enabled and (is_loopback(settings.host) or settings.carrier_allow_remote):
         click.echo(f"  carrier page     {settings.public_base_url}/carrier   (callbridge phone --help)")
+    elif settings.carrier_enabled:
+        click.echo(f"  carrier          off: CALLBRIDGE_HOST={settings.host} is not loopback "
+                   "(CALLBRIDGE_CARRIER_ALLOW_REMOTE=true serves it anyway)")
     if not seed_only:
         run_server(settings)
 

@@ -32,8 +32,9 @@ def tighten(path: Path, mode: int) -> None:
 
 
 def private_dir(path: Path) -> Path:
-    """``path`` made (with its parents) or kept as a directory only its owner may enter."""
-    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    """``path`` made or kept as a directory only its owner may enter; parents it makes are private too."""
+    for directory in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        directory.mkdir(mode=PRIVATE_DIR, exist_ok=True)
     tighten(path, PRIVATE_DIR)
     return path
 

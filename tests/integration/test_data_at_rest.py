@@ -16,7 +16,9 @@ from sqlalchemy import text
 from callbridge.bootstrap import build
 from callbridge.config import Settings
 from callbridge.demo import seed_and_describe
+from callbridge.private_files import secure_data_dir
 from callbridge.store.db import Database
+from callbridge.tls import ensure_local_tls
 
 PRIVATE = ["callbridge.db", "demo.json", "tls/ca.key", "tls/server.key"]
 
@@ -71,3 +73,13 @@ async def test_a_start_tightens_lax_modes_and_warns(seeded: Settings, caplog: py
     assert {name: oct(mode(data_dir / name)) for name in PRIVATE} == {name: "0o600" for name in PRIVATE}
     warned = {r.path for r in caplog.records if "readable by others" in r.getMessage()}  # type: ignore[attr-defined]
     assert warned >= {str(data_dir), *(str(data_dir / name) for name in PRIVATE)}
+
+
+def test_tls_files_made_first_make_a_private_data_dir_without_a_warning(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    data_dir = tmp_path / "var"
+    with caplog.at_level(logging.WARNING):
+        tls = ensure_local_tls(data_dir / "tls")  # `serve` makes its TLS files before anything else
+        secure_data_dir(data_dir)
+    assert (oct(mode(data_dir)), oct(mode(data_dir / "tls")), oct(mode(tls.key_file))) == ("0o700", "0o700", "0o600")
+    assert not [r for r in caplog.records if "readable by others" in r.getMessage()]
