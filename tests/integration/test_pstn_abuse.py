@@ -265,6 +265,18 @@ async def test_a_thousand_unlisted_invites_log_a_handful_of_lines(demo: Demo,
     assert len(records) <= 3, [r.getMessage() for r in records]
 
 
+@pytest.mark.parametrize("sdp", ["v=0\r\nm=audio x RTP/AVP 0\r\n", "v=0\r\nc=IN IP4 127.0.0.1\r\n"])
+async def test_a_trunks_unusable_offer_gets_488_and_no_traceback(demo: Demo, sdp: str,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    number = demo.user("alice")["phone_number"]
+    with caplog.at_level(logging.INFO, logger="callbridge"):
+        async with raw_sip(demo) as peer:  # 127.0.0.1: the carrier's trunk lists it
+            call_id, invite = request(peer, "INVITE", number, body=sdp)
+            peer.send(invite)
+            assert (await peer.final(call_id)).status == 488
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
 DIGEST_USER, DIGEST_PASSWORD = "carrier-b", "s3cret-Pa55"
 
 

@@ -28,7 +28,7 @@ from callbridge.calling.policy import PhoneCleared
 from callbridge.calling.protocol import CallCommand
 from callbridge.calling.service import CallingService
 from callbridge.logs import Throttled
-from callbridge.media.errors import MediaError
+from callbridge.media.errors import BadSdp, MediaError
 from callbridge.media.gateway import MediaGateway, Side
 from callbridge.pstn.inbound import CALLED_USER, InboundRoute, Refusal, TrunkLimits, called_number, judge_user
 from callbridge.pstn.legs import FromCall, FromPhone, Inbox
@@ -124,10 +124,10 @@ class Bridge:
                 failure = trunk_failed
                 metrics.TRUNK_FAILOVERS.labels(trunk.name).inc()
                 throttled.warning("trunk failed the call: the next one is tried",
-                            extra={"leg": leg, "trunk": trunk.name, "status": failure.code})
+                                  extra={"leg": leg, "trunk": trunk.name, "status": failure.code})
             await self._command(leg, "reject", call_id, failure)  # no trunk took it (or none was free)
-        except Exception:
-            throttled.exception("phone leg failed", extra={"leg": leg, "call_id": call_id})
+        except Exception as exc:
+            _leg_failed(exc, leg=leg, call_id=call_id)
             await self._command(leg, "hang_up", call_id, reasons.TRUNK_BUSY)
             if attempt is not None:
                 await attempt.session.hang_up()
@@ -236,9 +236,11 @@ class Bridge:
             self._calls[leg] = call_id
             inbox.listen_to(session.next_event)
             await self._inbound_events(leg, call_id, inbox, session)
-        except Exception:
-            throttled.exception("phone leg failed", extra={"leg": leg})
-            if not session.answered:
+        except Exception as exc:
+            _leg_failed(exc, leg=leg)
+            if not session.answered and isinstance(exc, BadSdp):
+                session.decline(488, "Not Acceptable Here")  # the phone's offer is none the gateway can take
+            elif not session.answered:
                 session.decline(500, "Server Internal Error")
             else:
                 await session.hang_up()
@@ -391,3 +393,12 @@ def _directed(sdp: str, direction: Direction) -> str:
         return str(with_direction(SessionDescription.parse(sdp), direction))
     except SdpError:
         return sdp
+
+
+def _leg_failed(exc: Exception, **fields: str | None) -> None:
+    """Log a phone leg's failure, from its ``except`` block: what the media engine refuses (a peer's SDP it cannot
+    take, rtpengine gone) is a warning; anything else is a bug, with its traceback. Both throttled."""
+    if isinstance(exc, MediaError):
+        throttled.warning("phone leg failed", extra={**fields, "error": repr(exc)})
+    else:
+        throttled.exception("phone leg failed: a bug", extra=fields)
