@@ -24,6 +24,7 @@ from callbridge.identity.context import IdentityContext
 from callbridge.identity.keys import KeyRing
 from callbridge.identity.minting import TokenMinter
 from callbridge.identity.throttle import SignInPolicy, SignInThrottle
+from callbridge.private_files import secure_data_dir
 from callbridge.store.db import Database
 
 log = logging.getLogger("callbridge")
@@ -43,7 +44,7 @@ class Platform:
 
 async def build(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Platform:
     clock = clock or SystemClock()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
     db = db or Database(settings.effective_database_url)
     await db.migrate()
     max_age = timedelta(days=settings.signing_key_max_age_days)

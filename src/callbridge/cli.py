@@ -11,6 +11,7 @@ import click
 
 from callbridge.config import Settings
 from callbridge.directory.errors import DirectoryError
+from callbridge.private_files import secure_data_dir
 
 T = TypeVar("T")
 
@@ -22,7 +23,7 @@ def run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
 
     async def main() -> T:
         settings = Settings()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
         db = Database(settings.effective_database_url)
         try:
             await db.migrate()
@@ -73,6 +74,7 @@ DEMO_DEFAULTS = {  # what the demo turns on unless the environment or callbridge
 def demo(seed_only: bool) -> None:
     """Seed the demo data if the database is empty, print the sign-ins, and run the platform with the built-in
     carrier (its virtual phones at /carrier; CALLBRIDGE_CARRIER_ENABLED=false leaves it off)."""
+    from callbridge.carrier.guard import is_loopback
     from callbridge.demo import seed_and_describe
     from callbridge.server import serve as run_server
 
@@ -81,8 +83,11 @@ def demo(seed_only: bool) -> None:
     settings = settings.model_copy(update=unset)
     summary = asyncio.run(seed_and_describe(settings))
     click.echo(summary)
-    if settings.carrier_enabled:
+    if settings.carrier_enabled and (is_loopback(settings.host) or settings.carrier_allow_remote):
         click.echo(f"  carrier page     {settings.public_base_url}/carrier   (callbridge phone --help)")
+    elif settings.carrier_enabled:
+        click.echo(f"  carrier          off: CALLBRIDGE_HOST={settings.host} is not loopback "
+                   "(CALLBRIDGE_CARRIER_ALLOW_REMOTE=true serves it anyway)")
     if not seed_only:
         run_server(settings)
 

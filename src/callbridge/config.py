@@ -90,9 +90,15 @@ class Settings(BaseSettings):
     media_address: str = "127.0.0.1"  # advertised in SDP and ICE candidates: an address of this machine
     rtp_port_min: int = 40000
     rtp_port_max: int = 40999
+    rtpengine_ng_port: int = 0  # its control port on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
     dead_media_timeout_s: float = 30.0  # no RTP from the phone this long ends the call (0: never)
     carrier_enabled: bool = False  # run the built-in carrier (virtual phones) in this process; `callbridge demo` does
     carrier_port: int = 5070  # its SIP port (UDP); the demo's trunk points here
+    carrier_allow_remote: bool = False  # serve the carrier (no sign-in!) on a non-loopback CALLBRIDGE_HOST too
+    carrier_wav_dir: Path | None = None  # `play wav:<name>` plays files of this directory only; default {data_dir}/wav
+    carrier_streams_per_client: int = 4  # open event streams of the carrier page from one address
+    carrier_streams_total: int = 32  # open event streams of the carrier page in all
+    carrier_stream_idle_s: float = 300.0  # an event stream that carried no change this long ends (the page reopens)
 
     # token exchange
     hmac_max_skew_s: int = 900

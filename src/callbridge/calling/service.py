@@ -22,11 +22,13 @@ from callbridge.calling.records import CallRecords, record_of, refused_record
 from callbridge.calling.registry import AgentRegistry, Bus
 from callbridge.calling.switchboard import Switchboard
 from callbridge.clock import Clock
+from callbridge.logs import Throttled
 from callbridge.store.db import Database
 from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.calling")
 DEFAULT_LIMITS = CallerLimits()
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 
 class PhoneNetwork(Protocol):
@@ -196,7 +198,7 @@ class CallingService:
             try:
                 await self._after(self.switchboard.on_timer(self.clock.now()))
             except Exception:  # a timer must never stop the others
-                log.exception("call timer failed")
+                throttled.exception("call timer failed")
 
     async def recent_calls(self, raw_id: str, limit: int = 50) -> list[dict[str, Any]]:
         return await self.records.recent(raw_id, limit)

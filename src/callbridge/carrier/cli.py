@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import sys
 from dataclasses import dataclass
@@ -150,7 +151,8 @@ for _action, _help in (("answer", "Answer the call ringing at NUMBER."),
 @click.argument("what")
 @click.pass_context
 def play(ctx: click.Context, number: str, what: str) -> None:
-    """What NUMBER sends: tone:<Hz>, silence, echo or wav:<path on the carrier's machine>."""
+    """What NUMBER sends: tone:<Hz>, silence, echo or wav:<name> (a 16-bit mono WAV file of the carrier's audio
+    directory, CALLBRIDGE_CARRIER_WAV_DIR: default var/wav)."""
     _api(ctx).act(number, "play", {"what": what})
 
 
@@ -208,12 +210,16 @@ def carrier(host: str, sip_port: int | None, trunk: str | None, phones_file: Pat
     """Run the built-in carrier alone: virtual phones on their own SIP port, a page and API over HTTPS."""
     import uvicorn
 
+    from callbridge.carrier.guard import Guards, is_loopback
     from callbridge.carrier.routes import demo_phones, phone_specs, standalone_app
     from callbridge.logs import configure
     from callbridge.server import tls_files
     from callbridge.sip.transport import Address
 
     settings = Settings()
+    if not is_loopback(host) and not settings.carrier_allow_remote:
+        fail(f"--host {host} is not a loopback address, and the carrier has no sign-in: whoever reaches it drives "
+             "its phones (CALLBRIDGE_CARRIER_ALLOW_REMOTE=true serves it anyway)")
     trunk_host, trunk_port = settings.sip_host, settings.sip_port
     if trunk:
         trunk_host, _, given_port = trunk.rpartition(":")
@@ -228,8 +234,13 @@ def carrier(host: str, sip_port: int | None, trunk: str | None, phones_file: Pat
     else:
         specs = demo_phones(settings.data_dir / "demo.json")
     configure(settings.log_level, settings.log_format)
+    if not is_loopback(host):
+        logging.getLogger("callbridge.carrier").warning(
+            "the carrier, which has no sign-in, is served on a network address: whoever reaches it drives its phones",
+            extra={"host": host})
     tls = tls_files(settings)
-    app = standalone_app(Address(trunk_host.strip("[]"), trunk_port, "UDP"), specs, host=host,
+    app = standalone_app(Address(trunk_host.strip("[]"), trunk_port, "UDP"), specs,
+                         Guards.of(settings, f"https://localhost:{port}"), host=host,
                          sip_port=sip_port or settings.carrier_port)
     click.echo(f"carrier: {len(specs)} phones on SIP udp:{host}:{sip_port or settings.carrier_port}, calling "
                f"{trunk_host}:{trunk_port}; page https://localhost:{port}/carrier"

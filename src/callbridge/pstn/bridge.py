@@ -27,7 +27,8 @@ from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.policy import PhoneCleared
 from callbridge.calling.protocol import CallCommand
 from callbridge.calling.service import CallingService
-from callbridge.media.errors import MediaError
+from callbridge.logs import Throttled
+from callbridge.media.errors import BadSdp, MediaError
 from callbridge.media.gateway import MediaGateway, Side
 from callbridge.pstn.inbound import CALLED_USER, InboundRoute, Refusal, TrunkLimits, called_number, judge_user
 from callbridge.pstn.legs import FromCall, FromPhone, Inbox
@@ -43,6 +44,7 @@ from callbridge.sip.useragent_outgoing import OutgoingSession
 from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.pstn")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 # why a call to a user ended before an answer -> what the phone network hears
 _INBOUND_STATUS = {(603, 0): (603, "Decline"), (487, 0): (487, "Request Terminated")}
@@ -117,7 +119,7 @@ class Bridge:
                     try:
                         session = await self._invite(trunk, cleared, plain)
                     except ValueError as exc:  # a transport SIP does not listen on here (`admin trunk` warns)
-                        log.error("trunk unusable", extra={"leg": leg, "trunk": trunk.name, "why": str(exc)})
+                        throttled.error("trunk unusable", extra={"leg": leg, "trunk": trunk.name, "why": str(exc)})
                         continue
                     attempt = _Attempt(session, may_fail_over=n < len(trunks) - 1)
                     self.calling.note_trunk_call(call_id, attempt.session.call_id)
@@ -128,11 +130,11 @@ class Bridge:
                     self.limits.closed(trunk.id)
                 failure = trunk_failed
                 metrics.TRUNK_FAILOVERS.labels(trunk.name).inc()
-                log.warning("trunk failed the call: the next one is tried",
-                            extra={"leg": leg, "trunk": trunk.name, "status": failure.code})
+                throttled.warning("trunk failed the call: the next one is tried",
+                                  extra={"leg": leg, "trunk": trunk.name, "status": failure.code})
             await self._command(leg, "reject", call_id, failure)  # no trunk took it (or none was free)
         except Exception as exc:
-            _log_failure(exc, leg, call_id)
+            _leg_failed(exc, leg, call_id)
             await self._give_up(leg, call_id, reasons.TRUNK_BUSY)
             if attempt is not None:
                 with contextlib.suppress(Exception):  # the far end may be gone already
@@ -249,10 +251,12 @@ class Bridge:
             inbox.listen_to(session.next_event)
             await self._inbound_events(leg, call_id, inbox, session)
         except Exception as exc:
-            _log_failure(exc, leg, call_id)
+            _leg_failed(exc, leg, call_id)
             await self._give_up(leg, call_id, reasons.TRUNK_BUSY)
             with contextlib.suppress(Exception):  # the INVITE may have its answer, or the dialog be gone
-                if not session.answered:
+                if not session.answered and isinstance(exc, BadSdp):
+                    session.decline(488, "Not Acceptable Here")  # the phone's offer is none the gateway can take
+                elif not session.answered:
                     session.decline(503, "Service Unavailable")
                 else:
                     await session.hang_up()
@@ -324,7 +328,7 @@ class Bridge:
         try:
             answer = await session.reinvite(plain)
         except ReinviteFailed as exc:
-            log.warning("the phone refused the re-INVITE", extra={"leg": leg, "status": exc.status})
+            throttled.warning("the phone refused the re-INVITE", extra={"leg": leg, "status": exc.status})
             return
         if answer:
             await self.media.answer(leg, answer, towards=Side.AGENT)
@@ -343,7 +347,7 @@ class Bridge:
             agent_answer = _directed(self._agent_sdp.get(leg, ""), Direction.RECVONLY if held else Direction.SENDRECV)
             answer = await self.media.answer(leg, agent_answer, towards=Side.TRUNK)
         except (SdpError, MediaError, NotAcceptableHere) as exc:
-            log.warning("phone re-INVITE refused", extra={"leg": leg, "call_id": call_id, "why": str(exc)})
+            throttled.warning("phone re-INVITE refused", extra={"leg": leg, "call_id": call_id, "why": str(exc)})
             return session.reject_reinvite(488)
         session.accept_reinvite(answer)
         await self._command(leg, "hold" if held else "resume", call_id)
@@ -367,7 +371,7 @@ class Bridge:
         """No RTP from the phone for the configured time: the call ends (410/301005), which hangs the phone up."""
         call_id = self._calls.get(leg)
         if call_id is not None:
-            log.warning("dead media on a phone leg", extra={"leg": leg, "call_id": call_id})
+            throttled.warning("dead media on a phone leg", extra={"leg": leg, "call_id": call_id})
             self._spawn(self._command(leg, "hang_up", call_id, reasons.MEDIA_LOST))
 
     async def _close_leg(self, leg: str, inbox: Inbox) -> None:
@@ -378,16 +382,6 @@ class Bridge:
         with contextlib.suppress(Exception):
             await self.media.delete(leg)
         self.calling.detach_leg(leg)
-
-
-def _log_failure(exc: Exception, leg: str, call_id: str) -> None:
-    """One line for a leg that failed inside callbridge: a warning when media or an SDP was refused (the
-    gateway down or refusing, an offer or answer out of bounds), a traceback only for anything else (a bug)."""
-    extra = {"leg": leg, "call_id": call_id, "why": str(exc)[:200]}
-    if isinstance(exc, MediaError | SdpError | NotAcceptableHere):
-        log.warning("phone leg failed: media refused", extra=extra)
-    else:
-        log.exception("phone leg failed", extra=extra)
 
 
 def _same_version(offer: str, previous: str | None) -> bool:
@@ -425,3 +419,14 @@ def _directed(sdp: str, direction: Direction) -> str:
         return str(with_direction(SessionDescription.parse(sdp), direction))
     except SdpError:
         return sdp
+
+
+def _leg_failed(exc: Exception, leg: str, call_id: str) -> None:
+    """One line for a leg that failed inside callbridge, from its ``except`` block: a warning when media or an SDP
+    was refused (the gateway down or refusing, an offer or answer out of bounds), a traceback only for anything
+    else (a bug). Both throttled: a peer can repeat them at will."""
+    extra = {"leg": leg, "call_id": call_id, "why": str(exc)[:200]}
+    if isinstance(exc, MediaError | SdpError | NotAcceptableHere):
+        throttled.warning("phone leg failed: media refused", extra=extra)
+    else:
+        throttled.exception("phone leg failed: a bug", extra=extra)
