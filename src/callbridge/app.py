@@ -89,6 +89,24 @@ def _attach(app: FastAPI, platform: Platform) -> None:
     app.state.graph, app.state.calling, app.state.sockets = platform.graph, platform.calling, platform.sockets
 
 
+def _routes(app: FastAPI, settings: Settings) -> None:
+    """Every context's routes, the carrier's where it runs, and the operations endpoints."""
+    for router in (identity_router, admin_consent_router, acs_router, graph_router, calling_router, web_router):
+        app.include_router(router)
+    app.state.carrier_served = carrier_served(settings)
+    if app.state.carrier_served:  # a demo and test tool without sign-in: only where it runs
+        app.include_router(carrier_router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    if settings.metrics_enabled and settings.metrics_port == 0:  # else on its own listener (or nowhere)
+        @app.get("/metrics", tags=["operations"], include_in_schema=False)
+        async def prometheus() -> Response:
+            return metrics.endpoint()
+
+
 def create_app(settings: Settings, clock: Clock | None = None, platform: Platform | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,24 +137,7 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     app.add_middleware(BodyLimits, limits=settings.http_body_limits, default=settings.http_body_limit_bytes)
     app.add_middleware(SecurityHeaders, hsts_max_age_s=settings.hsts_max_age_s)
     app.add_middleware(metrics.MetricsMiddleware)
-    app.include_router(identity_router)
-    app.include_router(admin_consent_router)
-    app.include_router(acs_router)
-    app.include_router(graph_router)
-    app.include_router(calling_router)
-    app.include_router(web_router)
-    app.state.carrier_served = carrier_served(settings)
-    if app.state.carrier_served:  # a demo and test tool without sign-in: only where it runs
-        app.include_router(carrier_router)
-
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
-
-    if settings.metrics_enabled and settings.metrics_port == 0:  # else on its own listener (or nowhere)
-        @app.get("/metrics", tags=["operations"], include_in_schema=False)
-        async def prometheus() -> Response:
-            return metrics.endpoint()
+    _routes(app, settings)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
