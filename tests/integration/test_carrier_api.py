@@ -350,3 +350,21 @@ async def test_the_phone_commands(carrier_demo: Demo, agent_alice: TeamsCallAgen
     unreachable = CliRunner().invoke(main, ["phone", "--base-url", f"https://localhost:{free_port()}",
                                             "--ca-file", carrier_demo.ca_file, "list"])
     assert unreachable.exit_code == 1 and unreachable.output.startswith("error: cannot reach the carrier")
+
+
+async def test_the_server_may_be_named_after_the_subcommand_or_in_the_environment(carrier_demo: Demo) -> None:
+    """As people type them: `phone list --base-url ...`; the later of two wins; flags win over the environment."""
+    where = ["--base-url", carrier_demo.base_url, "--ca-file", carrier_demo.ca_file]
+    nowhere = ["--base-url", f"https://localhost:{free_port()}"]
+    env = {"CALLBRIDGE_PHONE_BASE_URL": carrier_demo.base_url, "CALLBRIDGE_PHONE_CA_FILE": carrier_demo.ca_file}
+    runs = {
+        "after": CliRunner().invoke(main, ["phone", "list", *where]),
+        "later wins": CliRunner().invoke(main, ["phone", *nowhere, "list", *where]),
+        "environment": CliRunner(env=env).invoke(main, ["phone", "list"]),
+        "flag over environment": CliRunner(env={**env, "CALLBRIDGE_PHONE_BASE_URL": nowhere[1]}).invoke(
+            main, ["phone", "list", "--base-url", carrier_demo.base_url]),
+    }
+    for how, run in runs.items():
+        assert run.exit_code == 0 and run.output.startswith(CUSTOMER), (how, run.output)
+    wrong = CliRunner(env=env).invoke(main, ["phone", "list", *nowhere])
+    assert wrong.exit_code == 1 and wrong.output.startswith("error: cannot reach the carrier")

@@ -89,18 +89,32 @@ def _defaults(base_url: str | None, ca_file: str | None) -> CarrierApi:
     return CarrierApi(base_url.rstrip("/"), ca_file)
 
 
-@click.group()
-@click.option("--base-url", default=None, help="the server running the carrier (default: var/demo.json's)")
-@click.option("--ca-file", default=None, help="CA certificate to trust (default: var/demo.json's)")
-@click.pass_context
-def phone(ctx: click.Context, base_url: str | None, ca_file: str | None) -> None:
-    """Drive the built-in carrier's virtual phones (a demo and test tool)."""
-    ctx.obj = (base_url, ca_file)
+CONNECTION = {"base_url": "the server running the carrier (default: var/demo.json's)",
+              "ca_file": "CA certificate to trust (default: var/demo.json's)"}
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Where to reach the carrier, given before the subcommand or after it: the later one wins (the subcommand's
+    options are read after the group's), then the environment, then var/demo.json."""
+    if value is not None and param.name is not None:
+        ctx.meta[f"phone.{param.name}"] = value
+
+
+def _connection_options(envvars: bool) -> list[click.Parameter]:
+    return [click.Option([f"--{name.replace('_', '-')}"], default=None, expose_value=False, callback=_remember,
+                         help=help_text, envvar=f"CALLBRIDGE_PHONE_{name.upper()}" if envvars else None,
+                         show_envvar=envvars)
+            for name, help_text in CONNECTION.items()]
+
+
+@click.group(params=_connection_options(envvars=True))
+def phone() -> None:
+    """Drive the built-in carrier's virtual phones (a demo and test tool). --base-url and --ca-file go before or
+    after the subcommand, or in CALLBRIDGE_PHONE_BASE_URL and CALLBRIDGE_PHONE_CA_FILE."""
 
 
 def _api(ctx: click.Context) -> CarrierApi:
-    base_url, ca_file = ctx.obj
-    return _defaults(base_url, ca_file)
+    return _defaults(ctx.meta.get("phone.base_url"), ctx.meta.get("phone.ca_file"))
 
 
 @phone.command("list")
@@ -247,3 +261,7 @@ def carrier(host: str, sip_port: int | None, trunk: str | None, phones_file: Pat
                + (f" (CA {tls.ca_file})" if tls.ca_file else ""))
     uvicorn.run(app, host=host, port=port, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
                 log_config=None, access_log=False, timeout_graceful_shutdown=2)
+
+
+for _command in phone.commands.values():  # every subcommand takes the connection options too
+    _command.params.extend(_connection_options(envvars=False))
