@@ -1,7 +1,7 @@
 """The OpenAPI document the framework serves is valid, and a bounded, reproducible schemathesis pass over the
 Graph (``/graph/v1.0``), ACS (``/identities``, ``/teamsUser/``) and sign-in (``/login``) operations finds no
-server error and no answer that is neither JSON nor HTML; errors come in the shape of their surface (Graph's,
-ACS's, OAuth's).
+server error and no answer that is neither JSON nor HTML (but a ``$count``'s number); errors come in the shape
+of their surface (Graph's, ACS's, OAuth's).
 
 The fuzzing runs against a platform of its own, seeded like the demo and served over TLS on another loopback
 port: it signs in with wrong passwords (which would lock the shared demo's address out of sign-in for the rest of
@@ -374,7 +374,8 @@ def body_of(response: Any) -> Any:
 
 
 def check_answer(case: Any, response: Any) -> None:
-    """JSON or HTML (or nothing, for 204 and redirects); a JSON error in its surface's shape."""
+    """JSON or HTML (or nothing, for 204 and redirects; a plain number, for a ``$count``); a JSON error in its
+    surface's shape."""
     where = f"{case.method} {case.formatted_path} -> {response.status_code}\n{case.as_curl_command()}"
     content_type = response.headers.get("content-type", [""])
     content_type = (content_type[0] if isinstance(content_type, list) else content_type).lower()
@@ -386,6 +387,9 @@ def check_answer(case: Any, response: Any) -> None:
         return
     if content_type.startswith("text/html"):
         assert case.path.startswith("/login/"), f"HTML from an API operation: {where}"
+        return
+    if case.path.endswith("/$count") and response.status_code == 200:
+        assert content_type.startswith("text/plain") and response.content.isdigit(), f"not a count: {where}"
         return
     assert content_type.startswith("application/json"), f"neither JSON nor HTML ({content_type!r}): {where}"
     body = json.loads(response.content)
