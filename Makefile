@@ -29,6 +29,14 @@ lock:
 
 install: system-deps $(VENV)/.installed
 
+# Microsoft's JavaScript communication identity client, for its interop test: the lock's exact versions.
+NODE_ACS := tests/interop/node-acs
+$(NODE_ACS)/node_modules/.installed: $(NODE_ACS)/package.json $(NODE_ACS)/package-lock.json
+	cd $(NODE_ACS) && npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NODE_ACS)/node_modules/.installed
+
 demo: install
 	$(VENV)/bin/callbridge demo
 

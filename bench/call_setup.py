@@ -79,7 +79,7 @@ from callbridge.store.db import Database
 
 TEAMS_SCOPES = "https://auth.msft.communication.azure.com/Teams.ManageCalls " \
                "https://auth.msft.communication.azure.com/Teams.ManageChats"
-EXCHANGE_PATH = "/acs/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
+EXCHANGE_PATH = "/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
 BENCH_PASSWORD = "Bench-Agent-2026!"
 OFFER = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" \
         "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n"

@@ -10,7 +10,7 @@ It seeds a throwaway data directory with the demo data, and measures in one run:
 (a) in this process, per operation (median and p99): validating an organisation token (RS256), the directory
     look-up of the exchange (one query), signing a communication token (ES256; RSA-2048 beside it for
     comparison), checking the HMAC signature, and the whole ``exchange()`` service call;
-(b) over HTTPS with wrk, for 1 and 2 server worker processes: ``POST /acs/teamsUser/:exchangeAccessToken``
+(b) over HTTPS with wrk, for 1 and 2 server worker processes: ``POST /teamsUser/:exchangeAccessToken``
     (requests signed beforehand with the resource's access key, a fresh ``x-ms-date``, eight users' tokens in
     turn) beside its baseline ``GET /healthz`` through the same stack doing no work; exchanges per second,
     p50/p99 latency, the server's CPU, and the ratio to the baseline.
@@ -52,7 +52,7 @@ from callbridge.identity.tokens import Expectation, verify
 
 TEAMS_SCOPES = "https://auth.msft.communication.azure.com/Teams.ManageCalls " \
                "https://auth.msft.communication.azure.com/Teams.ManageChats"
-EXCHANGE_PATH = "/acs/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
+EXCHANGE_PATH = "/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
 TARGET_PER_S = 1000
 AZURE_LIMIT = "500 per 30 s per resource (~16.7/s)"
 

@@ -83,7 +83,7 @@ class Demo:
         from callbridge.acs.hmac_auth import sign_headers
 
         org = self.password_token(who, TEAMS_SCOPES)["access_token"]
-        path = "/acs/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
+        path = "/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
         body = json.dumps({"token": org, "appId": self.client_id, "userId": self.user(who)["id"]}).encode()
         key = self.info["communication"]["connection_string"].split("accesskey=", 1)[1]
         headers = sign_headers("POST", path, self.base_url.removeprefix("https://"), body, key,

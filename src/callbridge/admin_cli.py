@@ -312,7 +312,7 @@ def resource_connection_string(resource_ref: str, which: str) -> None:
 
     async def act(s: AsyncSession) -> list[str]:
         r = await resources.get_resource(s, resource_ref)
-        return [resources.connection_string(r, f"{Settings().public_base_url}/acs", which)]
+        return [resources.connection_string(r, resources.endpoint(Settings().public_base_url), which)]
 
     _run(act)
 

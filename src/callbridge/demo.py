@@ -123,8 +123,8 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
         "base_url": base,
         "graph_base_url": f"{base}/graph/v1.0",
         "communication": {
-            "endpoint": f"{base}/acs",
-            "connection_string": resources.connection_string(resource, f"{base}/acs"),
+            "endpoint": resources.endpoint(base),
+            "connection_string": resources.connection_string(resource, resources.endpoint(base)),
             "resource_id": resource.id,
             "resource_app_id": COMMUNICATION_APP_ID,
         },

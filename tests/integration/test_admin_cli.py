@@ -222,12 +222,12 @@ def test_resources_are_listed_and_rotating_a_key_changes_only_that_connection_st
     assert (resource_id, name) == (cli.ids["resource"], "fabrikam-acs") and rotated.startswith("keys rotated ")
     [primary] = cli.ok("resource", "connection-string", "fabrikam-acs")
     [secondary] = cli.ok("resource", "connection-string", "{resource}", "--key", "secondary")
-    assert primary.startswith(f"endpoint={BASE_URL}/acs;accesskey=") and primary != secondary
+    assert primary.startswith(f"endpoint={BASE_URL}/;accesskey=") and primary != secondary
 
     assert cli.ok("resource", "rotate-key", "fabrikam-acs", "primary") == ["primary key rotated"]
 
     [new_primary] = cli.ok("resource", "connection-string", "fabrikam-acs")
-    assert new_primary.startswith(f"endpoint={BASE_URL}/acs;accesskey=") and new_primary != primary
+    assert new_primary.startswith(f"endpoint={BASE_URL}/;accesskey=") and new_primary != primary
     assert cli.ok("resource", "connection-string", "fabrikam-acs", "--key", "secondary") == [secondary]
 
 

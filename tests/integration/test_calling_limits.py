@@ -167,7 +167,7 @@ def acs(demo: Demo, method: str, path: str, body: bytes = b"") -> Any:
 
 
 def communication_user(demo: Demo) -> tuple[str, str]:
-    created = acs(demo, "POST", "/acs/identities", json.dumps({"createTokenWithScopes": ["voip"]}).encode())
+    created = acs(demo, "POST", "/identities", json.dumps({"createTokenWithScopes": ["voip"]}).encode())
     return created["identity"]["id"], created["accessToken"]["token"]
 
 
@@ -181,9 +181,9 @@ async def test_revoking_or_deleting_a_communication_identity_closes_its_sockets(
     agent = await Agent.connect(demo, token)
     bystander = await Agent.connect(demo, communication_user(demo)[1])
     if change == "revoke":
-        acs(demo, "POST", f"/acs/identities/{identity}/:revokeAccessTokens")
+        acs(demo, "POST", f"/identities/{identity}/:revokeAccessTokens")
     else:
-        acs(demo, "DELETE", f"/acs/identities/{identity}")
+        acs(demo, "DELETE", f"/identities/{identity}")
     assert await closed_with(agent.ws, within_recheck(demo)) == (4001, "The token was revoked.")
     await bystander.send({"type": "ping"})
     await bystander.next("pong")  # another identity's socket stays

@@ -70,7 +70,7 @@ def peak_rss_kib(*, reset: bool = False) -> int:
 
 def _paths(demo: Demo) -> dict[str, str]:
     tenant = demo.user("alice")["tenant_id"]
-    return {"acs": "/acs/identities?api-version=2023-10-01", "graph": "/graph/v1.0/me/events",
+    return {"acs": "/identities?api-version=2023-10-01", "graph": "/graph/v1.0/me/events",
             "login": f"/login/{tenant}/oauth2/v2.0/token", "carrier": "/carrier/api/phones/x/dial"}
 
 
@@ -135,3 +135,17 @@ def test_an_unsigned_acs_request_is_refused_before_its_body(demo: Demo) -> None:
         tls.settimeout(PROMPT_S)
         data = tls.recv(65536)
     assert data.startswith(b"HTTP/1.1 401 "), data[:200]
+
+
+@pytest.mark.parametrize("path", ["/identities?api-version=2023-10-01",
+                                  "/identities/8:acs:x_1/:issueAccessToken?api-version=2023-10-01",
+                                  "/teamsUser/:exchangeAccessToken?api-version=2023-10-01"])
+def test_acs_paths_at_the_root_have_acs_limit(demo: Demo, path: str) -> None:
+    """ACS's own limit (64 KiB), not the default megabyte, on every path of the API served at the root."""
+    declared = demo.settings.http_body_limits["/identities"] + 1
+    assert declared < demo.settings.http_body_limit_bytes
+    with tls_socket(demo) as tls:
+        tls.sendall(head("POST", path, "Content-Type: application/json", f"Content-Length: {declared}") + b"{")
+        status, body = read_response(tls)
+    assert status == 413, body
+    _family_shape("acs", body)

@@ -18,7 +18,7 @@ from tests.integration.test_exchange import post_signed
 DEEP = b"[" * 30_000 + b"]" * 30_000  # 60 KB: within every family's body limit
 DEEPER = b"[" * 100_000 + b"]" * 100_000  # 200 KB: within Graph's
 LONG_NUMBER = b'{"token": ' + b"9" * 5000 + b"}"
-IDENTITIES = "/acs/identities?api-version=2023-10-01"
+IDENTITIES = "/identities?api-version=2023-10-01"
 
 
 def _graph_code(r: Any) -> str:

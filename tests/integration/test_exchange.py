@@ -17,7 +17,7 @@ from callbridge.acs.hmac_auth import sign_headers
 from callbridge.directory import tenants
 from tests.conftest import TEAMS_SCOPES, Demo
 
-PATH = "/acs/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
+PATH = "/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
 
 
 def _key(demo: Demo) -> str:

@@ -363,9 +363,11 @@ async def test_rotating_a_resource_key_changes_only_that_key(db: Database) -> No
         assert rotated.primary_key != created.primary_key
         assert rotated.secondary_key == created.secondary_key
         assert rotated.keys_rotated_at > created.keys_rotated_at
-        assert resources.connection_string(rotated, "https://cb.example/acs") == (
-            f"endpoint=https://cb.example/acs;accesskey={rotated.primary_key}")
-        assert resources.connection_string(rotated, "https://cb.example/acs", "secondary").endswith(
+        endpoint = resources.endpoint("https://cb.example")
+        assert endpoint == "https://cb.example/"
+        assert resources.connection_string(rotated, endpoint) == (
+            f"endpoint=https://cb.example/;accesskey={rotated.primary_key}")
+        assert resources.connection_string(rotated, endpoint, "secondary").endswith(
             created.secondary_key)
 
 

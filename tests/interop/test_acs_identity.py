@@ -1,5 +1,6 @@
-"""azure-communication-identity, unchanged, against callbridge's token exchange under ``/acs``: configured only
-with the connection string and the CA bundle (REQUESTS_CA_BUNDLE)."""
+"""azure-communication-identity, unchanged, against callbridge's communication identity API at the root of its
+endpoint (``/identities``, ``/teamsUser/...``): configured only with the connection string and the CA bundle
+(REQUESTS_CA_BUNDLE)."""
 
 from __future__ import annotations
 

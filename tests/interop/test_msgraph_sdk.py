@@ -41,6 +41,7 @@ from tests.conftest import GRAPH_SCOPES, Demo
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:msgraph|kiota_abstractions")
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
+    from msgraph.generated.users.count.count_request_builder import CountRequestBuilder
     from msgraph.generated.users.item.calendar.calendar_view.calendar_view_request_builder import (
         CalendarViewRequestBuilder,
     )
@@ -126,6 +127,24 @@ async def test_users_across_pages(demo: Demo, graph_client: MakeClient, alice_to
     assert len(fabrikam) == 31
     assert len(names) == len(set(names)) == 31
     assert set(names) == set(fabrikam)
+
+
+async def test_users_count(demo: Demo, graph_client: MakeClient, alice_token: str) -> None:
+    """``client.users.count.get()``: ``/users/$count``, with the ConsistencyLevel header Graph's docs set."""
+    client = graph_client(alice_token)
+    config: RequestConfiguration[Any] = RequestConfiguration()
+    config.headers.add("ConsistencyLevel", "eventual")
+    assert await client.users.count.get(request_configuration=config) == len(demo.tenant("Fabrikam")["users"])
+    query = CountRequestBuilder.CountRequestBuilderGetQueryParameters(filter="startswith(displayName,'Meg')")
+    filtered: RequestConfiguration[Any] = RequestConfiguration(query_parameters=query)
+    filtered.headers.add("ConsistencyLevel", "eventual")
+    assert await client.users.count.get(request_configuration=filtered) == 1
+    nina = graph_client(str(demo.password_token("nina", GRAPH_SCOPES)["access_token"]))
+    assert await nina.users.count.get(request_configuration=config) == len(demo.tenant("Northwind")["users"])
+    with pytest.raises(ODataError) as info:
+        await client.users.count.get()
+    assert info.value.response_status_code == 400
+    assert info.value.error is not None and info.value.error.code == "Request_BadRequest"
 
 
 def _member(demo: Demo, who: str) -> AadUserConversationMember:

@@ -23,16 +23,17 @@ async def _app(scope: object, receive: object, send: object) -> None:  # pragma:
 
 
 def test_the_longest_prefix_names_the_limit() -> None:
-    limits = BodyLimits(_app, {"/acs/": 10, "/acs/identities": 20, "/login/": 5}, default=100)
-    assert [limits.limit_for(p) for p in ("/acs/x", "/acs/identities/1", "/login/t/token", "/graph/v1.0/me")] == \
-        [10, 20, 5, 100]
+    limits = BodyLimits(_app, {"/identities": 10, "/identities/x": 20, "/login/": 5}, default=100)
+    assert [limits.limit_for(p) for p in ("/identities", "/identities/x/:issueAccessToken", "/login/t/token",
+                                          "/graph/v1.0/me")] == [10, 20, 5, 100]
 
 
 def test_refusals_speak_the_familys_language() -> None:
     graph = refusal_body("/graph/v1.0/me/events", 413, "RequestEntityTooLarge", "too large")
     assert graph["error"]["code"] == "RequestEntityTooLarge" and "request-id" in graph["error"]["innerError"]
-    assert refusal_body("/acs/identities", 413, "RequestEntityTooLarge", "m") == {
-        "error": {"code": "RequestEntityTooLarge", "message": "m"}}
+    for acs in ("/identities", "/identities/8:acs:r_1/:issueAccessToken", "/teamsUser/:exchangeAccessToken"):
+        assert refusal_body(acs, 413, "RequestEntityTooLarge", "m") == {
+            "error": {"code": "RequestEntityTooLarge", "message": "m"}}
     oauth = refusal_body("/login/common/oauth2/v2.0/token", 413, "RequestEntityTooLarge", "m")
     assert oauth["error"] == "invalid_request" and oauth["error_codes"] == [90020]
     assert refusal_body("/carrier/api/phones", 413, "RequestEntityTooLarge", "m")["error"]["code"] == \

@@ -14,12 +14,12 @@ from callbridge.acs.hmac_auth import SignedRequest, sign_headers, verify
 KEY = base64.b64encode(b"k" * 64).decode()
 OTHER = base64.b64encode(b"o" * 64).decode()
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-PATH = "/acs/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
+PATH = "/teamsUser/:exchangeAccessToken?api-version=2023-10-01"
 BODY = b'{"token": "t", "appId": "a", "userId": "u"}'
 
 
 def _request(headers: dict[str, str], body: bytes = BODY, host: str = "localhost:8443") -> SignedRequest:
-    return SignedRequest("POST", [PATH], [host, f"{host}/acs"], {k.lower(): v for k, v in headers.items()}, body)
+    return SignedRequest("POST", [PATH], [host], {k.lower(): v for k, v in headers.items()}, body)
 
 
 def _date(moment: datetime) -> str:
@@ -42,9 +42,12 @@ def test_signature_made_by_the_official_sdk_policy_verifies(monkeypatch: pytest.
     assert ours["Authorization"] == signed.http_request.headers["Authorization"]
 
 
-def test_sdk_spelling_of_host_with_path_is_accepted() -> None:
+def test_a_host_with_a_path_is_not_the_host() -> None:
+    """The endpoint is a bare origin: a host spelt with a path (the old ``/acs`` endpoint's) signs another string."""
     headers = sign_headers("POST", PATH, "localhost:8443/acs", BODY, KEY, _date(NOW))
-    assert verify(_request(headers), [KEY], NOW, 900) == KEY
+    with pytest.raises(AcsError) as info:
+        verify(_request(headers), [KEY], NOW, 900)
+    assert (info.value.status, info.value.code) == (401, "Denied")
 
 
 def test_wrong_key_denied() -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from callbridge.clock import Clock
 from callbridge.config import Settings
+from callbridge.directory.resources import endpoint
 from callbridge.identity.keys import KeyRing
 from callbridge.store.db import Database
 from callbridge.store.models import CommunicationResource
@@ -28,7 +29,8 @@ class AcsContext:
 
     @property
     def issuer(self) -> str:
-        return f"{self.settings.public_base_url}/acs"
+        """Communication tokens name the endpoint that issued them."""
+        return endpoint(self.settings.public_base_url)
 
 
 class ResourceKeys:

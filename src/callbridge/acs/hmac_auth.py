@@ -1,8 +1,9 @@
 """HMAC-SHA256 access-key authentication, exactly as Azure Communication Services checks it.
 
 string-to-sign = ``VERB\\n<path?query>\\n<x-ms-date>;<host>;<x-ms-content-sha256>``; the signature is
-base64(HMAC-SHA256(base64decode(accesskey), string-to-sign)). The Python SDK signs the connection string's
-endpoint as the host, path included (``localhost:8443/acs``), so both spellings of the host are accepted.
+base64(HMAC-SHA256(base64decode(accesskey), string-to-sign)). The path and query are signed as the client sends
+them (the raw form, or the decoded one some clients sign); the host is the ``Host`` header, which is the
+connection string's endpoint (a bare origin: ACS's clients refuse one with a path).
 """
 
 from __future__ import annotations

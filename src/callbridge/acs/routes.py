@@ -1,5 +1,6 @@
-"""HTTP routes under ``/acs``, shaped like ``{resource}.communication.azure.com``: every request is signed with
-a resource's access key (HMAC-SHA256) and names a supported ``api-version``."""
+"""HTTP routes at the root of the endpoint, as ``{resource}.communication.azure.com`` serves them (``/identities``,
+``/teamsUser/...``): every request is signed with a resource's access key (HMAC-SHA256) and names a supported
+``api-version``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from callbridge.acs.context import AcsContext
 from callbridge.acs.exchange import exchange
 from callbridge.edge.json_body import JsonRejected, read_json
 
-router = APIRouter(prefix="/acs", tags=["communication identity"])
+router = APIRouter(tags=["communication identity"])
 
 API_VERSIONS = ("2021-03-07", "2021-10-31-preview", "2022-06-01", "2022-10-01", "2023-08-01", "2023-10-01",
                 "2025-06-30")
@@ -29,7 +30,7 @@ async def _authenticated(ctx: AcsContext, request: Request) -> tuple[str, bytes]
     query = request.scope.get("query_string", b"").decode("latin-1")
     paths = [p + (f"?{query}" if query else "") for p in (raw_path, request.url.path)]
     host = request.headers.get("host", "")
-    signed = hmac_auth.SignedRequest(request.method, paths, [host, f"{host}/acs"], request.headers)
+    signed = hmac_auth.SignedRequest(request.method, paths, [host], request.headers)
     keys = await ctx.keys.all()
     try:
         key = hmac_auth.verify_signature(signed, keys, ctx.clock.now(), ctx.settings.hmac_max_skew_s)

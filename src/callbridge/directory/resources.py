@@ -61,5 +61,10 @@ async def rotate_key(s: AsyncSession, ref: str, which: str) -> CommunicationReso
     return resource
 
 
+def endpoint(base_url: str) -> str:
+    """The communication identity API's endpoint: the bare origin, as ACS's are (its clients refuse a path)."""
+    return f"{base_url.rstrip('/')}/"
+
+
 def connection_string(resource: CommunicationResource, endpoint: str, which: str = "primary") -> str:
     return f"endpoint={endpoint};accesskey={getattr(resource, f'{which}_key')}"

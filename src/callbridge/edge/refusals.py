@@ -1,11 +1,13 @@
 """Answers the edge gives before any route runs, in the shape of the route family the path belongs to: Graph's
-error body under ``/graph``, ACS's under ``/acs``, OAuth's JSON under ``/login``, plain JSON elsewhere."""
+error body under ``/graph``, ACS's under its root paths (``/identities``, ``/teamsUser/``), OAuth's JSON under
+``/login``, plain JSON elsewhere."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from callbridge.acs import PATH_PREFIXES as ACS_PATHS
 from callbridge.acs.errors import AcsError
 from callbridge.graph.errors import GraphError, new_request_id
 from callbridge.identity.errors import OAuthError
@@ -17,7 +19,7 @@ def refusal_body(path: str, status: int, code: str, message: str) -> dict[str, A
     """The error body a client of ``path``'s family parses."""
     if path.startswith("/graph/"):
         return GraphError(status, code, message).body(new_request_id(), None)
-    if path.startswith("/acs/"):
+    if path.startswith(ACS_PATHS):
         return AcsError(status, code, message).body()
     if path.startswith("/login/"):
         return OAuthError("invalid_request", message, AADSTS_TOO_LARGE, status=status).body()

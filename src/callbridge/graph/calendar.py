@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.graph import meetings, odata
 from callbridge.graph.auth import Caller
 from callbridge.graph.errors import GraphError, access_denied, bad_request
 from callbridge.graph.paging import PageTokens
+from callbridge.graph.query import count_rows
 from callbridge.graph.timezones import graph_datetime, parse_graph_datetime, resolve
 from callbridge.store.db import ReadSession
 from callbridge.store.models import Event, EventAttendee, User
@@ -219,15 +220,8 @@ async def page_of_events(s: ReadSession, caller: Caller, window: tuple[datetime,
                          skiptoken: str | None, tokens: PageTokens, fingerprint: str,
                          now: datetime) -> tuple[list[Event], str | None]:
     """Events of the caller's calendar by start time, within ``window`` if given (calendarView)."""
-    caller.require(READ)
     top = odata.parse_top(top_raw, VIEW_PAGE_DEFAULT, VIEW_PAGE_MAX)
-    query = select(Event).where(Event.tenant_id == caller.tenant_id, _visible_to(caller.me()))
-    if window is not None:
-        start, end = window
-        if end <= start or end - start > MAX_WINDOW:
-            raise bad_request("The time window must end after it starts and span at most five years.",
-                              "ErrorInvalidParameter")
-        query = query.where(Event.start_at < end, Event.end_at > start)
+    query = _events_of(caller, window)
     if skiptoken:
         position = tokens.read(skiptoken, caller.tenant_id, fingerprint, now)
         query = query.where(tuple_(Event.start_at, Event.id) > tuple_(datetime.fromisoformat(position[0]),
@@ -238,6 +232,23 @@ async def page_of_events(s: ReadSession, caller: Caller, window: tuple[datetime,
         last = rows[top - 1]
         next_token = tokens.issue(caller.tenant_id, fingerprint, [last.start_at.isoformat(), last.id], now)
     return rows[:top], next_token
+
+
+def _events_of(caller: Caller, window: tuple[datetime, datetime] | None) -> Select[Any]:
+    caller.require(READ)
+    query = select(Event).where(Event.tenant_id == caller.tenant_id, _visible_to(caller.me()))
+    if window is None:
+        return query
+    start, end = window
+    if end <= start or end - start > MAX_WINDOW:
+        raise bad_request("The time window must end after it starts and span at most five years.",
+                          "ErrorInvalidParameter")
+    return query.where(Event.start_at < end, Event.end_at > start)
+
+
+async def count_events(s: ReadSession, caller: Caller, window: tuple[datetime, datetime] | None) -> int:
+    """``/me/events/$count`` (``window`` None) and ``/me/calendarView/$count``."""
+    return await count_rows(s, _events_of(caller, window))
 
 
 async def organizers(s: ReadSession, events: list[Event]) -> dict[str, Row[Any]]:

@@ -7,11 +7,12 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.graph.auth import Caller
 from callbridge.graph.errors import GraphError, bad_request
+from callbridge.graph.query import count_rows
 from callbridge.graph.users import resolve
 from callbridge.store.db import ReadSession
 from callbridge.store.models import Chat, ChatMember, User
@@ -113,15 +114,29 @@ async def readable_chat(s: ReadSession, caller: Caller, chat_id: str) -> Chat:
     return chat
 
 
+def _members_of(chat: Chat) -> Select[ChatMember, User]:
+    return select(ChatMember, User).join(User, User.id == ChatMember.user_id).where(ChatMember.chat_id == chat.id)
+
+
 async def members(s: ReadSession, chat: Chat) -> list[dict[str, Any]]:
-    rows = await s.execute(select(ChatMember, User).join(User, User.id == ChatMember.user_id)
-                           .where(ChatMember.chat_id == chat.id).order_by(ChatMember.added_at, User.display_name))
+    rows = await s.execute(_members_of(chat).order_by(ChatMember.added_at, User.display_name))
     return [member_to_graph(m, u, chat) for m, u in rows.all()]
 
 
-async def my_chats(s: ReadSession, caller: Caller, base: str) -> list[dict[str, Any]]:
+async def count_members(s: ReadSession, chat: Chat) -> int:
+    return await count_rows(s, _members_of(chat))
+
+
+def _chats_of(caller: Caller) -> Select[Any]:
     caller.require(READ)
-    rows = await s.scalars(select(Chat).join(ChatMember, ChatMember.chat_id == Chat.id)
-                           .where(ChatMember.user_id == caller.me(), Chat.tenant_id == caller.tenant_id)
-                           .order_by(Chat.updated_at.desc()))
+    return (select(Chat).join(ChatMember, ChatMember.chat_id == Chat.id)
+            .where(ChatMember.user_id == caller.me(), Chat.tenant_id == caller.tenant_id))
+
+
+async def my_chats(s: ReadSession, caller: Caller, base: str) -> list[dict[str, Any]]:
+    rows = await s.scalars(_chats_of(caller).order_by(Chat.updated_at.desc()))
     return [chat_to_graph(c, base) for c in rows.all()]
+
+
+async def count_my_chats(s: ReadSession, caller: Caller) -> int:
+    return await count_rows(s, _chats_of(caller))

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from callbridge.graph import odata
 from callbridge.graph.errors import GraphError, bad_request
+from callbridge.store.db import ReadSession
 
 ADVANCED_OPERATORS = ("ne", "endswith", "not", "contains")
 
@@ -123,6 +124,11 @@ class FilterCompiler:
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if ord(prefix[-1]) < 0x10FFFF else None
         lower_bound: ColumnElement[bool] = column >= prefix
         return lower_bound if upper is None else and_(lower_bound, column < upper)
+
+
+async def count_rows(s: ReadSession, query: Select[*tuple[Any, ...]]) -> int:
+    """How many rows ``query`` lists: a collection's ``@odata.count`` and its ``$count`` segment."""
+    return int(await s.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def search_clause(raw: str, props: dict[str, Property]) -> ColumnElement[bool]:

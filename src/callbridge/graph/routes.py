@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match
 
 from callbridge.edge.json_body import JsonRejected, read_json
@@ -23,6 +24,13 @@ router = APIRouter(prefix="/graph/v1.0", tags=["directory (Graph)"], responses=s
 CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
 Action = Callable[[Any, Caller, GraphContext], Awaitable[tuple[int, Any, dict[str, str]]]]
+
+
+@dataclass(frozen=True)
+class Count:
+    """A ``$count`` segment's answer: the number alone, in ``text/plain``."""
+
+    value: int
 
 
 def _headers(request: Request, request_id: str) -> dict[str, str]:
@@ -56,6 +64,8 @@ async def _handle(request: Request, action: Action, *, writes: bool = False) -> 
         return _error(exc, request, request_id, headers)
     if body is None:
         return Response(status_code=status, headers={**headers, **extra})
+    if isinstance(body, Count):
+        return PlainTextResponse(str(body.value), status_code=status, headers={**headers, **extra})
     return JSONResponse(body, status_code=status, headers={**headers, **extra}, media_type=CONTENT_TYPE)
 
 
@@ -104,6 +114,24 @@ async def list_users(
         if total is not None:
             body["@odata.count"] = total
         return 200, {**body, **_next_link(ctx, request, token), "value": page}, {}
+
+    return await _handle(request, act)
+
+
+@router.get("/users/$count", response_class=PlainTextResponse)
+async def count_users(
+    request: Request,
+    filter_: str | None = Query(None, alias="$filter"),
+    search: str | None = Query(None, alias="$search"),
+    consistency_level: str | None = Header(None, alias="ConsistencyLevel"),
+) -> Response:
+    """The number of users ``/users`` lists with the same ``$filter`` and ``$search`` (a route before
+    ``/users/{user_ref}``: ``$count`` is not a user)."""
+    query = users.UserQuery(filter_, search, None, None, None, True, (consistency_level or "").lower() == "eventual",
+                            None)
+
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        return 200, Count(await users.count_users(s, caller, query, ctx.db.dialect)), {}
 
     return await _handle(request, act)
 
@@ -176,6 +204,22 @@ async def chat_members(request: Request, chat_id: str) -> Response:
     return await _handle(request, act)
 
 
+@router.get("/chats/{chat_id}/members/$count", response_class=PlainTextResponse)
+async def count_chat_members(request: Request, chat_id: str) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        return 200, Count(await chats.count_members(s, await chats.readable_chat(s, caller, chat_id))), {}
+
+    return await _handle(request, act)
+
+
+@router.get("/me/chats/$count", response_class=PlainTextResponse)
+async def count_my_chats(request: Request) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        return 200, Count(await chats.count_my_chats(s, caller)), {}
+
+    return await _handle(request, act)
+
+
 @router.get("/me/chats")
 async def my_chats(request: Request) -> Response:
     async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
@@ -232,6 +276,28 @@ async def list_events(request: Request, top: str | None = Query(None, alias="$to
         events, token = await calendar.page_of_events(s, caller, None, top, skiptoken, ctx.pages, shape,
                                                       ctx.clock.now())
         return await _events_body(s, caller, ctx, request, events, token, "users('me')/events")
+
+    return await _handle(request, act)
+
+
+@router.get("/me/calendar/calendarView/$count", response_class=PlainTextResponse)
+@router.get("/me/calendarView/$count", response_class=PlainTextResponse)
+async def count_calendar_view(request: Request, start: str | None = Query(None, alias="startDateTime"),
+                              end: str | None = Query(None, alias="endDateTime")) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        window = (parse_query_datetime(start, "startDateTime"), parse_query_datetime(end, "endDateTime"))
+        return 200, Count(await calendar.count_events(s, caller, window)), {}
+
+    return await _handle(request, act)
+
+
+@router.get("/me/events/$count", response_class=PlainTextResponse)
+@router.get("/me/calendar/events/$count", response_class=PlainTextResponse)
+async def count_events(request: Request) -> Response:
+    """Before ``/me/events/{event_id}``: ``$count`` is not an event."""
+
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        return 200, Count(await calendar.count_events(s, caller, None)), {}
 
     return await _handle(request, act)
 
