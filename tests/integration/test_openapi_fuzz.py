@@ -1,5 +1,5 @@
 """The OpenAPI document the framework serves is valid, and a bounded, reproducible schemathesis pass over the
-Graph (``/graph/v1.0``), ACS (``/acs``) and sign-in (``/login``) operations finds no server error and no answer
+Graph (``/graph/v1.0``), ACS (``/acs``) and sign-in (``/{tenant}``) operations finds no server error and no answer
 that is neither JSON nor HTML; errors come in the shape of their surface (Graph's, ACS's, OAuth's).
 
 The fuzzing runs against a platform of its own, seeded like the demo and served over TLS on another loopback
@@ -77,7 +77,7 @@ def test_served_document_is_valid_openapi(served_openapi: dict[str, Any]) -> Non
     schema.validate()  # against the OpenAPI 3.x meta-schema
     operations = {(op.method.upper(), op.path) for op in (r.ok() for r in schema.get_all_operations())}
     assert ("GET", "/graph/v1.0/users") in operations and ("POST", "/acs/teamsUser/:exchangeAccessToken") in operations
-    assert ("POST", "/login/{tenant}/oauth2/v2.0/token") in operations
+    assert ("POST", "/{tenant}/oauth2/v2.0/token") in operations
     assert served_openapi["openapi"].startswith("3.")
 
 
@@ -284,7 +284,7 @@ def _complete_login(op: dict[str, Any], method: str, path: str, known: Known) ->
 
 def fuzzing_document(served: dict[str, Any], known: Known) -> dict[str, Any]:
     doc = copy.deepcopy(served)
-    doc["paths"] = {p: ops for p, ops in doc["paths"].items() if p.startswith(("/graph/v1.0/", "/acs/", "/login/"))}
+    doc["paths"] = {p: ops for p, ops in doc["paths"].items() if p.startswith(("/graph/v1.0/", "/acs/", "/{tenant}/"))}
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             complete = (_complete_graph if path.startswith("/graph/") else
@@ -381,7 +381,7 @@ def check_answer(case: Any, response: Any) -> None:
         assert any("/" in str(v) for v in (case.path_parameters or {}).values()), f"routing 404: {where}"
         return
     if content_type.startswith("text/html"):
-        assert case.path.startswith("/login/"), f"HTML from an API operation: {where}"
+        assert case.path.startswith("/{tenant}/"), f"HTML from an API operation: {where}"
         return
     assert content_type.startswith("application/json"), f"neither JSON nor HTML ({content_type!r}): {where}"
     body = json.loads(response.content)
@@ -401,7 +401,7 @@ def check_answer(case: Any, response: Any) -> None:
 
 def _documented_operations(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, ops in doc["paths"].items() for method in ops
-            if path.startswith(("/graph/v1.0/", "/acs/", "/login/"))]
+            if path.startswith(("/graph/v1.0/", "/acs/", "/{tenant}/"))]
 
 
 # The operations to fuzz, known at collection time for one test each: the app's own document, built without
@@ -492,7 +492,7 @@ def test_acs_signature_headers_that_are_not_ascii_are_denied(demo: Demo, header:
 @pytest.mark.parametrize("endpoint", ["oauth2/v2.0/authorize", "adminconsent"])
 def test_sign_in_form_with_a_csrf_value_that_is_not_ascii_has_expired(demo: Demo, endpoint: str) -> None:
     with demo.client() as c:
-        c.cookies.set(CSRF_COOKIE, "x" * 32, domain="localhost", path="/login/")
-        r = c.post(f"/login/{demo.tenant('Fabrikam')['id']}/{endpoint}", data={"csrf": "\xe9t\xe9", "action": "signin"})
+        c.cookies.set(CSRF_COOKIE, "x" * 32, domain="localhost", path="/")
+        r = c.post(f"/{demo.tenant('Fabrikam')['id']}/{endpoint}", data={"csrf": "\xe9t\xe9", "action": "signin"})
     assert r.status_code == 400, r.text
     assert r.headers["content-type"].startswith("text/html") and "Session expired" in r.text

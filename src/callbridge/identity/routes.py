@@ -1,4 +1,4 @@
-"""HTTP routes of the identity provider under ``/login/{tenant}``, shaped like Entra ID v2."""
+"""HTTP routes of the identity provider under ``/{tenant}`` (the authority), shaped like Entra ID v2."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from callbridge.directory.consent import grant_user_consent
 from callbridge.identity import errors
-from callbridge.identity.authority import Authority, openid_configuration, resolve_authority
+from callbridge.identity.authority import PREFIX, Authority, openid_configuration, resolve_authority
 from callbridge.identity.authorize import (
     AuthorizeRequest,
     PageError,
@@ -37,7 +37,7 @@ from callbridge.identity.pages import (
 from callbridge.identity.signin import check_password, request_address
 from callbridge.store.models import Tenant, User
 
-router = APIRouter(prefix="/login/{tenant}", tags=["identity"])
+router = APIRouter(prefix=PREFIX, tags=["identity"])
 
 
 def _ctx(request: Request) -> IdentityContext:
