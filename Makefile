@@ -3,6 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
+NODE_DIR := tests/interop/node
+
 .PHONY: install system-deps demo test lint bench clean
 
 system-deps:
@@ -14,7 +16,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
-install: system-deps $(VENV)/.installed
+# The Node relying parties of the interop tests (MSAL for Node, openid-client), exactly as the lock file pins them.
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+install: system-deps $(VENV)/.installed $(NODE_DIR)/node_modules/.installed
 
 demo: install
 	$(VENV)/bin/callbridge demo
@@ -38,4 +45,4 @@ bench: install
 	$(PY) -m bench.sip_calls
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules
