@@ -22,6 +22,7 @@ from callbridge.carrier.routes import router as carrier_router
 from callbridge.clock import Clock
 from callbridge.config import Settings
 from callbridge.graph.routes import router as graph_router
+from callbridge.graph.userinfo import router as userinfo_router
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
 from callbridge.pstn.side import PhoneSide, start_phone_side
@@ -93,6 +94,7 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
     app.include_router(admin_consent_router)
     app.include_router(acs_router)
     app.include_router(graph_router)
+    app.include_router(userinfo_router)
     app.include_router(calling_router)
     app.include_router(web_router)
     if settings.carrier_enabled:  # a demo and test tool without sign-in: only where it runs

@@ -94,7 +94,7 @@ def openid_configuration(base_url: str, authority: Authority) -> dict[str, Any]:
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "name", "oid", "tid",
-            "preferred_username", "email", "ver",
+            "preferred_username", "email", "ver", "c_hash", "given_name", "family_name",
         ],
         "tenant_region_scope": None,
         "cloud_instance_name": "callbridge",

@@ -97,3 +97,7 @@ def read_session(ctx: IdentityContext, request: Request, now: datetime) -> dict[
 def set_session(response: Response, value: str, max_age: int) -> None:
     response.set_cookie(SESSION_COOKIE, value, max_age=max_age, httponly=True, secure=True, samesite="lax",
                         path="/")
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
