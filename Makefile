@@ -2,24 +2,37 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+LOCK := requirements.lock
+LOCK_TOOL ?= /tmp/callbridge-lock-tool
+LOCK_ARGS ?=
 
 NODE_DIR := tests/interop/node
 
-.PHONY: install system-deps demo test lint bench clean
+.PHONY: install system-deps demo test lint bench clean lock
 
 system-deps:
 	@bash scripts/system-deps.sh
 
-$(VENV)/.installed: pyproject.toml
+# Every dependency (runtime, test extras, the build backend) at the version and hashes of the lock; then the
+# project itself, built with the locked setuptools.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
 # The Node relying parties of the interop tests (MSAL for Node, openid-client), exactly as the lock file pins them.
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
+
+# Refresh the lock after a change of pyproject.toml's dependencies: pins already in it stay unless LOCK_ARGS says
+# otherwise (LOCK_ARGS=--upgrade, or --upgrade-package NAME). pip-tools runs from a venv of its own, not the project's.
+lock:
+	@test -x $(LOCK_TOOL)/bin/pip-compile || { python3 -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/pip install -q pip-tools; }
+	$(LOCK_TOOL)/bin/pip-compile -q --generate-hashes --extra test --build-deps-for editable --strip-extras \
+		--allow-unsafe --no-emit-index-url --no-emit-trusted-host --no-emit-find-links --no-header $(LOCK_ARGS) \
+		-o $(LOCK) pyproject.toml
 
 install: system-deps $(VENV)/.installed $(NODE_DIR)/node_modules/.installed
 

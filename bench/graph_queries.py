@@ -117,7 +117,8 @@ def main() -> None:
         fabrikam = info["tenants"][0]
         asyncio.run(populate(settings.effective_database_url, fabrikam["id"], fabrikam["domain"],
                              fabrikam["users"][1]["id"], args.users, args.events))
-        unthrottled = {"CALLBRIDGE_GRAPH_REQUESTS_PER_SECOND": "1000000", "CALLBRIDGE_GRAPH_BURST": "1000000"}
+        unthrottled = {"CALLBRIDGE_GRAPH_REQUESTS_PER_SECOND": "1000000", "CALLBRIDGE_GRAPH_BURST": "1000000",
+                       "CALLBRIDGE_GRAPH_USER_REQUESTS_PER_SECOND": "1000000", "CALLBRIDGE_GRAPH_USER_BURST": "1000000"}
         server = start_server(settings, info["ca_file"], env=unthrottled)
         try:
             bearer = {"Authorization": f"Bearer {token(server, info)}"}

@@ -148,8 +148,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
                         log_level="WARNING", signin_failures_per_user=5, signin_failures_per_address=50,
                         ring_time_s=3.0, reconnect_grace_s=2.0, sip_port=free_sip_port(), media_engine="aiortc",
                         carrier_port=free_sip_port(), dead_media_timeout_s=3.0,
-                        sip_options_interval_s=1.0, signin_backoff_s=30.0,
-                        trusted_proxies=["127.0.0.1/32"])  # tests speak for other addresses with X-Forwarded-For
+                        sip_options_interval_s=1.0, signin_backoff_s=30.0, identity_recheck_s=1.0,
+                        trusted_proxies=["127.0.0.1/32"],  # tests speak for other addresses with X-Forwarded-For
+                        api_docs_enabled=True, metrics_enabled=True, metrics_port=0)  # as `callbridge demo` serves them
     asyncio.run(seed_and_describe(settings))
     info = json.loads((data_dir / "demo.json").read_text())
     tls = ensure_local_tls(settings.tls_dir)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callbridge.directory import apps, consent, resources, tenants, users
 from callbridge.directory.errors import Invalid
 from callbridge.directory.values import parse_guid
+from callbridge.private_files import secure_data_dir
 from callbridge.pstn import trunks
 
 
@@ -335,7 +336,7 @@ def keys_rotate(purpose: str) -> None:
     async def act() -> None:
         from callbridge.store.db import Database
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
         db = Database(settings.effective_database_url)
         try:
             await db.migrate()

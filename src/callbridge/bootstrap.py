@@ -9,18 +9,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from callbridge.acs.context import AcsContext
+from callbridge.acs.standing import standings
+from callbridge.calling.quota import CallerLimits
 from callbridge.calling.registry import InMemoryBus, InMemoryRegistry
 from callbridge.calling.service import CallingService
+from callbridge.calling.sockets import OpenSockets
 from callbridge.clock import Clock, SystemClock
 from callbridge.config import Settings
 from callbridge.graph.context import GraphContext
 from callbridge.graph.paging import PageTokens, load_secret
-from callbridge.graph.throttle import TokenBuckets
+from callbridge.graph.throttle import GraphThrottle, TokenBuckets
 from callbridge.identity.client_address import parse_networks
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.keys import KeyRing
 from callbridge.identity.minting import TokenMinter
 from callbridge.identity.throttle import SignInPolicy, SignInThrottle
+from callbridge.private_files import secure_data_dir
 from callbridge.store.db import Database
 
 log = logging.getLogger("callbridge")
@@ -35,11 +39,12 @@ class Platform:
     acs: AcsContext
     graph: GraphContext
     calling: CallingService
+    sockets: OpenSockets
 
 
 async def build(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Platform:
     clock = clock or SystemClock()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
     db = db or Database(settings.effective_database_url)
     await db.migrate()
     max_age = timedelta(days=settings.signing_key_max_age_days)
@@ -55,12 +60,16 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
     identity = IdentityContext(settings, db, clock, idp_ring, minter, throttle,
                                parse_networks(settings.trusted_proxies))
     acs = AcsContext(settings, db, clock, idp_ring, comm_ring)
-    graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)),
-                         TokenBuckets(settings.graph_requests_per_second, settings.graph_burst))
+    graph_throttle = GraphThrottle(TokenBuckets(settings.graph_requests_per_second, settings.graph_burst),
+                                   TokenBuckets(settings.graph_user_requests_per_second, settings.graph_user_burst))
+    graph = GraphContext(settings, db, clock, idp_ring, PageTokens(await load_secret(db)), graph_throttle)
+    limits = CallerLimits(settings.caller_max_calls, settings.caller_call_attempts_per_s,
+                          settings.caller_call_attempts_burst)
     calling = CallingService(db, clock, InMemoryRegistry(), InMemoryBus(), settings.ring_time_s,
-                             settings.reconnect_grace_s)
+                             settings.reconnect_grace_s, limits, settings.identity_max_sockets)
+    sockets = OpenSockets(lambda raw_ids: standings(db, raw_ids), settings.identity_recheck_s)
     log.info("platform ready", extra={"database": db.dialect, "base_url": settings.public_base_url})
-    return Platform(settings, db, clock, identity, acs, graph, calling)
+    return Platform(settings, db, clock, identity, acs, graph, calling, sockets)
 
 
 @asynccontextmanager

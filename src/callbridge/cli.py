@@ -11,6 +11,7 @@ import click
 
 from callbridge.config import Settings
 from callbridge.directory.errors import DirectoryError
+from callbridge.private_files import secure_data_dir
 
 T = TypeVar("T")
 
@@ -22,7 +23,7 @@ def run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
 
     async def main() -> T:
         settings = Settings()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings.data_dir)
         db = Database(settings.effective_database_url)
         try:
             await db.migrate()
@@ -62,21 +63,31 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     run_server(Settings(**overrides))
 
 
+DEMO_DEFAULTS = {  # what the demo turns on unless the environment or callbridge.toml says otherwise
+    "carrier_enabled": True, "api_docs_enabled": True, "metrics_enabled": True,
+    "metrics_port": 0,  # /metrics on the HTTPS port, beside the rest
+}
+
+
 @main.command()
 @click.option("--seed-only", is_flag=True, help="seed and write var/demo.json, then exit")
 def demo(seed_only: bool) -> None:
     """Seed the demo data if the database is empty, print the sign-ins, and run the platform with the built-in
     carrier (its virtual phones at /carrier; CALLBRIDGE_CARRIER_ENABLED=false leaves it off)."""
+    from callbridge.carrier.guard import is_loopback
     from callbridge.demo import seed_and_describe
     from callbridge.server import serve as run_server
 
     settings = Settings()
-    if "carrier_enabled" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"carrier_enabled": True})
+    unset = {name: value for name, value in DEMO_DEFAULTS.items() if name not in settings.model_fields_set}
+    settings = settings.model_copy(update=unset)
     summary = asyncio.run(seed_and_describe(settings))
     click.echo(summary)
-    if settings.carrier_enabled:
+    if settings.carrier_enabled and (is_loopback(settings.host) or settings.carrier_allow_remote):
         click.echo(f"  carrier page     {settings.public_base_url}/carrier   (callbridge phone --help)")
+    elif settings.carrier_enabled:
+        click.echo(f"  carrier          off: CALLBRIDGE_HOST={settings.host} is not loopback "
+                   "(CALLBRIDGE_CARRIER_ALLOW_REMOTE=true serves it anyway)")
     if not seed_only:
         run_server(settings)
 

@@ -46,9 +46,25 @@ class Settings(BaseSettings):
     signin_failure_window_s: int = 300
     trusted_proxies: list[str] = []  # networks of proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.0/8"]
 
+    # the HTTP edge (what every request meets before a route)
+    http_body_limit_bytes: int = 1024 * 1024  # request bodies on paths no prefix of http_body_limits names
+    # ("/{tenant}/" names the identity provider's routes, whose first segment is the tenant)
+    http_body_limits: dict[str, int] = {"/acs/": 64 * 1024, "/carrier/api/": 64 * 1024, "/{tenant}/": 32 * 1024}
+    http_header_timeout_s: float = 10.0  # a request head must arrive within this of the connection or last answer
+    http_max_connections: int = 10_000  # open HTTP connections in all; one more is closed at once
+    http_max_connections_per_address: int = 256  # open HTTP connections from one client address
+    tls_handshake_timeout_s: float = 10.0  # a TLS handshake not done by then is dropped
+    hsts_max_age_s: int = 365 * 24 * 3600  # Strict-Transport-Security max-age (0: no header)
+    api_docs_enabled: bool = False  # serve /docs, /redoc and /openapi.json (`callbridge demo` does)
+    metrics_enabled: bool = False  # serve Prometheus metrics (`callbridge demo` does, on the HTTPS port)
+    metrics_host: str = "127.0.0.1"  # the metrics listener's address (plain HTTP)
+    metrics_port: int = 9464  # the metrics listener's port; 0: /metrics on the HTTPS port instead
+
     # directory API (Graph shape)
     graph_requests_per_second: float = 100.0  # per app and tenant
     graph_burst: int = 200
+    graph_user_requests_per_second: float = 20.0  # per signed-in user (delegated tokens), beside the tenant's
+    graph_user_burst: int = 60
     meeting_toll_number: str = "+14255550100"  # dial-in number shown in online meetings
 
     # calling
@@ -57,6 +73,11 @@ class Settings(BaseSettings):
     turn_urls: list[str] = []  # e.g. ["turn:turn.example.com:3478?transport=udp"]; empty: no TURN server
     turn_secret: str = ""  # coturn's static-auth-secret (use-auth-secret)
     turn_ttl_s: int = 86400
+    caller_max_calls: int = 8  # calls one caller identity may have in progress; the next is refused 429/10116
+    caller_call_attempts_per_s: float = 2.0  # call.start per caller identity, a token bucket: over it 429/10117
+    caller_call_attempts_burst: int = 10  # the bucket's depth
+    identity_max_sockets: int = 16  # open /calling/ws sockets per identity; the next one is closed with 4029
+    identity_recheck_s: float = 5.0  # open sockets' identities re-read this often: revoked/disabled/gone -> 4001
 
     # the phone network (SIP trunks, media gateway)
     sip_enabled: bool = True
@@ -70,9 +91,15 @@ class Settings(BaseSettings):
     media_address: str = "127.0.0.1"  # advertised in SDP and ICE candidates: an address of this machine
     rtp_port_min: int = 40000
     rtp_port_max: int = 40999
+    rtpengine_ng_port: int = 0  # its control port on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
     dead_media_timeout_s: float = 30.0  # no RTP from the phone this long ends the call (0: never)
     carrier_enabled: bool = False  # run the built-in carrier (virtual phones) in this process; `callbridge demo` does
     carrier_port: int = 5070  # its SIP port (UDP); the demo's trunk points here
+    carrier_allow_remote: bool = False  # serve the carrier (no sign-in!) on a non-loopback CALLBRIDGE_HOST too
+    carrier_wav_dir: Path | None = None  # `play wav:<name>` plays files of this directory only; default {data_dir}/wav
+    carrier_streams_per_client: int = 4  # open event streams of the carrier page from one address
+    carrier_streams_total: int = 32  # open event streams of the carrier page in all
+    carrier_stream_idle_s: float = 300.0  # an event stream that carried no change this long ends (the page reopens)
 
     # token exchange
     hmac_max_skew_s: int = 900

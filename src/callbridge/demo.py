@@ -17,6 +17,7 @@ from callbridge.directory import apps, consent, resources, tenants, users
 from callbridge.directory.values import COMMUNICATION_APP_ID
 from callbridge.graph.auth import Caller
 from callbridge.graph.calendar import CalendarContext, create_event
+from callbridge.private_files import secure_data_dir, write_private
 from callbridge.pstn import trunks
 from callbridge.store.db import Database
 from callbridge.store.models import Tenant, User
@@ -187,7 +188,7 @@ def _describe_tenant(base: str, tenant: Tenant, members: list[User], people: lis
 
 async def seed_and_describe(settings: Settings) -> str:
     """Seed an empty database, write demo.json, and return what to print."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
     tls = ensure_local_tls(settings.tls_dir)
     path = settings.data_dir / "demo.json"
     db = Database(settings.effective_database_url)
@@ -197,8 +198,7 @@ async def seed_and_describe(settings: Settings) -> str:
             if not await users.count_users(s):
                 info = await seed(s, settings)
                 info["ca_file"] = str(tls.ca_file.resolve()) if tls.ca_file else None
-                path.write_text(json.dumps(info, indent=2))
-                path.chmod(0o600)
+                write_private(path, json.dumps(info, indent=2).encode())
     finally:
         await db.close()
     if not path.exists():

@@ -1,12 +1,19 @@
-"""Prometheus metrics, exposed at ``/metrics``."""
+"""Prometheus metrics, exposed at ``/metrics``: on a listener of their own (plain HTTP, loopback by default), or
+on the HTTPS port when ``metrics_port`` is 0 (the demo), or nowhere unless ``metrics_enabled``."""
 
 from __future__ import annotations
 
+import logging
 import time
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest, start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from callbridge.config import Settings
+
+log = logging.getLogger("callbridge.metrics")
 
 REQUESTS = Counter("callbridge_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("callbridge_http_request_seconds", "HTTP request latency", ["method", "route"],
@@ -53,3 +60,21 @@ class MetricsMiddleware:
 
 def endpoint() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def start_listener(settings: Settings) -> WSGIServer | None:
+    """The metrics listener of this process (a thread), when metrics are on and have a port of their own."""
+    if not settings.metrics_enabled or settings.metrics_port == 0:
+        return None
+    try:
+        server, _ = start_http_server(settings.metrics_port, settings.metrics_host)
+    except OSError as exc:  # another worker process holds the port
+        log.warning("no metrics listener in this process", extra={"error": str(exc)})
+        return None
+    return server
+
+
+def stop_listener(server: WSGIServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from typing import Any
 
 import uvicorn
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from callbridge.app import create_app
 from callbridge.bootstrap import build
 from callbridge.config import Settings
+from callbridge.edge.connections import edge_protocol
 from callbridge.logs import configure
 from callbridge.tls import TlsFiles, ensure_local_tls
 
@@ -44,7 +46,38 @@ def uvicorn_options(settings: Settings, tls: TlsFiles) -> dict[str, Any]:
     return {"host": settings.host, "port": settings.https_port, "log_config": None,
             "ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file),
             "access_log": False, "proxy_headers": False, "ws_max_size": 128 * 1024,
-            "ws_per_message_deflate": False}  # per-socket zlib state: ~48 KiB an agent
+            "ws_per_message_deflate": False,  # per-socket zlib state: ~48 KiB an agent
+            "http": edge_protocol(settings)}  # request-head deadline, connection caps (callbridge.edge.connections)
+
+
+class EdgeServer(uvicorn.Server):
+    """uvicorn's server with a bound on the TLS handshake: uvicorn passes none to ``create_server``, so asyncio's
+    default (60 s) would let a client that never finishes its handshake hold a socket that long."""
+
+    def __init__(self, config: uvicorn.Config, handshake_timeout_s: float) -> None:
+        super().__init__(config)
+        self.handshake_timeout_s = handshake_timeout_s
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        loop: Any = asyncio.get_running_loop()
+        create_server = loop.create_server
+
+        async def bounded_create_server(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("ssl") is not None:  # the HTTPS listener (and SIP over TLS, started meanwhile)
+                kwargs.setdefault("ssl_handshake_timeout", self.handshake_timeout_s)
+            return await create_server(*args, **kwargs)
+
+        loop.create_server = bounded_create_server
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server  # the loop's own method again
+
+
+def edge_server(app: FastAPI, settings: Settings, tls: TlsFiles, **overrides: Any) -> EdgeServer:
+    """The server ``serve`` (one worker), ``demo`` and the test suite run."""
+    config = uvicorn.Config(app, **{**uvicorn_options(settings, tls), **overrides})
+    return EdgeServer(config, settings.tls_handshake_timeout_s)
 
 
 def serve(settings: Settings) -> None:
@@ -52,10 +85,11 @@ def serve(settings: Settings) -> None:
     tls = tls_files(settings)
     if tls.ca_file:
         log.info("local certificate authority", extra={"ca_file": str(tls.ca_file.resolve())})
-    options = uvicorn_options(settings, tls)
     if settings.workers <= 1:
-        uvicorn.run(create_app(settings), **options)
+        edge_server(create_app(settings), settings, tls).run()
         return
+    # each worker reads its connection limits from the environment; the handshake keeps asyncio's 60 s bound
+    options = {**uvicorn_options(settings, tls), "http": "callbridge.edge.connections:EdgeProtocol"}
     asyncio.run(_prepare(settings))
     for name, value in settings.model_dump(exclude_unset=True).items():  # the workers read the environment
         os.environ[f"CALLBRIDGE_{name.upper()}"] = str(value)

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from callbridge.private_files import private_dir, write_private
+
 
 @dataclass(frozen=True)
 class TlsFiles:
@@ -24,9 +26,8 @@ class TlsFiles:
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    path.chmod(0o600)
+    write_private(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
 
 
 def _name(common_name: str) -> x509.Name:
@@ -77,8 +78,9 @@ def _make_server(directory: Path, ca: x509.Certificate, ca_key: ec.EllipticCurve
 
 
 def ensure_local_tls(directory: Path, extra_hosts: list[str] | None = None) -> TlsFiles:
-    """Create the CA and the server certificate if missing (idempotent)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Create the CA and the server certificate if missing (idempotent), in a directory only this account may
+    enter; the private keys are 0600."""
+    private_dir(directory)
     now = datetime.now(UTC)
     ca_file, ca_key_file = directory / "ca.crt", directory / "ca.key"
     if ca_file.exists() and ca_key_file.exists():

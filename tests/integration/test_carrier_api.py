@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import ssl
@@ -17,6 +18,7 @@ import httpx
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fastapi import FastAPI
 
 from callbridge.carrier import routes
 from callbridge.carrier.phone import RINGBACK_HZ
@@ -42,22 +44,30 @@ __all__ = ["loopback_ice"]  # the fixture pins ICE to 127.0.0.1 for this module 
 CUSTOMER = CUSTOMERS[0][0]
 
 
-@pytest.fixture(scope="module")
-def carrier_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """A demo platform of its own with the carrier running in the server, as ``callbridge demo`` runs it."""
-    data_dir = tmp_path_factory.mktemp("callbridge-carrier")
+@contextlib.contextmanager
+def carrier_server(data_dir: Path, **overrides: Any) -> Iterator[tuple[Demo, FastAPI]]:
+    """A demo platform of its own with the carrier running in the server, as ``callbridge demo`` runs it; the
+    demo and the served app (whose ``state.carrier_hub`` is the carrier's hub)."""
     port, sip_port = free_port(), free_sip_port()
     carrier_port = free_sip_port()
     while carrier_port == sip_port:
         carrier_port = free_sip_port()
     settings = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
                         log_level="WARNING", ring_time_s=10.0, reconnect_grace_s=2.0, sip_port=sip_port,
-                        media_engine="aiortc", carrier_port=carrier_port, carrier_enabled=True)
+                        media_engine="aiortc", carrier_port=carrier_port, carrier_enabled=True,
+                        api_docs_enabled=True, **overrides)
     asyncio.run(seed_and_describe(settings))
     info = json.loads((data_dir / "demo.json").read_text())
     tls = ensure_local_tls(settings.tls_dir)
     with running_server(settings, tls) as server:
-        yield Demo(settings, info, tls, server.config.app.state.platform)
+        yield Demo(settings, info, tls, server.config.app.state.platform), server.config.app
+
+
+@pytest.fixture(scope="module")
+def carrier_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """A demo platform of its own with the carrier running in the server, as ``callbridge demo`` runs it."""
+    with carrier_server(tmp_path_factory.mktemp("callbridge-carrier")) as (demo, _app):
+        yield demo
 
 
 @pytest.fixture
@@ -70,7 +80,9 @@ async def agent_alice(carrier_demo: Demo) -> AsyncIterator[TeamsCallAgent]:
 
 
 def api(demo: Demo) -> httpx.AsyncClient:
+    """A client of the carrier's API as ``callbridge phone`` is one: JSON bodies, no browser headers."""
     return httpx.AsyncClient(base_url=f"{demo.base_url}/carrier/api", timeout=10,
+                             headers={"Content-Type": "application/json"},
                              verify=ssl.create_default_context(cafile=demo.ca_file))
 
 
@@ -338,3 +350,21 @@ async def test_the_phone_commands(carrier_demo: Demo, agent_alice: TeamsCallAgen
     unreachable = CliRunner().invoke(main, ["phone", "--base-url", f"https://localhost:{free_port()}",
                                             "--ca-file", carrier_demo.ca_file, "list"])
     assert unreachable.exit_code == 1 and unreachable.output.startswith("error: cannot reach the carrier")
+
+
+async def test_the_server_may_be_named_after_the_subcommand_or_in_the_environment(carrier_demo: Demo) -> None:
+    """As people type them: `phone list --base-url ...`; the later of two wins; flags win over the environment."""
+    where = ["--base-url", carrier_demo.base_url, "--ca-file", carrier_demo.ca_file]
+    nowhere = ["--base-url", f"https://localhost:{free_port()}"]
+    env = {"CALLBRIDGE_PHONE_BASE_URL": carrier_demo.base_url, "CALLBRIDGE_PHONE_CA_FILE": carrier_demo.ca_file}
+    runs = {
+        "after": CliRunner().invoke(main, ["phone", "list", *where]),
+        "later wins": CliRunner().invoke(main, ["phone", *nowhere, "list", *where]),
+        "environment": CliRunner(env=env).invoke(main, ["phone", "list"]),
+        "flag over environment": CliRunner(env={**env, "CALLBRIDGE_PHONE_BASE_URL": nowhere[1]}).invoke(
+            main, ["phone", "list", "--base-url", carrier_demo.base_url]),
+    }
+    for how, run in runs.items():
+        assert run.exit_code == 0 and run.output.startswith(CUSTOMER), (how, run.output)
+    wrong = CliRunner(env=env).invoke(main, ["phone", "list", *nowhere])
+    assert wrong.exit_code == 1 and wrong.output.startswith("error: cannot reach the carrier")

@@ -206,11 +206,11 @@ def test_bad_tokens_are_401(demo: Demo, case: str) -> None:
 
 
 def test_throttled_with_retry_after(demo: Demo) -> None:
-    from callbridge.graph.throttle import TokenBuckets
+    from callbridge.graph.throttle import GraphThrottle, TokenBuckets
 
     graph = demo.platform.graph
     saved = graph.buckets
-    graph.buckets = TokenBuckets(rate_per_s=0.01, burst=2)
+    graph.buckets = GraphThrottle(TokenBuckets(rate_per_s=0.01, burst=2), TokenBuckets(rate_per_s=0.01, burst=100))
     try:
         with demo.graph("megan") as g:
             statuses = [g.get("/me") for _ in range(3)]

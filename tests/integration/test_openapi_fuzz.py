@@ -56,7 +56,8 @@ def fuzz_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     data_dir = tmp_path_factory.mktemp("callbridge-fuzz")
     port = free_port()
     config = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", sip_enabled=False,
-                      log_level="CRITICAL", signin_failures_per_user=5, signin_failures_per_address=50)
+                      log_level="CRITICAL", signin_failures_per_user=5, signin_failures_per_address=50,
+                      api_docs_enabled=True)
     asyncio.run(seed_and_describe(config))
     info = json.loads((data_dir / "demo.json").read_text())
     tls = ensure_local_tls(config.tls_dir)

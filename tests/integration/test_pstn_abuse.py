@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -244,6 +245,36 @@ async def test_a_source_no_trunk_lists_gets_403_or_silence_when_told_to_drop(dem
             assert peer.finals(call_id) == []
         finally:
             screening(demo).unlisted = "reject"
+
+
+async def test_a_thousand_unlisted_invites_log_a_handful_of_lines(demo: Demo,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    number = demo.user("alice")["phone_number"]
+    answered: set[str] = set()
+    with caplog.at_level(logging.INFO, logger="callbridge"):
+        caplog.clear()
+        async with raw_sip(demo, "127.0.0.3") as peer:
+            for _batch in range(20):  # 50 at a time: what a socket buffer surely holds
+                sent = [request(peer, "INVITE", number, body=OFFER) for _ in range(50)]
+                for _, invite in sent:
+                    peer.send(invite)
+                await until(lambda sent=sent: all(peer.finals(call_id) for call_id, _ in sent), timeout=10)
+                answered |= {call_id for call_id, _ in sent if peer.finals(call_id)[0].status == 403}
+    records = [r for r in caplog.records if r.name.startswith("callbridge")]
+    assert len(answered) == 1000
+    assert len(records) <= 3, [r.getMessage() for r in records]
+
+
+@pytest.mark.parametrize("sdp", ["v=0\r\nm=audio x RTP/AVP 0\r\n", "v=0\r\nc=IN IP4 127.0.0.1\r\n"])
+async def test_a_trunks_unusable_offer_gets_488_and_no_traceback(demo: Demo, sdp: str,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    number = demo.user("alice")["phone_number"]
+    with caplog.at_level(logging.INFO, logger="callbridge"):
+        async with raw_sip(demo) as peer:  # 127.0.0.1: the carrier's trunk lists it
+            call_id, invite = request(peer, "INVITE", number, body=sdp)
+            peer.send(invite)
+            assert (await peer.final(call_id)).status == 488
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
 
 
 DIGEST_USER, DIGEST_PASSWORD = "carrier-b", "s3cret-Pa55"

@@ -53,7 +53,8 @@ def phone_platform(tmp_path_factory: pytest.TempPathFactory, engine: str, rtp_po
         data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", log_level="WARNING",
         signin_failures_per_user=5, signin_failures_per_address=50, ring_time_s=3.0, reconnect_grace_s=2.0,
         sip_port=free_sip_port(), carrier_port=free_sip_port(), media_engine=engine, dead_media_timeout_s=3.0,
-        sip_options_interval_s=1.0, rtp_port_min=rtp_ports.first, rtp_port_max=rtp_ports.last)
+        sip_options_interval_s=1.0, rtp_port_min=rtp_ports.first, rtp_port_max=rtp_ports.last,
+        metrics_enabled=True, metrics_port=0)
     values.update(settings)
     config = Settings(**values)
     asyncio.run(seed_and_describe(config))

@@ -1,4 +1,4 @@
-"""The platform served as ``callbridge serve`` serves it (the same uvicorn options, the same event loop: uvloop),
+"""The platform served as ``callbridge serve`` serves it (the same server and options, the same event loop: uvloop),
 with real TLS on a loopback port, in a thread of the test process."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uvicorn
 from callbridge.app import create_app
 from callbridge.clock import Clock
 from callbridge.config import Settings
-from callbridge.server import uvicorn_options
+from callbridge.server import edge_server
 from callbridge.tls import TlsFiles
 
 
@@ -39,8 +39,7 @@ def free_sip_port() -> int:
 @contextmanager
 def running_server(settings: Settings, tls: TlsFiles, clock: Clock | None = None) -> Iterator[uvicorn.Server]:
     app = create_app(settings, clock)
-    options = {**uvicorn_options(settings, tls), "host": "127.0.0.1", "timeout_graceful_shutdown": 2}
-    server = uvicorn.Server(uvicorn.Config(app, **options))
+    server = edge_server(app, settings, tls, host="127.0.0.1", timeout_graceful_shutdown=2)
     thread = threading.Thread(target=server.run, daemon=True)  # uvicorn picks the loop, as in `serve`
     thread.start()
     deadline = time.monotonic() + 30

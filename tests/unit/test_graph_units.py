@@ -94,3 +94,12 @@ def test_join_link_has_the_teams_shape() -> None:
     assert unquote(thread) == meeting.thread_id
     assert json.loads(unquote(context)) == {"Tid": "tid-1", "Oid": "oid-1"}
     assert len(meeting.conference_id) == 9 and len(meeting.join_meeting_id) == 14 and len(meeting.passcode) == 6
+
+
+def test_one_users_burst_leaves_the_tenant_to_the_others() -> None:
+    from callbridge.graph.throttle import GraphThrottle
+
+    throttle = GraphThrottle(TokenBuckets(rate_per_s=1, burst=10), TokenBuckets(rate_per_s=1, burst=3))
+    assert [throttle.take("app", "t", "alice", NOW) for _ in range(5)] == [0, 0, 0, 1, 1]
+    assert [throttle.take("app", "t", "bob", NOW) for _ in range(3)] == [0, 0, 0]  # alice's 429s took nothing
+    assert [throttle.take("app", "t", None, NOW) for _ in range(5)] == [0, 0, 0, 0, 1]  # the app's own token

@@ -183,3 +183,12 @@ async def test_an_old_active_key_is_rotated_automatically(tmp_path: Path) -> Non
     await keys.refresh_if_due(clock.now())
     assert keys.find(first) is None
     await db.close()
+
+
+@pytest.mark.parametrize("exp", [1e300, 10**30, float("inf"), float("nan"), True])
+async def test_a_time_claim_no_datetime_can_hold_is_refused(ring: tuple[KeyRing, FakeClock], exp: object) -> None:
+    keys, clock = ring
+    token = jwt.encode(_claims(clock, exp=exp), keys.active.private_key, algorithm=keys.active.algorithm,
+                       headers={"kid": keys.active.kid})
+    with pytest.raises(TokenInvalid, match="exp"):
+        verify(token, keys, _expect(), clock.now())

@@ -27,7 +27,7 @@ class SignedRequest:
     path_and_query: Sequence[str]  # the raw form first, then the decoded one
     hosts: Sequence[str]
     headers: Mapping[str, str]  # lower-case names
-    body: bytes
+    body: bytes = b""  # only ``verify`` reads it: ``verify_signature`` runs before the body is read
 
 
 def content_hash(body: bytes) -> str:
@@ -52,6 +52,21 @@ def sign_headers(method: str, path_and_query: str, host: str, body: bytes, key_b
 
 def verify(request: SignedRequest, keys: Iterable[str], now: datetime, max_skew_s: int) -> str:
     """Returns the key that signed the request, or raises the ACS 401."""
+    key = verify_signature(request, keys, now, max_skew_s)
+    check_content(request.headers, request.body)
+    return key
+
+
+def check_content(headers: Mapping[str, str], body: bytes) -> None:
+    """The body is the one whose hash the (already verified) ``x-ms-content-sha256`` header names."""
+    digest = headers.get("x-ms-content-sha256", "")
+    if not hmac.compare_digest(digest.encode(), content_hash(body).encode()):  # headers may be non-ASCII
+        raise denied("Request 'x-ms-content-sha256' differs from generated content hash.")
+
+
+def verify_signature(request: SignedRequest, keys: Iterable[str], now: datetime, max_skew_s: int) -> str:
+    """The key whose signature covers the method, path, date, host and the body's announced hash: checked before
+    the body is read, so an unsigned request costs no body."""
     auth = request.headers.get("authorization", "")
     if not auth.startswith(_PREFIX):
         raise denied()
@@ -62,8 +77,6 @@ def verify(request: SignedRequest, keys: Iterable[str], now: datetime, max_skew_
     date = request.headers.get("x-ms-date") or request.headers.get("date", "")
     _check_date(date, now, max_skew_s)
     digest = request.headers.get("x-ms-content-sha256", "")
-    if not hmac.compare_digest(digest.encode(), content_hash(request.body).encode()):  # headers may be non-ASCII
-        raise denied("Request 'x-ms-content-sha256' differs from generated content hash.")
     candidates = [f"{request.method.upper()}\n{path}\n{date};{host};{digest}"
                   for path in dict.fromkeys(request.path_and_query) for host in dict.fromkeys(request.hosts)]
     for key in keys:

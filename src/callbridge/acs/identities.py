@@ -83,14 +83,3 @@ async def revoke_tokens(ctx: AcsContext, resource_id: str, identity_id: str) -> 
 async def delete_identity(ctx: AcsContext, resource_id: str, identity_id: str) -> None:
     async with ctx.db.transaction() as s:
         await s.delete(await _owned(s, resource_id, identity_id))
-
-
-async def token_still_valid(ctx: AcsContext, token: comm_tokens.CommunicationToken) -> bool:
-    """False for a communication user's token issued before a revocation, or for a deleted identity."""
-    if not token.raw_id.startswith("8:acs:"):
-        return True
-    async with ctx.db.session() as s:
-        identity = await s.get(CommunicationIdentity, token.raw_id)
-    if identity is None:
-        return False
-    return identity.tokens_valid_from is None or token.issued_at >= identity.tokens_valid_from.replace(microsecond=0)

@@ -3,7 +3,6 @@ a resource's access key (HMAC-SHA256) and names a supported ``api-version``."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from callbridge.acs import errors, hmac_auth, identities
 from callbridge.acs.context import AcsContext
 from callbridge.acs.exchange import exchange
+from callbridge.edge.json_body import JsonRejected, read_json
 
 router = APIRouter(prefix="/acs", tags=["communication identity"])
 
@@ -22,29 +22,31 @@ API_VERSIONS = ("2021-03-07", "2021-10-31-preview", "2022-06-01", "2022-10-01", 
 EXCHANGE_VERSIONS = tuple(v for v in API_VERSIONS if v >= "2022-06-01")
 
 
-async def _authenticated(ctx: AcsContext, request: Request, body: bytes) -> str:
-    """The id of the resource whose key signed the request."""
+async def _authenticated(ctx: AcsContext, request: Request) -> tuple[str, bytes]:
+    """The id of the resource whose key signed the request, and the body: read only once the signature over the
+    headers (the body's hash among them) holds."""
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     query = request.scope.get("query_string", b"").decode("latin-1")
     paths = [p + (f"?{query}" if query else "") for p in (raw_path, request.url.path)]
     host = request.headers.get("host", "")
-    signed = hmac_auth.SignedRequest(request.method, paths, [host, f"{host}/acs"], request.headers, body)
+    signed = hmac_auth.SignedRequest(request.method, paths, [host, f"{host}/acs"], request.headers)
     keys = await ctx.keys.all()
     try:
-        key = hmac_auth.verify(signed, keys, ctx.clock.now(), ctx.settings.hmac_max_skew_s)
+        key = hmac_auth.verify_signature(signed, keys, ctx.clock.now(), ctx.settings.hmac_max_skew_s)
     except errors.AcsError:
         await ctx.keys.reload()  # a key rotated moments ago on another node
-        key = hmac_auth.verify(signed, (await ctx.keys.all()), ctx.clock.now(), ctx.settings.hmac_max_skew_s)
-    return (await ctx.keys.all())[key]
+        key = hmac_auth.verify_signature(signed, (await ctx.keys.all()), ctx.clock.now(),
+                                         ctx.settings.hmac_max_skew_s)
+    body = await request.body()
+    hmac_auth.check_content(request.headers, body)
+    return (await ctx.keys.all())[key], body
 
 
 def _json(body: bytes) -> Any:
-    if not body:
-        return None
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise errors.AcsError(400, "InvalidRequestBody", "The request body is not valid JSON.") from None
+        return read_json(body)
+    except JsonRejected as exc:
+        raise errors.AcsError(400, "InvalidRequestBody", f"The request body is not valid JSON: {exc}") from None
 
 
 async def _handle(request: Request, versions: tuple[str, ...],
@@ -58,8 +60,7 @@ async def _handle(request: Request, versions: tuple[str, ...],
         if version not in versions:
             raise errors.AcsError(400, "UnsupportedApiVersion", f"The api-version '{version}' is not supported; "
                                   f"use one of {', '.join(versions)}.")
-        body = await request.body()
-        resource_id = await _authenticated(ctx, request, body)
+        resource_id, body = await _authenticated(ctx, request)
         result = await action(ctx, resource_id, _json(body))
     except errors.AcsError as exc:
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers,

@@ -33,6 +33,8 @@ NOT_CALLABLE = EndReason(400, 10102, "the target is not a Teams user that can be
 SELF_CALL = EndReason(400, 10103, "a user cannot call themselves")
 NOT_A_TEAMS_CALLER = EndReason(403, 10104, "only Teams users can place these calls")
 NO_PHONE_CONNECTIVITY = EndReason(403, 10110, "the tenant has no phone connectivity configured")
+TOO_MANY_CALLS = EndReason(429, 10116, "the caller has as many calls in progress as allowed (caller_max_calls)")
+CALLING_TOO_FAST = EndReason(429, 10117, "the caller starts calls faster than allowed (caller_call_attempts_*)")
 
 # -- the phone network (use cases 1 and 2) ---------------------------------------------------------------------
 NOT_PHONE_LICENSED = EndReason(403, 10111, "the caller has no Teams Phone licence")
@@ -40,6 +42,7 @@ NO_ENTERPRISE_VOICE = EndReason(412, 41056, "Teams Enterprise voice policy isn't
 NO_CALLER_NUMBER = EndReason(403, 10112, "the caller has no phone number assigned")
 NO_ROUTE = EndReason(403, 10113, "none of the tenant's trunks carries this number")
 BAD_NUMBER = EndReason(400, 10114, "the target is not a valid E.164 phone number")
+BAD_OFFER = EndReason(488, 10115, "the offer is not one audio stream within the limits of a call (or is missing)")
 PHONE_HUNG_UP = EndReason(0, 560000, "the phone hung up")
 PHONE_BUSY = EndReason(486, 560486, "the phone was busy")
 TRUNK_BUSY = EndReason(503, 560503, "the trunk is at its limit of calls, or refused the call for now")

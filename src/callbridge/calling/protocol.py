@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from callbridge.edge.json_body import JsonRejected, read_json
+
 VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
 MAX_SDP_BYTES = 32 * 1024
@@ -81,14 +83,20 @@ def _text(frame: dict[str, Any], key: str, *, required: bool = True, limit: int 
     return value
 
 
-def parse(raw: str | bytes) -> Command:
-    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
-    if size > MAX_FRAME_BYTES:
+def _frame(raw: str | bytes) -> Any:
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_FRAME_BYTES:
         raise ProtocolError("FrameTooLarge", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
     try:
-        frame = json.loads(raw)
-    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers, absurd nesting
+        if not data.strip():
+            raise JsonRejected("empty")
+        return read_json(data)
+    except JsonRejected:  # bad JSON, bad UTF-8, absurd numbers, absurd nesting, lone surrogates
         raise ProtocolError("InvalidJson", "The frame is not valid JSON.") from None
+
+
+def parse(raw: str | bytes) -> Command:
+    frame = _frame(raw)
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise ProtocolError("InvalidFrame", "A frame is a JSON object with a 'type'.")
     kind = frame["type"]

@@ -15,7 +15,10 @@ from callbridge.calling.call import Send
 
 
 class AgentRegistry(Protocol):
-    async def register(self, agent_id: str, raw_id: str) -> None: ...
+    async def register(self, agent_id: str, raw_id: str, limit: int) -> bool:
+        """Registers the agent unless its identity has ``limit`` other agents already (False then). The check and
+        the registration are one step: parallel registrations cannot all pass (a shared adapter does both in one
+        atomic operation). An agent registered again (a resume) is counted once."""
 
     async def unregister(self, agent_id: str) -> None: ...
 
@@ -35,9 +38,13 @@ class InMemoryRegistry:
         self._agents: dict[str, set[str]] = {}
         self._identity: dict[str, str] = {}
 
-    async def register(self, agent_id: str, raw_id: str) -> None:
-        self._agents.setdefault(raw_id, set()).add(agent_id)
+    async def register(self, agent_id: str, raw_id: str, limit: int) -> bool:
+        agents = self._agents.setdefault(raw_id, set())
+        if agent_id not in agents and len(agents) >= limit:
+            return False
+        agents.add(agent_id)
         self._identity[agent_id] = raw_id
+        return True
 
     async def unregister(self, agent_id: str) -> None:
         raw_id = self._identity.pop(agent_id, None)

@@ -13,30 +13,41 @@ from typing import Any, Protocol
 
 from callbridge import metrics
 from callbridge.calling import end_reasons as reasons
-from callbridge.calling.call import CallError, Leg, Send
+from callbridge.calling.call import Call, CallError, Leg, Send
 from callbridge.calling.identifiers import Kind, parse_raw_id
 from callbridge.calling.policy import PhoneCleared, clear_call, clear_phone_call
 from callbridge.calling.protocol import CallCommand, StartCall
+from callbridge.calling.quota import CallerLimits, CallerQuota
 from callbridge.calling.records import CallRecords, record_of, refused_record
 from callbridge.calling.registry import AgentRegistry, Bus
 from callbridge.calling.switchboard import Switchboard
 from callbridge.clock import Clock
+from callbridge.logs import Throttled
 from callbridge.store.db import Database
 from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.calling")
+DEFAULT_LIMITS = CallerLimits()
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 
 class PhoneNetwork(Protocol):
     """The SIP side (pstn): it opens a phone leg for a cleared call to a number, as an agent on the bus."""
 
-    async def open_leg(self, cleared: PhoneCleared) -> str: ...
+    async def open_leg(self, cleared: PhoneCleared, offer: str | None) -> str:
+        """The leg's id; a ``CallError`` (before anything is allocated) when ``offer`` is not one it can take."""
+
+
+class TooManyAgents(Exception):
+    """The identity has as many agents connected as it may (``max_agents``): this one is refused."""
 
 
 class CallingService:
     def __init__(self, db: Database, clock: Clock, registry: AgentRegistry, bus: Bus, ring_time_s: float,
-                 grace_s: float) -> None:
+                 grace_s: float, caller_limits: CallerLimits = DEFAULT_LIMITS, max_agents: int = 16) -> None:
         self.db, self.clock, self.registry, self.bus = db, clock, registry, bus
+        self.quota, self.max_agents = CallerQuota(caller_limits), max_agents  # max_agents: per identity
+        self._quota_held: dict[str, str] = {}  # call -> the caller whose quota place it holds
         self.switchboard = Switchboard(timedelta(seconds=ring_time_s), timedelta(seconds=grace_s),
                                        lambda: str(uuid.uuid4()))
         self._owners: dict[str, str] = {}  # agent id -> raw id, kept while the agent is connected or in a call
@@ -62,11 +73,12 @@ class CallingService:
         """A new agent, or the same agent back (``resume`` names it; it must be the same identity's). Returns the
         agent, its connection's generation (for ``disconnect``) and the queue of its messages."""
         agent_id = resume if resume and self._owners.get(resume) == raw_id else f"agent-{uuid.uuid4().hex[:16]}"
+        if not await self.registry.register(agent_id, raw_id, self.max_agents):
+            raise TooManyAgents(f"{raw_id} has {self.max_agents} agents connected")
         self._owners[agent_id] = raw_id
         generation = self._generation.get(agent_id, 0) + 1
         self._generation[agent_id] = generation
         queue = self.bus.attach(agent_id)
-        await self.registry.register(agent_id, raw_id)
         self.switchboard.agent_back(agent_id)
         self._wake.set()
         return agent_id, generation, queue
@@ -84,33 +96,40 @@ class CallingService:
 
     # -- calls ----------------------------------------------------------------------------------------------
     async def start_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
-        if parse_raw_id(cmd.target).kind is Kind.PHONE_NUMBER:
-            return await self._start_phone_call(agent_id, caller_oid, cmd)
+        """The caller's quota first (one place taken at once, or 429), then the directory's checks and the call."""
+        caller = self._owners[agent_id]
+        self.quota.take(caller, self.clock.now())
+        try:
+            place = self._place_phone_call if parse_raw_id(cmd.target).kind is Kind.PHONE_NUMBER else self._place_call
+            call, sends = await place(agent_id, caller_oid, cmd)
+        except BaseException:
+            self.quota.release(caller)
+            raise
+        self._quota_held[call.id] = caller
+        started = Send(agent_id, {"type": "call.started", "requestId": cmd.request_id, "callId": call.id})
+        await self._after([started, *sends])
+
+    async def _place_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> tuple[Call, list[Send]]:
         cleared = await clear_call(self.db.fetch_all, caller_oid, cmd.target, cmd.thread_id)
         callee_agents = await self.registry.agents_of(cleared.callee_raw_id)
         caller = Leg(self._owners[agent_id], cleared.caller_name, cleared.caller_tenant, agent_id=agent_id)
         callee = Leg(cleared.callee_raw_id, cleared.callee_name, cleared.callee_tenant)
-        call, sends = self.switchboard.start(caller, callee, callee_agents, cleared.thread_id, cmd.sdp,
-                                             self.clock.now())
-        started = Send(agent_id, {"type": "call.started", "requestId": cmd.request_id, "callId": call.id})
-        await self._after([started, *sends])
+        return self.switchboard.start(caller, callee, callee_agents, cleared.thread_id, cmd.sdp, self.clock.now())
 
-    async def _start_phone_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> None:
+    async def _place_phone_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> tuple[Call, list[Send]]:
         """Use case 1: the call leaves over the tenant's trunk; the phone leg rings when the network says so."""
         try:
             cleared = await clear_phone_call(self.db.fetch_all, caller_oid, cmd.target)
             if self.phones is None:
                 reason = reasons.NO_PHONE_CONNECTIVITY
                 raise CallError(reason.code, reason.sub_code, "This deployment has no SIP side running.")
+            leg = await self.phones.open_leg(cleared, cmd.sdp)
         except CallError as refused:
             self.record_refused(self._owners[agent_id], cmd.target, None, refused.code, refused.sub_code)
             raise
-        leg = await self.phones.open_leg(cleared)
         caller = Leg(self._owners[agent_id], cleared.caller_name, cleared.caller_tenant, agent_id=agent_id)
         callee = Leg(cleared.callee_raw_id, None, cleared.caller_tenant)
-        call, sends = self.switchboard.start(caller, callee, [leg], None, cmd.sdp, self.clock.now(), alerting=False)
-        started = Send(agent_id, {"type": "call.started", "requestId": cmd.request_id, "callId": call.id})
-        await self._after([started, *sends])
+        return self.switchboard.start(caller, callee, [leg], None, cmd.sdp, self.clock.now(), alerting=False)
 
     async def start_from_phone(self, leg: str, caller: Leg, callee: Leg, offer: str | None) -> str:
         """Use case 2: a phone (the leg ``leg``, attached with ``attach_leg``) calls a user; every agent of the
@@ -151,6 +170,8 @@ class CallingService:
         if ended:
             self.records.add(record_of(call) for call in ended)
             for call in ended:
+                if (holder := self._quota_held.pop(call.id, None)) is not None:
+                    self.quota.release(holder)
                 assert call.end_reason is not None
                 metrics.CALLS_ENDED.labels(call.end_reason.code, call.end_reason.sub_code).inc()
                 log.info("call ended", extra={"call_id": call.id, "code": call.end_reason.code,
@@ -177,7 +198,7 @@ class CallingService:
             try:
                 await self._after(self.switchboard.on_timer(self.clock.now()))
             except Exception:  # a timer must never stop the others
-                log.exception("call timer failed")
+                throttled.exception("call timer failed")
 
     async def recent_calls(self, raw_id: str, limit: int = 50) -> list[dict[str, Any]]:
         return await self.records.recent(raw_id, limit)

@@ -15,11 +15,12 @@ from fastapi.responses import JSONResponse, Response
 
 from callbridge.acs import tokens as comm_tokens
 from callbridge.acs.context import AcsContext
-from callbridge.acs.identities import token_still_valid
+from callbridge.acs.standing import refusal_now
 from callbridge.calling.call import CallError
 from callbridge.calling.end_reasons import NOT_A_TEAMS_CALLER
 from callbridge.calling.protocol import CallCommand, Hello, Ping, ProtocolError, StartCall, TokenUpdate, parse
-from callbridge.calling.service import CallingService, error_frame
+from callbridge.calling.service import CallingService, TooManyAgents, error_frame
+from callbridge.calling.sockets import OpenSockets
 from callbridge.calling.turn import ice_servers
 from callbridge.graph.throttle import TokenBuckets
 from callbridge.identity.tokens import TokenInvalid
@@ -27,7 +28,7 @@ from callbridge.identity.tokens import TokenInvalid
 router = APIRouter(tags=["calling"])
 
 HELLO_TIMEOUT_S = 10
-CLOSE_PROTOCOL, CLOSE_TOKEN, CLOSE_FLOOD = 4000, 4001, 4008
+CLOSE_PROTOCOL, CLOSE_TOKEN, CLOSE_FLOOD, CLOSE_TOO_MANY = 4000, 4001, 4008, 4029
 FRAMES_PER_SECOND, FRAME_BURST, FLOOD_STRIKES = 20, 60, 50
 
 
@@ -40,8 +41,8 @@ async def _identity(acs: AcsContext, token: str, now: datetime) -> comm_tokens.C
         read = comm_tokens.read(acs.ring, acs.issuer, token, now)
     except TokenInvalid as exc:
         raise TokenRefused(f"The token is not valid ({exc.reason}).") from None
-    if not await token_still_valid(acs, read):
-        raise TokenRefused("The token was revoked.")
+    if (why := await refusal_now(acs.db, read)) is not None:
+        raise TokenRefused(why)
     return read
 
 
@@ -76,8 +77,12 @@ class Connection:
             await self.ws.close(CLOSE_TOKEN, str(exc)[:120])
             return False
         resume = json.loads(raw).get("agentId")
-        self.agent_id, self.generation, self.queue = await self.service.connect(
-            self.token.raw_id, resume if isinstance(resume, str) else None)
+        try:
+            self.agent_id, self.generation, self.queue = await self.service.connect(
+                self.token.raw_id, resume if isinstance(resume, str) else None)
+        except TooManyAgents:
+            await self.ws.close(CLOSE_TOO_MANY, "Too many connections for this identity.")
+            return False
         settings = self.acs.settings
         servers = ice_servers(settings.turn_urls, settings.turn_secret, self.token.raw_id,
                               self.service.clock.now(), settings.turn_ttl_s)
@@ -110,6 +115,14 @@ class Connection:
         with contextlib.suppress(Exception):  # the socket may be closing already
             await self.send({"type": "token.expired"})
             await self.ws.close(CLOSE_TOKEN, "The token expired.")
+
+    @property
+    def current_token(self) -> comm_tokens.CommunicationToken | None:
+        return self.token
+
+    async def revoke(self, reason: str) -> None:
+        """The identity was deleted or disabled, or its tokens revoked (``OpenSockets.sweep``)."""
+        await self.ws.close(CLOSE_TOKEN, reason)
 
     async def reader(self) -> None:
         while True:
@@ -168,6 +181,8 @@ async def calling_socket(ws: WebSocket) -> None:
     connection = Connection(ws, ws.app.state.calling, ws.app.state.acs)
     if not await connection.handshake():
         return
+    sockets: OpenSockets = ws.app.state.sockets
+    sockets.add(connection)
     writer = asyncio.create_task(connection.writer())
     connection.watch_expiry()
     try:
@@ -175,6 +190,7 @@ async def calling_socket(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        sockets.discard(connection)
         if connection.expiry is not None:
             connection.expiry.cancel()
         writer.cancel()

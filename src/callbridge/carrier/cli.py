@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import sys
 from dataclasses import dataclass
@@ -88,18 +89,32 @@ def _defaults(base_url: str | None, ca_file: str | None) -> CarrierApi:
     return CarrierApi(base_url.rstrip("/"), ca_file)
 
 
-@click.group()
-@click.option("--base-url", default=None, help="the server running the carrier (default: var/demo.json's)")
-@click.option("--ca-file", default=None, help="CA certificate to trust (default: var/demo.json's)")
-@click.pass_context
-def phone(ctx: click.Context, base_url: str | None, ca_file: str | None) -> None:
-    """Drive the built-in carrier's virtual phones (a demo and test tool)."""
-    ctx.obj = (base_url, ca_file)
+CONNECTION = {"base_url": "the server running the carrier (default: var/demo.json's)",
+              "ca_file": "CA certificate to trust (default: var/demo.json's)"}
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Where to reach the carrier, given before the subcommand or after it: the later one wins (the subcommand's
+    options are read after the group's), then the environment, then var/demo.json."""
+    if value is not None and param.name is not None:
+        ctx.meta[f"phone.{param.name}"] = value
+
+
+def _connection_options(envvars: bool) -> list[click.Parameter]:
+    return [click.Option([f"--{name.replace('_', '-')}"], default=None, expose_value=False, callback=_remember,
+                         help=help_text, envvar=f"CALLBRIDGE_PHONE_{name.upper()}" if envvars else None,
+                         show_envvar=envvars)
+            for name, help_text in CONNECTION.items()]
+
+
+@click.group(params=_connection_options(envvars=True))
+def phone() -> None:
+    """Drive the built-in carrier's virtual phones (a demo and test tool). --base-url and --ca-file go before or
+    after the subcommand, or in CALLBRIDGE_PHONE_BASE_URL and CALLBRIDGE_PHONE_CA_FILE."""
 
 
 def _api(ctx: click.Context) -> CarrierApi:
-    base_url, ca_file = ctx.obj
-    return _defaults(base_url, ca_file)
+    return _defaults(ctx.meta.get("phone.base_url"), ctx.meta.get("phone.ca_file"))
 
 
 @phone.command("list")
@@ -150,7 +165,8 @@ for _action, _help in (("answer", "Answer the call ringing at NUMBER."),
 @click.argument("what")
 @click.pass_context
 def play(ctx: click.Context, number: str, what: str) -> None:
-    """What NUMBER sends: tone:<Hz>, silence, echo or wav:<path on the carrier's machine>."""
+    """What NUMBER sends: tone:<Hz>, silence, echo or wav:<name> (a 16-bit mono WAV file of the carrier's audio
+    directory, CALLBRIDGE_CARRIER_WAV_DIR: default var/wav)."""
     _api(ctx).act(number, "play", {"what": what})
 
 
@@ -208,12 +224,16 @@ def carrier(host: str, sip_port: int | None, trunk: str | None, phones_file: Pat
     """Run the built-in carrier alone: virtual phones on their own SIP port, a page and API over HTTPS."""
     import uvicorn
 
+    from callbridge.carrier.guard import Guards, is_loopback
     from callbridge.carrier.routes import demo_phones, phone_specs, standalone_app
     from callbridge.logs import configure
     from callbridge.server import tls_files
     from callbridge.sip.transport import Address
 
     settings = Settings()
+    if not is_loopback(host) and not settings.carrier_allow_remote:
+        fail(f"--host {host} is not a loopback address, and the carrier has no sign-in: whoever reaches it drives "
+             "its phones (CALLBRIDGE_CARRIER_ALLOW_REMOTE=true serves it anyway)")
     trunk_host, trunk_port = settings.sip_host, settings.sip_port
     if trunk:
         trunk_host, _, given_port = trunk.rpartition(":")
@@ -228,11 +248,20 @@ def carrier(host: str, sip_port: int | None, trunk: str | None, phones_file: Pat
     else:
         specs = demo_phones(settings.data_dir / "demo.json")
     configure(settings.log_level, settings.log_format)
+    if not is_loopback(host):
+        logging.getLogger("callbridge.carrier").warning(
+            "the carrier, which has no sign-in, is served on a network address: whoever reaches it drives its phones",
+            extra={"host": host})
     tls = tls_files(settings)
-    app = standalone_app(Address(trunk_host.strip("[]"), trunk_port, "UDP"), specs, host=host,
+    app = standalone_app(Address(trunk_host.strip("[]"), trunk_port, "UDP"), specs,
+                         Guards.of(settings, f"https://localhost:{port}"), host=host,
                          sip_port=sip_port or settings.carrier_port)
     click.echo(f"carrier: {len(specs)} phones on SIP udp:{host}:{sip_port or settings.carrier_port}, calling "
                f"{trunk_host}:{trunk_port}; page https://localhost:{port}/carrier"
                + (f" (CA {tls.ca_file})" if tls.ca_file else ""))
     uvicorn.run(app, host=host, port=port, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
                 log_config=None, access_log=False, timeout_graceful_shutdown=2)
+
+
+for _command in phone.commands.values():  # every subcommand takes the connection options too
+    _command.params.extend(_connection_options(envvars=False))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from callbridge.carrier.phone import AnswerMode, VirtualPhone
+from callbridge.logs import Throttled
 from callbridge.media.rtp_endpoint import PortRange
 from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.transport import Address
@@ -19,6 +20,7 @@ from callbridge.sip.useragent import UserAgent
 from callbridge.sip.useragent_incoming import IncomingSession
 
 log = logging.getLogger("callbridge.carrier")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class Carrier:
         try:
             await phone.offered(session)
         except Exception:
-            log.exception("a virtual phone failed to take a call", extra={"number": phone.number})
+            throttled.exception("a virtual phone failed to take a call", extra={"number": phone.number})
             if not session.answered:
                 session.decline(500, "Server Internal Error")
 

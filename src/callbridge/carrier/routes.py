@@ -2,8 +2,8 @@
 call's audio as WAV, a Server-Sent Events stream of their changes, and a plain HTML page on top of all that.
 
 A demo and test tool: served only when the carrier runs in this process (``carrier_enabled``, which
-``callbridge demo`` turns on) or by ``callbridge carrier`` alone; there is no sign-in, so it must not be enabled on
-a node others can reach. Not in the OpenAPI document (it is no part of the platform's API).
+``callbridge demo`` turns on) or by ``callbridge carrier`` alone; there is no sign-in, so it is served on loopback
+only and answers its own page only (``guard.py``). Not in the OpenAPI document (it is no part of the platform's API).
 """
 
 from __future__ import annotations
@@ -27,14 +27,18 @@ import numpy as np
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from callbridge.carrier.guard import ApiError, Guards, require_json
 from callbridge.carrier.network import Carrier, PhoneSpec
 from callbridge.carrier.phone import AnswerMode, PhoneBusy, PhoneState, VirtualPhone
+from callbridge.edge.json_body import JsonRejected, read_json
+from callbridge.logs import Throttled
 from callbridge.media.audio import rms
 from callbridge.media.g711 import SAMPLE_RATE
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent_events import ReinviteFailed
 
 log = logging.getLogger("callbridge.carrier")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 router = APIRouter(prefix="/carrier", tags=["carrier"], include_in_schema=False)
 
@@ -43,27 +47,22 @@ DTMF = re.compile(r"[0-9*#A-D]{1,32}")
 KEEP_ALIVE_S = 15.0  # a comment line on an idle event stream this often (proxies close silent connections)
 TICK_S = 1.0  # how often a stream looks at the level and digits of phones in a call
 QUEUE_SIZE = 64  # changes waiting for one stream client; the oldest go first (each change is a whole phone)
-MAX_CLIENTS = 32
 LEVEL_CHUNKS = 10  # the level is the RMS of the last 10 frames heard (200 ms)
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": {"code": self.code, "message": self.message}}, status_code=self.status)
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status,
+                        headers=exc.headers)
 
 
 class CarrierHub:
     """The carrier as the page sees it: each phone as JSON, what each plays, and the event streams' queues."""
 
-    def __init__(self, carrier: Carrier) -> None:
-        self.carrier = carrier
+    def __init__(self, carrier: Carrier, guards: Guards) -> None:
+        self.carrier, self.guards = carrier, guards
         self.playing: dict[str, str] = {}
         self.closed = asyncio.Event()
-        self._clients: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._clients: dict[asyncio.Queue[dict[str, Any]], str] = {}  # each stream's queue -> its address
         self._published: dict[str, dict[str, Any]] = {}
         carrier.on_change = self.publish
 
@@ -105,15 +104,24 @@ class CarrierHub:
             self.publish(phone)
         return data
 
-    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
-        if len(self._clients) >= MAX_CLIENTS:
-            raise ApiError(503, "TooManyListeners", f"At most {MAX_CLIENTS} event streams at a time.")
+    @property
+    def streams(self) -> int:
+        return len(self._clients)
+
+    def subscribe(self, client: str) -> asyncio.Queue[dict[str, Any]]:
+        """A queue of changes for a new event stream from ``client`` (an address), within the limits."""
+        limits, retry = self.guards.streams, {"Retry-After": "5"}
+        if sum(1 for address in self._clients.values() if address == client) >= limits.per_client:
+            raise ApiError(429, "TooManyStreams", f"At most {limits.per_client} event streams from one address: "
+                                                  "close a carrier page.", retry)
+        if len(self._clients) >= limits.total:
+            raise ApiError(503, "TooManyStreams", f"At most {limits.total} event streams at a time.", retry)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
-        self._clients.add(queue)
+        self._clients[queue] = client
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self._clients.discard(queue)
+        self._clients.pop(queue, None)
 
     def close(self) -> None:
         self.closed.set()
@@ -136,8 +144,8 @@ class CarrierHub:
             signal.signal(sig, handler)
 
 
-def attach(app: FastAPI, carrier: Carrier) -> CarrierHub:
-    hub = CarrierHub(carrier)
+def attach(app: FastAPI, carrier: Carrier, guards: Guards) -> CarrierHub:
+    hub = CarrierHub(carrier, guards)
     app.state.carrier, app.state.carrier_hub = carrier, hub
     hub.close_on_signals()
     return hub
@@ -173,8 +181,8 @@ def demo_phones(demo_json: Path) -> list[PhoneSpec]:
     return [PhoneSpec(number, name) for number, name in CUSTOMERS]
 
 
-def standalone_app(trunk: Address, phones: Iterable[PhoneSpec], *, host: str = "127.0.0.1", sip_port: int = 5070,
-                   transport: str = "UDP") -> FastAPI:
+def standalone_app(trunk: Address, phones: Iterable[PhoneSpec], guards: Guards, *, host: str = "127.0.0.1",
+                   sip_port: int = 5070, transport: str = "UDP") -> FastAPI:
     """The carrier alone (``callbridge carrier``): its SIP endpoint, and this page and API over HTTPS."""
     specs = list(phones)
 
@@ -182,7 +190,7 @@ def standalone_app(trunk: Address, phones: Iterable[PhoneSpec], *, host: str = "
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         carrier = Carrier(trunk, host=host, port=sip_port, transport=transport)
         await carrier.start(specs)
-        hub = attach(app, carrier)
+        hub = attach(app, carrier, guards)
         yield
         hub.close()
         await carrier.stop()
@@ -206,13 +214,12 @@ def _hub(request: Request) -> CarrierHub:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "InvalidJson", "The body is not JSON.") from None
+        body = read_json(await request.body())
+    except JsonRejected as exc:
+        raise ApiError(400, "InvalidJson", str(exc)) from None
+    if body is None:
+        return {}
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidJson", "The body is a JSON object.")
     return body
@@ -236,7 +243,7 @@ async def _dial(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> N
     except PhoneBusy:
         raise
     except Exception as exc:
-        log.warning("a virtual phone could not dial", extra={"number": phone.number, "error": repr(exc)})
+        throttled.warning("a virtual phone could not dial", extra={"number": phone.number, "error": repr(exc)})
         raise ApiError(502, "DialFailed", f"The call could not be placed: {exc}") from None
 
 
@@ -272,8 +279,9 @@ async def _reinvite(change: Callable[[], Awaitable[None]]) -> None:
 
 async def _play(hub: CarrierHub, phone: VirtualPhone, body: dict[str, Any]) -> None:
     what = _field(body, "what", "tone:440")
+    kind, _, name = what.partition(":")
     try:
-        phone.play(what)
+        phone.play(f"wav:{hub.guards.wav.resolve(name)}" if kind == "wav" else what)
     except ValueError as exc:
         raise ApiError(400, "BadRequest", str(exc)) from None
     hub.playing[phone.number] = what
@@ -312,7 +320,7 @@ async def list_phones(request: Request) -> Response:
     try:
         hub = _hub(request)
     except ApiError as exc:
-        return exc.response()
+        return error_response(exc)
     return JSONResponse({"phones": [hub.describe(p) for p in hub.carrier.phones.values()]})
 
 
@@ -322,22 +330,24 @@ async def get_phone(number: str, request: Request) -> Response:
         hub = _hub(request)
         return JSONResponse(hub.describe(hub.phone(number)))
     except ApiError as exc:
-        return exc.response()
+        return error_response(exc)
 
 
 @router.post("/api/phones/{number}/{action}")
 async def act(number: str, action: str, request: Request) -> Response:
     try:
         hub = _hub(request)
+        hub.guards.origin.check(request)
+        require_json(request)
         phone = hub.phone(number)
         handler = ACTIONS.get(action)
         if handler is None:
             raise ApiError(404, "UnknownAction", f"A phone can {', '.join(ACTIONS)}; not {action[:32]!r}.")
         await handler(hub, phone, await _body(request))
     except ApiError as exc:
-        return exc.response()
+        return error_response(exc)
     except PhoneBusy as exc:
-        return ApiError(409, "PhoneBusy", str(exc)).response()
+        return error_response(ApiError(409, "PhoneBusy", str(exc)))
     return JSONResponse(hub.publish_if_changed(phone))
 
 
@@ -349,7 +359,7 @@ async def recording(number: str, request: Request) -> Response:
         if not len(samples):
             raise ApiError(404, "NoRecording", f"{phone.number} has heard nothing yet.")
     except ApiError as exc:
-        return exc.response()
+        return error_response(exc)
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
         wav.setnchannels(1)
@@ -367,12 +377,15 @@ def _event(data: dict[str, Any]) -> str:
 @router.get("/api/events")
 async def events(request: Request) -> Response:
     """Every phone once, then each phone again whenever it changes (and each second while in a call whose level
-    or digits moved); a comment line after 15 s of quiet."""
+    or digits moved); a comment line after 15 s of quiet; the end after ``idle_s`` without a change (the browser's
+    EventSource reconnects after the ``retry`` it was given)."""
+    client = request.client.host if request.client else ""
     try:
         hub = _hub(request)
-        queue = hub.subscribe()
+        hub.guards.origin.check(request)
+        queue = hub.subscribe(client)
     except ApiError as exc:
-        return exc.response()
+        return error_response(exc)
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -382,8 +395,8 @@ async def events(request: Request) -> Response:
                 sent[phone.number] = hub.describe(phone)
                 frames.append(_event(sent[phone.number]))
             yield "".join(frames)
-            quiet_since = time.monotonic()
-            while not hub.closed.is_set():
+            quiet_since = changed = time.monotonic()
+            while not hub.closed.is_set() and time.monotonic() - changed < hub.guards.streams.idle_s:
                 try:
                     changes = [await asyncio.wait_for(queue.get(), TICK_S)]
                 except TimeoutError:
@@ -393,7 +406,7 @@ async def events(request: Request) -> Response:
                     sent[data["number"]] = data
                     yield _event(data)
                 if changes:
-                    quiet_since = time.monotonic()
+                    quiet_since = changed = time.monotonic()
                 elif time.monotonic() - quiet_since >= KEEP_ALIVE_S:
                     quiet_since = time.monotonic()
                     yield ": keep-alive\n\n"

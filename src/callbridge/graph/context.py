@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from callbridge.clock import Clock
 from callbridge.config import Settings
 from callbridge.graph.paging import PageTokens
-from callbridge.graph.throttle import TokenBuckets
+from callbridge.graph.throttle import GraphThrottle
 from callbridge.identity.keys import KeyRing
 from callbridge.store.db import Database
 
@@ -19,7 +19,7 @@ class GraphContext:
     clock: Clock
     ring: KeyRing
     pages: PageTokens
-    buckets: TokenBuckets
+    buckets: GraphThrottle
 
     @property
     def root(self) -> str:

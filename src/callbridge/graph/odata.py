@@ -214,6 +214,11 @@ class _Parser:
 def parse_filter(text: str) -> Node:
     if len(text) > 4096:
         raise ODataError("Invalid filter clause: the filter is too long.")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no store can compare it, no response can carry it
+            raise ODataError("Invalid filter clause: the filter holds text that is not valid Unicode.") from None
     return _Parser(text).parse()
 
 

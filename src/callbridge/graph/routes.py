@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Match
 
+from callbridge.edge.json_body import JsonRejected, read_json
 from callbridge.graph import calendar, chats, odata, schemas, users
 from callbridge.graph.auth import Caller, authenticate
 from callbridge.graph.context import GraphContext
@@ -41,7 +41,7 @@ async def _handle(request: Request, action: Action, *, writes: bool = False) -> 
     now = ctx.clock.now()
     try:
         caller = await authenticate(request.headers.get("authorization"), ctx.ring, ctx.settings.public_base_url, now)
-        wait = ctx.buckets.take(f"{caller.app_id}:{caller.tenant_id}", now)
+        wait = ctx.buckets.take(caller.app_id, caller.tenant_id, caller.user_id, now)
         if wait:
             raise throttled(wait)
         if writes:
@@ -65,10 +65,9 @@ def _error(exc: GraphError, request: Request, request_id: str, headers: dict[str
 
 
 async def _json(request: Request) -> Any:
-    raw = await request.body()
     try:
-        return json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        return read_json(await request.body())
+    except JsonRejected:
         raise bad_request("Unable to read JSON request payload. Please ensure Content-Type header is set and "
                           "payload is of valid JSON format.") from None
 

@@ -8,6 +8,7 @@ convertor ``tenant`` matches only these shapes, so the tenant routes at the root
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,14 @@ class TenantConvertor(Convertor[str]):
 
 register_url_convertor("tenant", TenantConvertor())
 PREFIX = "/{tenant:tenant}"  # the identity routers' prefix
+_IDENTITY_PATH = re.compile(f"^/{TENANT_SEGMENT}(/(?:oauth2|v2\\.0|discovery|adminconsent)(?:/.*)?)$")
+
+
+def route_template(path: str) -> str:
+    """An identity route's path with its tenant spelled ``/{tenant}`` (as its route template, the metrics and the
+    edge's ``http_body_limits`` name it); any other path unchanged."""
+    match = _IDENTITY_PATH.match(path)
+    return f"/{{tenant}}{match.group(1)}" if match else path
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import jwt
 from callbridge.identity.keys import KeyRing
 
 LEEWAY_S = 300  # clock skew allowed on nbf, as Entra allows
+LATEST_TIME = 253402300799  # 9999-12-31T23:59:59Z: a time claim past it is no time (datetime cannot hold it)
 
 
 class TokenInvalid(Exception):
@@ -88,14 +89,19 @@ def _header_kid(token: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
+def _is_time(value: Any) -> bool:
+    """A NumericDate (RFC 7519 section 2) that a datetime can hold: not a bool, not NaN or infinite, in range."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= LATEST_TIME
+
+
 def _check_times(claims: dict[str, Any], now: float, leeway: int) -> None:
     for name in ("exp", "iat"):
-        if not isinstance(claims.get(name), int | float):
-            raise TokenInvalid(f"claim {name} missing")
+        if not _is_time(claims.get(name)):
+            raise TokenInvalid(f"claim {name} missing or out of range")
     if claims["exp"] <= now:  # no leeway: a token is never used past its expiry
         raise TokenInvalid("expired")
     nbf = claims.get("nbf", claims["iat"])
-    if not isinstance(nbf, int | float) or nbf > now + leeway:
+    if not _is_time(nbf) or nbf > now + leeway:
         raise TokenInvalid("not yet valid")
 
 

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from callbridge.logs import Throttled
 from callbridge.media import bencode
 from callbridge.media.audio_sdp import Direction, direction_of
 from callbridge.media.errors import EngineRejected, MediaError, UnknownSession
@@ -24,6 +25,7 @@ from callbridge.media.rtpengine_process import RtpengineProcess
 from callbridge.tasks import cancelled
 
 log = logging.getLogger(__name__)
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 _COMMON: dict[str, bencode.Value] = {"replace": ["origin", "session-connection"]}
 _TOWARDS: dict[Side, dict[str, bencode.Value]] = {
@@ -146,7 +148,7 @@ class RtpengineGateway:
                 try:
                     packets = (await self.stats(session_id)).from_trunk
                 except MediaError as exc:
-                    log.warning("media query failed", extra={"session": session_id, "error": str(exc)})
+                    throttled.warning("media query failed", extra={"session": session_id, "error": str(exc)})
                     continue
                 if self._watch.observe(session_id, packets, loop.time(), trunk_sends=session.trunk_direction.sends):
                     for handler in self._handlers:

@@ -1,11 +1,19 @@
 """Runs an rtpengine daemon as a child process (tests, ``make demo``): userspace forwarding only, one interface, a
-port range, the ng control port on a free loopback port, in the foreground, logging to a file."""
+port range, the ng control port on a free loopback port, in the foreground, logging to a file.
+
+The ng protocol has no authentication, and this rtpengine listens for it on UDP or TCP addresses only (no UNIX
+socket): any process of this machine that finds the port can command every call's media (``delete`` cuts it). So
+the port is on loopback only, chosen at start, with no other control listener (no CLI, no HTTP); the working
+directory that names it is private to this account (0700, files 0600); and the deployment answers the rest: one
+host, container or network namespace for callbridge and its rtpengine, with no untrusted local processes
+(docs/security.md, "Media relay")."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
 import contextlib
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -13,6 +21,7 @@ from pathlib import Path
 from callbridge.media.errors import EngineUnavailable, MediaError
 from callbridge.media.ng import NgClient
 from callbridge.media.rtp_endpoint import PortRange
+from callbridge.private_files import PRIVATE_FILE, private_dir, write_private
 
 INSTALL_HINT = "install the Debian package rtpengine-daemon (scripts/system-deps.sh does it as root)"
 
@@ -43,9 +52,10 @@ def config_text(*, interface: str, ports: PortRange, ng_port: int, pidfile: Path
 
 class RtpengineProcess:
     def __init__(self, workdir: Path, *, interface: str = "127.0.0.1", ports: PortRange | None = None,
-                 binary: str = "rtpengine") -> None:
+                 binary: str = "rtpengine", ng_port: int = 0) -> None:
         self.workdir, self.interface, self.ports = workdir, interface, ports or PortRange(30_000, 30_999)
         self.binary = binary
+        self.fixed_ng_port = ng_port  # 0: a free loopback port chosen at each start
         self.ng_port = 0
         self.log_file = workdir / "rtpengine.log"
         self._process: asyncio.subprocess.Process | None = None
@@ -54,16 +64,21 @@ class RtpengineProcess:
         executable = shutil.which(self.binary)
         if executable is None:
             raise EngineUnavailable(f"the rtpengine binary ({self.binary}) is not installed: {INSTALL_HINT}")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.ng_port = free_udp_port()
+        private_dir(self.workdir)
+        self.ng_port = self.fixed_ng_port or free_udp_port()
         config = self.workdir / "rtpengine.conf"
-        config.write_text(config_text(interface=self.interface, ports=self.ports, ng_port=self.ng_port,
-                                      pidfile=self.workdir / "rtpengine.pid"))
-        with self.log_file.open("ab") as log:
+        write_private(config, config_text(interface=self.interface, ports=self.ports, ng_port=self.ng_port,
+                                          pidfile=self.workdir / "rtpengine.pid").encode())
+        log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        try:
             self._process = await asyncio.create_subprocess_exec(
                 executable, f"--config-file={config}", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
+        finally:
+            os.close(log)
         atexit.register(self._kill_at_exit)  # a parent that dies without stop() leaves no daemon holding ports
         await self._wait_ready(ready_within)
+        with contextlib.suppress(OSError):  # the pid file it wrote (uvloop's subprocesses take no umask)
+            (self.workdir / "rtpengine.pid").chmod(PRIVATE_FILE)
 
     async def _wait_ready(self, within: float) -> None:
         client = NgClient("127.0.0.1", self.ng_port, timeout=0.2, attempts=1)

@@ -27,12 +27,14 @@ from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.policy import PhoneCleared
 from callbridge.calling.protocol import CallCommand
 from callbridge.calling.service import CallingService
-from callbridge.media.errors import MediaError
+from callbridge.logs import Throttled
+from callbridge.media.errors import BadSdp, MediaError
 from callbridge.media.gateway import MediaGateway, Side
 from callbridge.pstn.inbound import CALLED_USER, InboundRoute, Refusal, TrunkLimits, called_number, judge_user
 from callbridge.pstn.legs import FromCall, FromPhone, Inbox
 from callbridge.pstn.screening import Screening
-from callbridge.sip.offer_answer import is_hold, with_direction
+from callbridge.sip.call_sdp import check_call_sdp
+from callbridge.sip.offer_answer import NotAcceptableHere, is_hold, with_direction
 from callbridge.sip.sdp import Attribute, Direction, SdpError, SessionDescription
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
@@ -42,11 +44,13 @@ from callbridge.sip.useragent_outgoing import OutgoingSession
 from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.pstn")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 # why a call to a user ended before an answer -> what the phone network hears
 _INBOUND_STATUS = {(603, 0): (603, "Decline"), (487, 0): (487, "Request Terminated")}
 
 
+WARN_AGENT = "callbridge"  # the warn-agent of Warning header fields (RFC 3261 section 20.43: a pseudonym)
 FAILOVER_STATUSES: Final = frozenset({408, 500, 503, 504})  # the trunk (not the phone) failed: try the next
 
 
@@ -85,7 +89,12 @@ class Bridge:
         task.add_done_callback(self._legs.discard)
 
     # -- use case 1: a call to a phone number -------------------------------------------------------------------
-    async def open_leg(self, cleared: PhoneCleared) -> str:
+    async def open_leg(self, cleared: PhoneCleared, offer: str | None) -> str:
+        try:
+            check_call_sdp(offer)
+        except NotAcceptableHere as exc:
+            reason = reasons.BAD_OFFER
+            raise CallError(reason.code, reason.sub_code, f"The offer cannot be taken: {exc.detail}.") from None
         leg = f"pstn-{uuid.uuid4().hex[:16]}"
         metrics.PHONE_LEGS.labels("out").inc()
         inbox = Inbox(self.calling.attach_leg(leg, cleared.callee_raw_id))
@@ -110,7 +119,7 @@ class Bridge:
                     try:
                         session = await self._invite(trunk, cleared, plain)
                     except ValueError as exc:  # a transport SIP does not listen on here (`admin trunk` warns)
-                        log.error("trunk unusable", extra={"leg": leg, "trunk": trunk.name, "why": str(exc)})
+                        throttled.error("trunk unusable", extra={"leg": leg, "trunk": trunk.name, "why": str(exc)})
                         continue
                     attempt = _Attempt(session, may_fail_over=n < len(trunks) - 1)
                     self.calling.note_trunk_call(call_id, attempt.session.call_id)
@@ -121,14 +130,15 @@ class Bridge:
                     self.limits.closed(trunk.id)
                 failure = trunk_failed
                 metrics.TRUNK_FAILOVERS.labels(trunk.name).inc()
-                log.warning("trunk failed the call: the next one is tried",
-                            extra={"leg": leg, "trunk": trunk.name, "status": failure.code})
+                throttled.warning("trunk failed the call: the next one is tried",
+                                  extra={"leg": leg, "trunk": trunk.name, "status": failure.code})
             await self._command(leg, "reject", call_id, failure)  # no trunk took it (or none was free)
-        except Exception:
-            log.exception("phone leg failed", extra={"leg": leg, "call_id": call_id})
-            await self._command(leg, "hang_up", call_id, reasons.TRUNK_BUSY)
+        except Exception as exc:
+            _leg_failed(exc, leg, call_id)
+            await self._give_up(leg, call_id, reasons.TRUNK_BUSY)
             if attempt is not None:
-                await attempt.session.hang_up()
+                with contextlib.suppress(Exception):  # the far end may be gone already
+                    await attempt.session.hang_up()
         finally:
             await self._close_leg(leg, inbox)
 
@@ -200,6 +210,7 @@ class Bridge:
 
     async def _answer_agent(self, leg: str, phone_answer: str) -> str:
         """The phone's answer through the gateway: the agent's answer, its own offer now settled to it."""
+        check_call_sdp(phone_answer)
         answer = await self.media.answer(leg, phone_answer, towards=Side.AGENT)
         self._agent_sdp[leg] = _settled_setup(self._agent_sdp[leg], answer)
         return answer
@@ -214,6 +225,11 @@ class Bridge:
         trunk = self.screening.admitted(session.call_id)
         if trunk is None:  # screened out meanwhile (it should not happen): refuse rather than guess
             return session.decline(503, "Service Unavailable")
+        try:  # before anything is allocated: one audio stream within limits, and no late offer
+            check_call_sdp(session.offer)
+        except NotAcceptableHere as exc:
+            log.info("INVITE refused: its offer", extra={"sip_call_id": session.call_id, "why": exc.detail})
+            return session.decline(exc.status, exc.reason_phrase, headers=(("Warning", exc.warning(WARN_AGENT)),))
         routed, callee_raw_id = await self._route(session, trunk)
         caller_number, caller_name = session.caller
         caller_raw_id = f"4:{caller_number or 'anonymous'}"
@@ -222,7 +238,7 @@ class Bridge:
             if callee_raw_id is not None:  # a number was called: the refused call is recorded
                 self.calling.record_refused(caller_raw_id, callee_raw_id, trunk.tenant_id, status, 0, session.call_id)
             return session.decline(status, routed.reason)
-        leg = f"pstn-{uuid.uuid4().hex[:16]}"
+        leg, call_id = f"pstn-{uuid.uuid4().hex[:16]}", ""
         metrics.PHONE_LEGS.labels("in").inc()
         inbox = Inbox(self.calling.attach_leg(leg, caller_raw_id))
         self.limits.opened(trunk.id)
@@ -234,12 +250,16 @@ class Bridge:
             self._calls[leg] = call_id
             inbox.listen_to(session.next_event)
             await self._inbound_events(leg, call_id, inbox, session)
-        except Exception:
-            log.exception("phone leg failed", extra={"leg": leg})
-            if not session.answered:
-                session.decline(500, "Server Internal Error")
-            else:
-                await session.hang_up()
+        except Exception as exc:
+            _leg_failed(exc, leg, call_id)
+            await self._give_up(leg, call_id, reasons.TRUNK_BUSY)
+            with contextlib.suppress(Exception):  # the INVITE may have its answer, or the dialog be gone
+                if not session.answered and isinstance(exc, BadSdp):
+                    session.decline(488, "Not Acceptable Here")  # the phone's offer is none the gateway can take
+                elif not session.answered:
+                    session.decline(503, "Service Unavailable")
+                else:
+                    await session.hang_up()
         finally:
             self.limits.closed(trunk.id)
             await self._close_leg(leg, inbox)
@@ -272,6 +292,7 @@ class Bridge:
                 session.ring()
                 rang = True
             elif frame["type"] == "call.sdp" and not session.answered:
+                check_call_sdp(frame["sdp"])
                 self._agent_sdp[leg] = frame["sdp"]
                 session.answer(await self.media.answer(leg, frame["sdp"], towards=Side.TRUNK))
             elif frame["type"] == "call.state" and frame["state"] == "Disconnected":
@@ -307,7 +328,7 @@ class Bridge:
         try:
             answer = await session.reinvite(plain)
         except ReinviteFailed as exc:
-            log.warning("the phone refused the re-INVITE", extra={"leg": leg, "status": exc.status})
+            throttled.warning("the phone refused the re-INVITE", extra={"leg": leg, "status": exc.status})
             return
         if answer:
             await self.media.answer(leg, answer, towards=Side.AGENT)
@@ -321,12 +342,12 @@ class Bridge:
         if not offer or _same_version(offer, session.remote_sdp):
             return session.accept_reinvite(session.local_sdp or "")
         try:
-            held = is_hold(SessionDescription.parse(offer))
+            held = is_hold(check_call_sdp(offer))
             await self.media.offer(leg, offer, towards=Side.AGENT)
             agent_answer = _directed(self._agent_sdp.get(leg, ""), Direction.RECVONLY if held else Direction.SENDRECV)
             answer = await self.media.answer(leg, agent_answer, towards=Side.TRUNK)
-        except (SdpError, MediaError) as exc:
-            log.warning("phone re-INVITE refused", extra={"leg": leg, "call_id": call_id, "why": str(exc)})
+        except (SdpError, MediaError, NotAcceptableHere) as exc:
+            throttled.warning("phone re-INVITE refused", extra={"leg": leg, "call_id": call_id, "why": str(exc)})
             return session.reject_reinvite(488)
         session.accept_reinvite(answer)
         await self._command(leg, "hold" if held else "resume", call_id)
@@ -337,11 +358,20 @@ class Bridge:
         except CallError as exc:  # the call moved on meanwhile (ended, answered elsewhere): nothing to do
             log.info("phone leg command not taken", extra={"leg": leg, "command": name, "why": str(exc)})
 
+    async def _give_up(self, leg: str, call_id: str, reason: EndReason) -> None:
+        """End the call from the phone leg's side, whatever it has come to: a refusal while the leg rings, else a
+        hang-up (nothing when the call has ended, or never started)."""
+        for name in ("reject", "hang_up"):
+            try:
+                return await self.calling.command(leg, CallCommand(name, call_id, reason))
+            except CallError:
+                continue
+
     def _dead_media(self, leg: str) -> None:
         """No RTP from the phone for the configured time: the call ends (410/301005), which hangs the phone up."""
         call_id = self._calls.get(leg)
         if call_id is not None:
-            log.warning("dead media on a phone leg", extra={"leg": leg, "call_id": call_id})
+            throttled.warning("dead media on a phone leg", extra={"leg": leg, "call_id": call_id})
             self._spawn(self._command(leg, "hang_up", call_id, reasons.MEDIA_LOST))
 
     async def _close_leg(self, leg: str, inbox: Inbox) -> None:
@@ -389,3 +419,14 @@ def _directed(sdp: str, direction: Direction) -> str:
         return str(with_direction(SessionDescription.parse(sdp), direction))
     except SdpError:
         return sdp
+
+
+def _leg_failed(exc: Exception, leg: str, call_id: str) -> None:
+    """One line for a leg that failed inside callbridge, from its ``except`` block: a warning when media or an SDP
+    was refused (the gateway down or refusing, an offer or answer out of bounds), a traceback only for anything
+    else (a bug). Both throttled: a peer can repeat them at will."""
+    extra = {"leg": leg, "call_id": call_id, "why": str(exc)[:200]}
+    if isinstance(exc, MediaError | SdpError | NotAcceptableHere):
+        throttled.warning("phone leg failed: media refused", extra=extra)
+    else:
+        throttled.exception("phone leg failed: a bug", extra=extra)

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from callbridge.logs import Throttled
 from callbridge.pstn.inbound import ENABLED_TRUNKS, TrunkLimits, trunks_for
 from callbridge.pstn.trunks import ha1_lookup
 from callbridge.sip.digest import DigestVerifier
@@ -30,6 +31,7 @@ from callbridge.sip.useragent_events import Screening as Verdict
 from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.pstn")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 MAX_REMEMBERED = 10_000
 MAX_SOURCES = 4_096  # sources whose trunks are kept per snapshot (an address scan only empties the cache)
@@ -65,7 +67,7 @@ class Screening:
             try:
                 await self.refresh()
             except Exception:  # keep the last snapshot; the database may be back next time
-                log.exception("trunks not refreshed")
+                throttled.exception("trunks not refreshed")
 
     @property
     def trunks(self) -> list[Any]:
@@ -83,7 +85,7 @@ class Screening:
     def screen(self, request: Request, source: Address) -> Verdict:
         candidates = self._trunks_for(source.host)
         if not candidates:
-            log.warning("INVITE from a source no trunk lists", extra={"source": source.host})
+            throttled.warning("INVITE from a source no trunk lists", extra={"source": source.host})
             return DROP if self.unlisted == "drop" else Respond(403, "Forbidden")
         trunk = candidates[0]
         if trunk.inbound_ha1_md5:

@@ -39,7 +39,7 @@ def media_gateway(settings: Settings) -> MediaGateway:
         engine = "rtpengine" if shutil.which("rtpengine") else "aiortc"
     if engine == "rtpengine":
         process = RtpengineProcess(settings.data_dir / "rtpengine", interface=settings.media_address,
-                                   ports=config.ports)
+                                   ports=config.ports, ng_port=settings.rtpengine_ng_port)
         return RtpengineGateway(config, process=process)
     if engine == "aiortc":
         return AiortcGateway(config)

@@ -15,6 +15,7 @@ import ssl
 import time
 from collections.abc import Callable
 
+from callbridge.logs import Throttled
 from callbridge.sip.alarm import Alarm
 from callbridge.sip.message import Message, Request, Response
 from callbridge.sip.transaction import (
@@ -34,6 +35,7 @@ from callbridge.sip.transaction_tables import TimerSettings
 from callbridge.sip.transport import Address, SipTransport, TransportLimits
 
 log = logging.getLogger("callbridge.sip")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 TuEvent = RequestReceived | ResponseReceived | Timeout | TransportFailed | Terminated
 OnEvent = Callable[[TuEvent], None]
@@ -93,7 +95,7 @@ class Endpoint:
                 try:
                     self.on_event(item)
                 except Exception:  # one failing handler must not stop the others
-                    log.exception("sip event handler failed", extra={"event": type(item).__name__})
+                    throttled.exception("sip event handler failed", extra={"event": type(item).__name__})
         for item in failed:
             self._transport_error(item)
         self._alarm.arm(self.layer.next_deadline())
@@ -104,7 +106,7 @@ class Endpoint:
             try:
                 self.transport.send_datagram(bytes(item.message), item.destination)
             except OSError as exc:
-                log.warning("sip send failed", extra={"destination": str(item.destination), "error": str(exc)})
+                throttled.warning("sip send failed", extra={"destination": str(item.destination), "error": str(exc)})
                 failed.append(item)
             return
         task = asyncio.create_task(self._send(item))
@@ -115,7 +117,7 @@ class Endpoint:
         try:
             await self.transport.send(bytes(item.message), item.destination)
         except (OSError, TimeoutError) as exc:
-            log.warning("sip send failed", extra={"destination": str(item.destination), "error": str(exc)})
+            throttled.warning("sip send failed", extra={"destination": str(item.destination), "error": str(exc)})
             self._transport_error(item)
 
     def _transport_error(self, item: Transmit) -> None:
@@ -126,5 +128,5 @@ class Endpoint:
         try:
             self._dispatch(self.layer.on_timer(self.clock()))
         except Exception:  # a timer must never stop the others
-            log.exception("sip timer failed")
+            throttled.exception("sip timer failed")
             self._alarm.arm(self.layer.next_deadline())

@@ -43,15 +43,21 @@ _DIRECTIONS = frozenset(direction.value for direction in Direction)
 
 
 class NotAcceptableHere(Exception):
-    """No media stream of the offer (or answer) is usable: answered with a SIP 488 and Warning 305."""
+    """No media stream of the offer (or answer) is usable: answered with a SIP 488 and a Warning (305 unless
+    said otherwise)."""
 
     status = 488
     reason_phrase = "Not Acceptable Here"
-    warning_code = 305  # RFC 3261 section 20.43: Incompatible media format
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, warning_code: int = 305) -> None:
         self.detail = detail
+        self.warning_code = warning_code  # RFC 3261 section 20.43: 305 Incompatible media format, 304, 399...
         super().__init__(f"488 Not Acceptable Here: {detail}")
+
+    def warning(self, agent: str) -> str:
+        """The Warning header field's value: ``code agent "text"`` (RFC 3261 section 20.43)."""
+        text = self.detail.replace("\\", "").replace('"', "'")
+        return f'{self.warning_code} {agent} "{text}"'
 
 
 class Role(Enum):

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
 
+from callbridge.logs import Throttled
 from callbridge.sip.errors import DEFAULT_LIMITS, Limits, SipParseError
 from callbridge.sip.fields import Via
 from callbridge.sip.framing import KeepAlive, StreamFramer
@@ -37,6 +38,7 @@ from callbridge.sip.message import Message, Request, Response, parse
 from callbridge.sip.responses import error_response
 
 log = logging.getLogger("callbridge.sip")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 RELIABLE: Final = frozenset({"TCP", "TLS"})
 DEFAULT_PORTS: Final = {"UDP": 5060, "TCP": 5060, "TLS": 5061}
@@ -134,10 +136,10 @@ class _Datagrams(asyncio.DatagramProtocol):
         try:
             self._owner._datagram(data, source)
         except Exception:  # never let one datagram stop the socket
-            log.exception("sip datagram handling failed", extra={"source": str(source)})
+            throttled.exception("sip datagram handling failed", extra={"source": str(source)})
 
     def error_received(self, exc: Exception) -> None:
-        log.warning("sip udp error", extra={"error": str(exc)})
+        throttled.warning("sip udp error", extra={"error": str(exc)})
 
 
 class _Connection(asyncio.Protocol):
@@ -168,7 +170,7 @@ class _Connection(asyncio.Protocol):
                 self.last_active = now
                 self._framed(item)
         except Exception:  # a bug must cost this connection at most
-            log.exception("sip stream handling failed", extra={"source": str(self.peer)})
+            throttled.exception("sip stream handling failed", extra={"source": str(self.peer)})
             self.close()
         if self.framer.broken:
             self.close()
@@ -197,7 +199,7 @@ class _Connection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             raise ConnectionError(f"connection to {self.peer} is closed")
         if self.transport.get_write_buffer_size() + len(data) > self._owner.limits.max_write_buffer:
-            log.warning("sip peer not reading, connection closed", extra={"peer": str(self.peer)})
+            throttled.warning("sip peer not reading, connection closed", extra={"peer": str(self.peer)})
             self.close()
             raise ConnectionError(f"write buffer to {self.peer} full")
         self.last_active = asyncio.get_running_loop().time()
@@ -318,7 +320,7 @@ class SipTransport:
     # -- receiving ----------------------------------------------------------------------------------------------
     def _datagram(self, data: bytes, source: Address) -> None:
         if len(data) > self.limits.max_datagram:
-            log.warning("sip datagram too large, dropped", extra={"source": str(source), "size": len(data)})
+            throttled.warning("sip datagram too large, dropped", extra={"source": str(source), "size": len(data)})
             return
         if not data.strip(b"\r\n\x00"):
             return  # a keep-alive (RFC 5626 4.4.2 uses STUN on UDP; CRLFs are common too)
@@ -336,7 +338,7 @@ class SipTransport:
     def _refuse(self, err: SipParseError, source: Address, reply: Callable[[bytes], None]) -> None:
         """A message that failed to parse: answer it statelessly when it can be answered, else drop it."""
         response = error_response(err)
-        log.warning(
+        throttled.warning(
             "sip message refused",
             extra={"source": str(source), "status": err.status, "reason": err.reason, "answered": response is not None},
         )
@@ -353,12 +355,13 @@ class SipTransport:
             try:
                 message = stamp_received(message, source)
             except SipParseError as err:
-                log.warning("sip request with a bad Via, dropped", extra={"source": str(source), "reason": str(err)})
+                throttled.warning("sip request with a bad Via, dropped",
+                                  extra={"source": str(source), "reason": str(err)})
                 return
         try:
             self._on_message(message, source)
         except Exception:  # the layers above must not take the transport down
-            log.exception("sip message handler failed", extra={"source": str(source)})
+            throttled.exception("sip message handler failed", extra={"source": str(source)})
 
     # -- the connection registry --------------------------------------------------------------------------------
     def _connected(self, connection: _Connection) -> None:
@@ -373,7 +376,7 @@ class SipTransport:
         if len(self._connections) >= self.limits.max_connections or (
             from_peer >= self.limits.max_connections_per_source
         ):
-            log.warning("sip connection refused: too many", extra={"peer": str(peer), "from_peer": from_peer})
+            throttled.warning("sip connection refused: too many", extra={"peer": str(peer), "from_peer": from_peer})
             return False
         return True
 

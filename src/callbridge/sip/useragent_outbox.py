@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from callbridge.logs import Throttled
 from callbridge.sip.alarm import Alarm
 from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.message import Message, Request, Response
@@ -28,6 +29,7 @@ from callbridge.sip.transaction_layer import UnknownTransaction
 from callbridge.sip.transport import Address
 
 log = logging.getLogger("callbridge.sip")
+throttled = Throttled(log)  # for what others can repeat at will: one line a minute per kind
 
 OnResponse = Callable[[Response, bool], None]  # (response, made locally)
 ClientEvent = ResponseReceived | Timeout | TransportFailed | Terminated
@@ -146,7 +148,7 @@ class Schedule:
             try:
                 owner.on_timer(now)
             except Exception:  # one failing owner must not stop the others
-                log.exception("sip user agent timer failed")
+                throttled.exception("sip user agent timer failed")
             self.file(owner)
 
     async def close(self) -> None:

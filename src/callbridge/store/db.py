@@ -12,20 +12,32 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Executable, Row, Select, event
 from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import PoolProxiedConnection, StaticPool
+
+from callbridge.private_files import PRIVATE_FILE, private_file, tighten
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """A SQLite database file is made 0600 before SQLite opens it (its -wal and -shm files take its mode)."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:") and Path(database).parent.is_dir():
+        private_file(Path(database))
+        for suffix in ("-wal", "-shm", "-journal"):
+            tighten(Path(database + suffix), PRIVATE_FILE)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -30,7 +30,7 @@ const ANSWER_TIMEOUT_MS = 10 * 1000;
 const WELCOME_TIMEOUT_MS = 15 * 1000;
 const GATHERING_TIMEOUT_MS = 2000;
 const EARLY_FRAME_MS = 5000;
-const CLOSE_CODES = { 4000: 400, 4001: 401, 4008: 429 };
+const CLOSE_CODES = { 4000: 400, 4001: 401, 4008: 429, 4029: 429 };
 const LOST_SOCKET = Object.freeze({ code: 0, subCode: 4521 }); // what the service records for a leg whose agent went
 const DTMF_TONES = {
   Num0: '0', Num1: '1', Num2: '2', Num3: '3', Num4: '4', Num5: '5', Num6: '6', Num7: '7', Num8: '8', Num9: '9',
