@@ -6,6 +6,8 @@ LOCK := requirements.lock
 LOCK_TOOL ?= /tmp/callbridge-lock-tool
 LOCK_ARGS ?=
 
+NODE_DIR := tests/interop/node
+
 .PHONY: install system-deps demo test lint bench clean lock
 
 system-deps:
@@ -19,6 +21,11 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
+# The Node relying parties of the interop tests (MSAL for Node, openid-client), exactly as the lock file pins them.
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
 # Refresh the lock after a change of pyproject.toml's dependencies: pins already in it stay unless LOCK_ARGS says
 # otherwise (LOCK_ARGS=--upgrade, or --upgrade-package NAME). pip-tools runs from a venv of its own, not the project's.
 lock:
@@ -27,7 +34,7 @@ lock:
 		--allow-unsafe --no-emit-index-url --no-emit-trusted-host --no-emit-find-links --no-header $(LOCK_ARGS) \
 		-o $(LOCK) pyproject.toml
 
-install: system-deps $(VENV)/.installed
+install: system-deps $(VENV)/.installed $(NODE_DIR)/node_modules/.installed
 
 # Microsoft's JavaScript communication identity client, for its interop test: the lock's exact versions.
 NODE_ACS := tests/interop/node-acs
@@ -59,4 +66,4 @@ bench: install
 	$(PY) -m bench.sip_calls
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules

@@ -161,7 +161,7 @@ async def communication_tokens(server: Server, info: dict[str, Any], people: lis
 
     async def one(c: httpx.AsyncClient, user: BenchUser) -> None:
         async with gate:
-            r = await c.post(f"/login/{tenant['id']}/oauth2/v2.0/token", data={
+            r = await c.post(f"/{tenant['id']}/oauth2/v2.0/token", data={
                 "grant_type": "password", "client_id": client_id, "username": user.upn, "password": user.password,
                 "scope": TEAMS_SCOPES})
             r.raise_for_status()

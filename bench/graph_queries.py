@@ -80,7 +80,7 @@ def token(server: Server, info: dict[str, Any]) -> str:
     tenant = info["tenants"][0]
     alice = tenant["users"][1]
     with httpx.Client(verify=server.ssl_context, timeout=30) as c:
-        r = c.post(f"{server.base_url}/login/{tenant['id']}/oauth2/v2.0/token", data={
+        r = c.post(f"{server.base_url}/{tenant['id']}/oauth2/v2.0/token", data={
             "grant_type": "password", "client_id": info["app"]["client_id"], "username": alice["upn"],
             "password": alice["password"], "scope": "User.ReadBasic.All Calendars.Read"})
         r.raise_for_status()

@@ -64,7 +64,7 @@ def organisation_tokens(server: Server, info: dict[str, Any], how_many: int) -> 
     bodies = []
     with httpx.Client(base_url=server.base_url, verify=server.ssl_context, timeout=30) as c:
         for user in tenant["users"][:how_many]:
-            r = c.post(f"/login/{tenant['id']}/oauth2/v2.0/token", data={
+            r = c.post(f"/{tenant['id']}/oauth2/v2.0/token", data={
                 "grant_type": "password", "client_id": client_id, "username": user["upn"],
                 "password": user["password"], "scope": TEAMS_SCOPES})
             r.raise_for_status()

@@ -3,7 +3,7 @@
 # the browser tests (driven by playwright from the venv; no browser is ever downloaded).
 # rtpengine (rtpengine-daemon) for the media gateway's tests and the demo, which run their own daemon.
 # sipp (sip-tester) for the SIP stack's interop test; baresip, a real phone, for the phone side's interop tests.
-# npm (with Node.js) for the JavaScript clients' interop tests.
+# Node.js (20 or later) and npm for the JavaScript clients' interop tests (tests/interop/node, node-acs).
 # Installs only what is missing, and only as root; otherwise says what to install.
 set -euo pipefail
 
@@ -14,6 +14,7 @@ command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v baresip >/dev/null || missing+=(baresip)
+command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -72,7 +72,7 @@ class Demo:
         if client_secret:
             form["client_secret"] = self.info["app"]["client_secret"]
         with self.client() as c:
-            r = c.post(f"/login/{user['tenant_id']}/oauth2/v2.0/token", data=form)
+            r = c.post(f"/{user['tenant_id']}/oauth2/v2.0/token", data=form)
         assert r.status_code == 200, r.text
         return dict(r.json())
 
@@ -103,7 +103,7 @@ class Demo:
     def app_graph(self, tenant: str) -> httpx.Client:
         """A client of the directory API holding the app's own (client credentials) token in ``tenant``."""
         with self.client() as c:
-            r = c.post(f"/login/{self.tenant(tenant)['id']}/oauth2/v2.0/token", data={
+            r = c.post(f"/{self.tenant(tenant)['id']}/oauth2/v2.0/token", data={
                 "grant_type": "client_credentials", "client_id": self.client_id,
                 "client_secret": self.info["app"]["client_secret"], "scope": "https://graph.microsoft.com/.default"})
         return httpx.Client(base_url=f"{self.base_url}/graph/v1.0", timeout=30,
@@ -132,7 +132,7 @@ class Demo:
         user = self.user(who)
         now = int(time.time())
         claims = {"aud": "1fd5118e-2576-4263-8130-9503064c837a",
-                  "iss": f"{self.base_url}/login/{user['tenant_id']}/v2.0", "iat": now, "nbf": now,
+                  "iss": f"{self.base_url}/{user['tenant_id']}/v2.0", "iat": now, "nbf": now,
                   "exp": now + 3600, "appid": self.client_id, "azp": self.client_id, "oid": user["id"],
                   "tid": user["tenant_id"], "scp": "Teams.ManageCalls Teams.ManageChats", "ver": "2.0",
                   "name": user["display_name"], "preferred_username": user["upn"]}

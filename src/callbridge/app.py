@@ -25,6 +25,7 @@ from callbridge.config import Settings
 from callbridge.edge.bodies import BodyLimits
 from callbridge.edge.headers import SecurityHeaders
 from callbridge.graph.routes import router as graph_router
+from callbridge.graph.userinfo import router as userinfo_router
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
 from callbridge.logs import Throttled
@@ -91,7 +92,8 @@ def _attach(app: FastAPI, platform: Platform) -> None:
 
 def _routes(app: FastAPI, settings: Settings) -> None:
     """Every context's routes, the carrier's where it runs, and the operations endpoints."""
-    for router in (identity_router, admin_consent_router, acs_router, graph_router, calling_router, web_router):
+    for router in (identity_router, admin_consent_router, acs_router, graph_router, userinfo_router, calling_router,
+                   web_router):
         app.include_router(router)
     app.state.carrier_served = carrier_served(settings)
     if app.state.carrier_served:  # a demo and test tool without sign-in: only where it runs

@@ -48,8 +48,9 @@ class Settings(BaseSettings):
 
     # the HTTP edge (what every request meets before a route)
     http_body_limit_bytes: int = 1024 * 1024  # request bodies on paths no prefix of http_body_limits names
-    http_body_limits: dict[str, int] = {"/identities": 64 * 1024, "/teamsUser/": 64 * 1024,  # ACS, at the root
-                                        "/carrier/api/": 64 * 1024, "/login/": 32 * 1024}
+    # ACS at the root; "/{tenant}/" names the identity provider's routes, whose first segment is the tenant
+    http_body_limits: dict[str, int] = {"/identities": 64 * 1024, "/teamsUser/": 64 * 1024,
+                                        "/carrier/api/": 64 * 1024, "/{tenant}/": 32 * 1024}
     http_header_timeout_s: float = 10.0  # a request head must arrive within this of the connection or last answer
     http_max_connections: int = 10_000  # open HTTP connections in all; one more is closed at once
     http_max_connections_per_address: int = 256  # open HTTP connections from one client address

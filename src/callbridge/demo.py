@@ -179,7 +179,7 @@ async def _seed_calendar(s: AsyncSession, settings: Settings, client_id: str, al
 def _describe_tenant(base: str, tenant: Tenant, members: list[User], people: list[DemoUser]) -> dict[str, Any]:
     return {
         "id": tenant.id, "name": tenant.display_name, "domain": tenants.default_domain(tenant),
-        "authority": f"{base}/login/{tenant.id}",
+        "authority": f"{base}/{tenant.id}",
         "users": [{"id": u.id, "upn": u.user_principal_name, "password": p.password, "display_name": u.display_name,
                    "phone_number": u.phone_number, "licences": u.licence_skus, "admin": u.is_tenant_admin}
                   for u, p in zip(members, people, strict=True)],
@@ -212,7 +212,7 @@ def summary(info: dict[str, Any], path: Path) -> str:
         "callbridge demo",
         f"  base URL         {info['base_url']}",
         f"  CA certificate   {info['ca_file']}",
-        f"  sign-in (OIDC)   {info['base_url']}/login/organizations/v2.0/.well-known/openid-configuration",
+        f"  sign-in (OIDC)   {info['base_url']}/organizations/v2.0/.well-known/openid-configuration",
         f"  token exchange   {info['communication']['endpoint']}/teamsUser/:exchangeAccessToken",
         f"  directory        {info['graph_base_url']}/users",
         f"  calling          {info['base_url'].replace('https://', 'wss://')}/calling/ws",

@@ -71,7 +71,7 @@ def peak_rss_kib(*, reset: bool = False) -> int:
 def _paths(demo: Demo) -> dict[str, str]:
     tenant = demo.user("alice")["tenant_id"]
     return {"acs": "/identities?api-version=2023-10-01", "graph": "/graph/v1.0/me/events",
-            "login": f"/login/{tenant}/oauth2/v2.0/token", "carrier": "/carrier/api/phones/x/dial"}
+            "login": f"/{tenant}/oauth2/v2.0/token", "carrier": "/carrier/api/phones/x/dial"}
 
 
 def _family_shape(family: str, body: bytes) -> None:

@@ -108,7 +108,7 @@ def test_bad_organisation_tokens_refused(demo: Demo, case: str) -> None:
         "wrong_audience": {"aud": "someone-else"},
         "graph_audience": {"aud": "00000003-0000-0000-c000-000000000000"},
         "wrong_issuer": {"iss": "https://login.microsoftonline.com/x/v2.0"},
-        "issuer_of_other_tenant": {"iss": f"{demo.base_url}/login/{other_tid}/v2.0"},
+        "issuer_of_other_tenant": {"iss": f"{demo.base_url}/{other_tid}/v2.0"},
     }
     if case == "empty":
         token = ""
@@ -236,5 +236,5 @@ def test_health_and_metrics(demo: Demo) -> None:
         assert c.get("/healthz").json()["status"] == "ok"
         demo.password_token("alice", TEAMS_SCOPES)
         text = c.get("/metrics").text
-    assert 'callbridge_http_requests_total{method="POST",route="/login/{tenant}/oauth2/v2.0/token",status="200"}' \
+    assert 'callbridge_http_requests_total{method="POST",route="/{tenant}/oauth2/v2.0/token",status="200"}' \
         in text

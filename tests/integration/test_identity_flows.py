@@ -74,30 +74,30 @@ def test_discovery_for_every_tenant_spelling(demo: Demo, segment: str) -> None:
     fabrikam = demo.tenant("Fabrikam")
     value = {"tenant_id": fabrikam["id"], "domain": fabrikam["domain"].upper()}.get(segment, segment)
     with demo.client() as c:
-        doc = c.get(f"/login/{value}/v2.0/.well-known/openid-configuration").json()
+        doc = c.get(f"/{value}/v2.0/.well-known/openid-configuration").json()
         keys = c.get(doc["jwks_uri"].removeprefix(demo.base_url)).json()["keys"]
     expected_tid = fabrikam["id"] if segment in ("tenant_id", "domain") else "{tenantid}"
-    assert doc["issuer"] == f"{demo.base_url}/login/{expected_tid}/v2.0"
-    assert doc["token_endpoint"] == f"{demo.base_url}/login/{value}/oauth2/v2.0/token"
+    assert doc["issuer"] == f"{demo.base_url}/{expected_tid}/v2.0"
+    assert doc["token_endpoint"] == f"{demo.base_url}/{value}/oauth2/v2.0/token"
     assert "S256" in doc["code_challenge_methods_supported"]
     assert keys and all(k["kty"] == "RSA" and k["alg"] == "RS256" and k["kid"] for k in keys)
 
 
 def test_unknown_tenant_is_an_oauth_error(demo: Demo) -> None:
     with demo.client() as c:
-        r = c.get("/login/nowhere.example/v2.0/.well-known/openid-configuration")
+        r = c.get("/nowhere.example/v2.0/.well-known/openid-configuration")
     assert r.status_code == 400 and r.json()["error"] == "invalid_tenant" and r.json()["error_codes"] == [90002]
 
 
 def test_tokens_verify_against_published_jwks(demo: Demo) -> None:
     body = demo.password_token("alice", TEAMS_SCOPES)
     with demo.client() as c:
-        keys = c.get(f"/login/{demo.user('alice')['tenant_id']}/discovery/v2.0/keys").json()["keys"]
+        keys = c.get(f"/{demo.user('alice')['tenant_id']}/discovery/v2.0/keys").json()["keys"]
     kid = jwt.get_unverified_header(body["access_token"])["kid"]
     key = jwt.PyJWK(next(k for k in keys if k["kid"] == kid))
     claims = jwt.decode(body["access_token"], key.key, algorithms=["RS256"],
                         audience="1fd5118e-2576-4263-8130-9503064c837a",
-                        issuer=f"{demo.base_url}/login/{demo.user('alice')['tenant_id']}/v2.0")
+                        issuer=f"{demo.base_url}/{demo.user('alice')['tenant_id']}/v2.0")
     assert claims["scp"] == "Teams.ManageCalls Teams.ManageChats"
     assert claims["appid"] == claims["azp"] == demo.client_id
     assert claims["oid"] == demo.user("alice")["id"] and claims["name"] == "Alice Smith"
@@ -171,7 +171,7 @@ def test_redirect_uri_tricks_get_the_error_page_never_a_redirect(demo: Demo, red
     assert r.status_code == 400 and "location" not in r.headers
     assert "Redirect URI mismatch" in r.text and "AADSTS50011" in r.text
     with demo.client() as c:
-        consent = c.get(f"/login/{demo.tenant('Fabrikam')['id']}/adminconsent",
+        consent = c.get(f"/{demo.tenant('Fabrikam')['id']}/adminconsent",
                         params={"client_id": demo.client_id, "redirect_uri": redirect_uri})
     assert consent.status_code == 400 and "location" not in consent.headers and "is not registered" in consent.text
 
@@ -189,7 +189,7 @@ def test_loopback_redirect_on_any_port_and_redeemed_on_the_same(demo: Demo) -> N
 
 def test_unknown_client_is_a_page(demo: Demo) -> None:
     with demo.client() as c:
-        r = c.get("/login/common/oauth2/v2.0/authorize", params={
+        r = c.get("/common/oauth2/v2.0/authorize", params={
             "client_id": "33333333-3333-3333-3333-333333333333", "response_type": "code",
             "redirect_uri": REDIRECT, "scope": "User.Read"})
     assert r.status_code == 400 and "was not found" in r.text
@@ -208,11 +208,11 @@ def test_user_of_another_tenant_refused_at_tenant_authority(demo: Demo) -> None:
 
 
 def test_organizations_authority_admits_any_tenant(demo: Demo) -> None:
-    browser = Browser(demo, f"{demo.base_url}/login/organizations")
+    browser = Browser(demo, f"{demo.base_url}/organizations")
     code = browser.code_from(browser.sign_in(browser.authorize("User.Read openid"), "nina"))
     claims = _claims(browser.redeem(code).json()["id_token"])
     assert claims["tid"] == demo.tenant("Northwind")["id"]
-    assert claims["iss"] == f"{demo.base_url}/login/{claims['tid']}/v2.0"
+    assert claims["iss"] == f"{demo.base_url}/{claims['tid']}/v2.0"
 
 
 def test_consent_page_then_grant_then_no_page(demo: Demo) -> None:
@@ -242,7 +242,7 @@ def test_prompt_none_without_session(demo: Demo) -> None:
 def test_password_grant_without_consent_is_consent_required(demo: Demo) -> None:
     user = demo.user("lidia")
     with demo.client() as c:
-        r = c.post(f"/login/{user['tenant_id']}/oauth2/v2.0/token", data={
+        r = c.post(f"/{user['tenant_id']}/oauth2/v2.0/token", data={
             "grant_type": "password", "client_id": demo.client_id, "username": user["upn"],
             "password": user["password"], "scope": "Presence.Read"})
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant" and r.json()["error_codes"] == [65001]
@@ -254,7 +254,7 @@ def test_refresh_token_rotation_and_replay_detection(demo: Demo) -> None:
 
     def refresh(token: str, scope: str = "User.Read") -> httpx.Response:
         with demo.client() as c:
-            return c.post(f"/login/{tenant}/oauth2/v2.0/token", data={
+            return c.post(f"/{tenant}/oauth2/v2.0/token", data={
                 "grant_type": "refresh_token", "client_id": demo.client_id, "refresh_token": token, "scope": scope})
 
     second = refresh(first["refresh_token"])
@@ -273,12 +273,12 @@ def test_client_credentials(demo: Demo) -> None:
     form = {"grant_type": "client_credentials", "client_id": demo.client_id,
             "client_secret": demo.info["app"]["client_secret"], "scope": "https://graph.microsoft.com/.default"}
     with demo.client() as c:
-        ok = c.post(f"/login/{tenant}/oauth2/v2.0/token", data=form)
-        basic = c.post(f"/login/{tenant}/oauth2/v2.0/token", auth=(demo.client_id, form["client_secret"]),
+        ok = c.post(f"/{tenant}/oauth2/v2.0/token", data=form)
+        basic = c.post(f"/{tenant}/oauth2/v2.0/token", auth=(demo.client_id, form["client_secret"]),
                        data={k: v for k, v in form.items() if k != "client_secret"})
-        wrong = c.post(f"/login/{tenant}/oauth2/v2.0/token", data={**form, "client_secret": "nope"})
-        common = c.post("/login/common/oauth2/v2.0/token", data=form)
-        not_default = c.post(f"/login/{tenant}/oauth2/v2.0/token", data={**form, "scope": "User.Read"})
+        wrong = c.post(f"/{tenant}/oauth2/v2.0/token", data={**form, "client_secret": "nope"})
+        common = c.post("/common/oauth2/v2.0/token", data=form)
+        not_default = c.post(f"/{tenant}/oauth2/v2.0/token", data={**form, "scope": "User.Read"})
     claims = _claims(ok.json()["access_token"])
     assert claims["roles"] == ["User.Read.All"] and claims["idtyp"] == "app" and claims["tid"] == tenant
     assert "scp" not in claims
@@ -291,9 +291,9 @@ def test_unsupported_grant_and_garbage_never_500(demo: Demo) -> None:
     with demo.client() as c:
         for form in ({"grant_type": "magic", "client_id": demo.client_id}, {"grant_type": "password"},
                      {"client_id": "x" * 5000}, {"grant_type": "authorization_code", "client_id": demo.client_id}):
-            r = c.post("/login/common/oauth2/v2.0/token", data=form)
+            r = c.post("/common/oauth2/v2.0/token", data=form)
             assert 400 <= r.status_code < 500 and "error" in r.json() and "Traceback" not in r.text
-        r = c.post("/login/common/oauth2/v2.0/token", headers={"Authorization": "Basic !!!"}, data={})
+        r = c.post("/common/oauth2/v2.0/token", headers={"Authorization": "Basic !!!"}, data={})
         assert r.status_code == 401 and r.json()["error"] == "invalid_client"
 
 
@@ -316,7 +316,7 @@ def _new_app(demo: Demo) -> str:
 def _oscar_token(demo: Demo, client_id: str) -> httpx.Response:
     oscar = demo.user("oscar")
     with demo.client() as c:
-        return c.post(f"/login/{oscar['tenant_id']}/oauth2/v2.0/token", data={
+        return c.post(f"/{oscar['tenant_id']}/oauth2/v2.0/token", data={
             "grant_type": "password", "client_id": client_id, "username": oscar["upn"],
             "password": oscar["password"], "scope": "User.ReadBasic.All"})
 
@@ -326,15 +326,15 @@ def test_admin_consent_by_an_administrator(demo: Demo) -> None:
     tenant = demo.tenant("Northwind")
     assert _oscar_token(demo, client_id).json()["error_codes"] == [65001]  # nobody consented yet
     with demo.client() as c:
-        page = c.get(f"/login/{tenant['id']}/adminconsent", params={
+        page = c.get(f"/{tenant['id']}/adminconsent", params={
             "client_id": client_id, "redirect_uri": "https://reports.contoso.example/consented", "state": "s1"})
         assert "Sign in" in page.text
         admin = demo.user("northwind")
-        consent = c.post(f"/login/{tenant['id']}/adminconsent",
+        consent = c.post(f"/{tenant['id']}/adminconsent",
                          data={**_form_fields(page.text), "action": "signin", "username": admin["upn"],
                                "password": admin["password"]})
         assert "for everyone in" in consent.text and "User.ReadBasic.All" in consent.text
-        done = c.post(f"/login/{tenant['id']}/adminconsent", data={**_form_fields(consent.text), "action": "consent"})
+        done = c.post(f"/{tenant['id']}/adminconsent", data={**_form_fields(consent.text), "action": "consent"})
     query = parse_qs(urlparse(done.headers["location"]).query)
     assert query == {"admin_consent": ["True"], "tenant": [tenant["id"]], "state": ["s1"]}
     # Everyone in Northwind may now use the app, without a consent page of their own.
@@ -347,8 +347,8 @@ def test_admin_consent_refused_for_non_admin(demo: Demo) -> None:
     tenant = demo.tenant("Northwind")
     oscar = demo.user("oscar")
     with demo.client() as c:
-        page = c.get(f"/login/{tenant['id']}/adminconsent", params={"client_id": client_id})
-        r = c.post(f"/login/{tenant['id']}/adminconsent", data={
+        page = c.get(f"/{tenant['id']}/adminconsent", params={"client_id": client_id})
+        r = c.post(f"/{tenant['id']}/adminconsent", data={
             **_form_fields(page.text), "action": "signin", "username": oscar["upn"], "password": oscar["password"]})
     assert r.status_code == 403 and "not an administrator" in r.text
 
@@ -367,9 +367,9 @@ def test_brute_force_sign_in_is_throttled(demo: Demo) -> None:
     form = {"grant_type": "password", "client_id": demo.client_id, "username": grady["upn"], "scope": "User.Read"}
     with demo.client() as c:
         for _ in range(demo.settings.signin_failures_per_user):
-            r = c.post(f"/login/{grady['tenant_id']}/oauth2/v2.0/token", data={**form, "password": "guess"})
+            r = c.post(f"/{grady['tenant_id']}/oauth2/v2.0/token", data={**form, "password": "guess"})
             assert r.json()["error_codes"] == [50126]
-        locked = c.post(f"/login/{grady['tenant_id']}/oauth2/v2.0/token", data={**form, "password": grady["password"]})
+        locked = c.post(f"/{grady['tenant_id']}/oauth2/v2.0/token", data={**form, "password": grady["password"]})
     assert locked.status_code == 429 and locked.json()["error_codes"] == [50053]
     browser = Browser(demo, grady["authority"])
     page = browser.sign_in(browser.authorize("User.Read"), "grady")
@@ -391,7 +391,7 @@ def _admin_only_app(demo: Demo) -> str:
 def _ropc(demo: Demo, who: str, client_id: str, scope: str) -> httpx.Response:
     user = demo.user(who)
     with demo.client() as c:
-        return c.post(f"/login/{user['tenant_id']}/oauth2/v2.0/token", data={
+        return c.post(f"/{user['tenant_id']}/oauth2/v2.0/token", data={
             "grant_type": "password", "client_id": client_id, "username": user["upn"],
             "password": user["password"], "scope": scope})
 
@@ -436,11 +436,11 @@ def test_admin_consent_grants_admin_only_permissions_to_everyone(demo: Demo) -> 
     tenant = demo.tenant("Northwind")
     admin = demo.user("northwind")
     with demo.client() as c:
-        page = c.get(f"/login/{tenant['id']}/adminconsent", params={"client_id": client_id})
-        consent = c.post(f"/login/{tenant['id']}/adminconsent", data={
+        page = c.get(f"/{tenant['id']}/adminconsent", params={"client_id": client_id})
+        consent = c.post(f"/{tenant['id']}/adminconsent", data={
             **_form_fields(page.text), "action": "signin", "username": admin["upn"], "password": admin["password"]})
         assert "User.Read.All" in consent.text
-        done = c.post(f"/login/{tenant['id']}/adminconsent", data={**_form_fields(consent.text), "action": "consent"})
+        done = c.post(f"/{tenant['id']}/adminconsent", data={**_form_fields(consent.text), "action": "consent"})
     assert done.status_code == 200 and "Permissions granted" in done.text
     browser = Browser(demo, demo.user("oscar")["authority"])
     code = browser.code_from(browser.sign_in(browser.authorize("User.Read.All", client_id=client_id), "oscar"))

@@ -1,5 +1,5 @@
 """The OpenAPI document the framework serves is valid, and a bounded, reproducible schemathesis pass over the
-Graph (``/graph/v1.0``), ACS (``/identities``, ``/teamsUser/``) and sign-in (``/login``) operations finds no
+Graph (``/graph/v1.0``), ACS (``/identities``, ``/teamsUser/``) and sign-in (``/{tenant}``) operations finds no
 server error and no answer that is neither JSON nor HTML (but a ``$count``'s number); errors come in the shape
 of their surface (Graph's, ACS's, OAuth's).
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import formatdate
@@ -41,6 +42,7 @@ from callbridge.acs.routes import API_VERSIONS
 from callbridge.app import create_app
 from callbridge.config import Settings
 from callbridge.demo import seed_and_describe
+from callbridge.identity.authority import TENANT_SEGMENT
 from callbridge.identity.pages import CSRF_COOKIE
 from callbridge.tls import ensure_local_tls
 from tests.conftest import GRAPH_SCOPES, TEAMS_SCOPES, Demo
@@ -80,7 +82,7 @@ def test_served_document_is_valid_openapi(served_openapi: dict[str, Any]) -> Non
     schema.validate()  # against the OpenAPI 3.x meta-schema
     operations = {(op.method.upper(), op.path) for op in (r.ok() for r in schema.get_all_operations())}
     assert ("GET", "/graph/v1.0/users") in operations and ("POST", "/teamsUser/:exchangeAccessToken") in operations
-    assert ("POST", "/login/{tenant}/oauth2/v2.0/token") in operations
+    assert ("POST", "/{tenant}/oauth2/v2.0/token") in operations
     assert served_openapi["openapi"].startswith("3.")
 
 
@@ -261,7 +263,8 @@ def _complete_login(op: dict[str, Any], method: str, path: str, known: Known) ->
         if p["name"] == "tenant":
             p["schema"] = _choice(known.tenants)
     request = {"client_id": _choice(known.client_ids), "redirect_uri": _choice(known.redirect_uris),
-               "response_type": _choice(["code"]), "scope": _choice(["openid profile User.Read", ".default"]),
+               "response_type": _choice(["code", "id_token", "code id_token"]),
+               "scope": _choice(["openid profile User.Read", ".default"]),
                "state": {"type": "string"}, "nonce": {"type": "string"},
                "response_mode": _choice(["query", "fragment", "form_post"]),
                "prompt": _choice(["login", "none", "consent", "select_account"]),
@@ -276,6 +279,13 @@ def _complete_login(op: dict[str, Any], method: str, path: str, known: Known) ->
             username=_choice(known.upns), password=_choice(known.passwords), code={"type": "string"},
             refresh_token={"type": "string"}, redirect_uri=_choice(known.redirect_uris),
             code_verifier={"type": "string"}, client_info=_choice(["1"])))
+    elif path.endswith("/logout"):
+        fields = {"post_logout_redirect_uri": _choice(known.redirect_uris), "client_id": _choice(known.client_ids),
+                  "state": {"type": "string"}, "id_token_hint": {"type": "string"}}
+        if method == "get":
+            op.setdefault("parameters", []).extend(_query(name, schema) for name, schema in fields.items())
+        else:
+            op["requestBody"] = _form_body(_obj(**fields))
     elif method == "get" and (path.endswith("/authorize") or path.endswith("/adminconsent")):
         op.setdefault("parameters", []).extend(_query(name, schema) for name, schema in request.items())
     elif method == "post" and (path.endswith("/authorize") or path.endswith("/adminconsent")):
@@ -288,7 +298,7 @@ def _complete_login(op: dict[str, Any], method: str, path: str, known: Known) ->
 def fuzzing_document(served: dict[str, Any], known: Known) -> dict[str, Any]:
     doc = copy.deepcopy(served)
     doc["paths"] = {p: ops for p, ops in doc["paths"].items()
-                    if p.startswith(("/graph/v1.0/", *ACS_PATHS, "/login/"))}
+                    if p.startswith(("/graph/v1.0/", *ACS_PATHS, "/{tenant}/"))}
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             complete = (_complete_graph if path.startswith("/graph/") else
@@ -382,11 +392,14 @@ def check_answer(case: Any, response: Any) -> None:
     if response.status_code in (204, 302) or (not response.content and response.status_code in (301, 303, 307)):
         return
     if response.status_code == 404 and body_of(response) == {"detail": "Not Found"}:
-        # The router's own answer to a path that names no operation: a generated path parameter held a "/".
-        assert any("/" in str(v) for v in (case.path_parameters or {}).values()), f"routing 404: {where}"
+        # The router's own answer to a path that names no operation: a generated path parameter held a "/", or
+        # the first segment is not shaped like a tenant (the identity routes take only tenant-shaped ones).
+        params = case.path_parameters or {}
+        not_a_tenant = "tenant" in params and not re.fullmatch(TENANT_SEGMENT, str(params["tenant"]))
+        assert not_a_tenant or any("/" in str(v) for v in params.values()), f"routing 404: {where}"
         return
     if content_type.startswith("text/html"):
-        assert case.path.startswith("/login/"), f"HTML from an API operation: {where}"
+        assert case.path.startswith("/{tenant}/"), f"HTML from an API operation: {where}"
         return
     if case.path.endswith("/$count") and response.status_code == 200:
         assert content_type.startswith("text/plain") and response.content.isdigit(), f"not a count: {where}"
@@ -409,7 +422,7 @@ def check_answer(case: Any, response: Any) -> None:
 
 def _documented_operations(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, ops in doc["paths"].items() for method in ops
-            if path.startswith(("/graph/v1.0/", *ACS_PATHS, "/login/"))]
+            if path.startswith(("/graph/v1.0/", *ACS_PATHS, "/{tenant}/"))]
 
 
 # The operations to fuzz, known at collection time for one test each: the app's own document, built without
@@ -500,7 +513,7 @@ def test_acs_signature_headers_that_are_not_ascii_are_denied(demo: Demo, header:
 @pytest.mark.parametrize("endpoint", ["oauth2/v2.0/authorize", "adminconsent"])
 def test_sign_in_form_with_a_csrf_value_that_is_not_ascii_has_expired(demo: Demo, endpoint: str) -> None:
     with demo.client() as c:
-        c.cookies.set(CSRF_COOKIE, "x" * 32, domain="localhost", path="/login/")
-        r = c.post(f"/login/{demo.tenant('Fabrikam')['id']}/{endpoint}", data={"csrf": "\xe9t\xe9", "action": "signin"})
+        c.cookies.set(CSRF_COOKIE, "x" * 32, domain="localhost", path="/")
+        r = c.post(f"/{demo.tenant('Fabrikam')['id']}/{endpoint}", data={"csrf": "\xe9t\xe9", "action": "signin"})
     assert r.status_code == 400, r.text
     assert r.headers["content-type"].startswith("text/html") and "Session expired" in r.text

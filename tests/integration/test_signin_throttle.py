@@ -65,12 +65,12 @@ class AsyncBrowser:
 
     async def password_grant(self, who: str, password: str | None = None) -> httpx.Response:
         user = self.demo.user(who)
-        return await self.http.post(f"/login/{user['tenant_id']}/oauth2/v2.0/token", data={
+        return await self.http.post(f"/{user['tenant_id']}/oauth2/v2.0/token", data={
             "grant_type": "password", "client_id": self.demo.client_id, "username": user["upn"],
             "password": password or user["password"], "scope": "User.Read"})
 
     async def signin_page(self, who: str) -> tuple[str, dict[str, str]]:
-        path = f"/login/{self.demo.user(who)['tenant_id']}/oauth2/v2.0/authorize"
+        path = f"/{self.demo.user(who)['tenant_id']}/oauth2/v2.0/authorize"
         page = await self.http.get(path, params={
             "client_id": self.demo.client_id, "response_type": "code", "redirect_uri": "http://localhost",
             "scope": "User.Read", "code_challenge": s256("v" * 43), "code_challenge_method": "S256"})
@@ -258,7 +258,7 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(demo: Demo) -> None:
     marco = demo.user("marco")
     form = {"grant_type": "password", "client_id": demo.client_id, "username": marco["upn"], "password": "typo",
             "scope": "User.Read"}
-    token_path = f"/login/{marco['tenant_id']}/oauth2/v2.0/token"
+    token_path = f"/{marco['tenant_id']}/oauth2/v2.0/token"
     untrusted = httpx.Client(base_url=demo.base_url, verify=ssl.create_default_context(cafile=demo.ca_file),
                              transport=httpx.HTTPTransport(local_address="127.0.0.2",
                                                            verify=ssl.create_default_context(cafile=demo.ca_file)))

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Demo
+from tests.interop.node_rp import NodeRP
 
 
 @dataclass
@@ -101,3 +102,11 @@ def browser(demo: Demo) -> Iterator[Browser]:
     b = Browser(demo)
     yield b
     b.close()
+
+
+@pytest.fixture
+def node_rp(demo: Demo) -> Iterator[NodeRP]:
+    """The Node relying parties (tests/interop/node/rp.js) in a child process of their own."""
+    rp = NodeRP(demo)
+    yield rp
+    rp.close()

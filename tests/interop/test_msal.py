@@ -65,7 +65,7 @@ def apps(demo: Demo) -> Iterator[Apps]:
 def verified_claims(demo: Demo, token: str, tenant_id: str, audience: str) -> dict[str, Any]:
     """Verify a token the way a resource server does: keys from the discovery document's jwks_uri."""
     with demo.client() as c:
-        config = c.get(f"/login/{tenant_id}/v2.0/.well-known/openid-configuration").json()
+        config = c.get(f"/{tenant_id}/v2.0/.well-known/openid-configuration").json()
     jwks = jwt.PyJWKClient(config["jwks_uri"], ssl_context=ssl.create_default_context(cafile=demo.ca_file))
     key = jwks.get_signing_key_from_jwt(token)
     algorithms = config["id_token_signing_alg_values_supported"]
@@ -136,7 +136,7 @@ def test_auth_code_flow_with_pkce_for_teams_scopes(demo: Demo, browser: Browser,
 
     # A spent refresh token comes back (a stolen copy): refused, and the whole family ends with it.
     with demo.client() as c:
-        replayed = c.post(f"/login/{user['tenant_id']}/oauth2/v2.0/token", data={
+        replayed = c.post(f"/{user['tenant_id']}/oauth2/v2.0/token", data={
             "grant_type": "refresh_token", "client_id": demo.client_id, "refresh_token": old_refresh[0],
             "scope": " ".join(TEAMS_SCOPES)})
     assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant", replayed.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from callbridge.edge.bodies import BodyLimits
 from callbridge.edge.connections import ConnectionBook, ConnectionLimits
 from callbridge.edge.refusals import refusal_body
@@ -23,9 +25,25 @@ async def _app(scope: object, receive: object, send: object) -> None:  # pragma:
 
 
 def test_the_longest_prefix_names_the_limit() -> None:
-    limits = BodyLimits(_app, {"/identities": 10, "/identities/x": 20, "/login/": 5}, default=100)
-    assert [limits.limit_for(p) for p in ("/identities", "/identities/x/:issueAccessToken", "/login/t/token",
+    limits = BodyLimits(_app, {"/identities": 10, "/identities/x": 20, "/{tenant}/": 5}, default=100)
+    assert [limits.limit_for(p) for p in ("/identities", "/identities/x/:issueAccessToken", "/common/oauth2/v2.0/token",
                                           "/graph/v1.0/me")] == [10, 20, 5, 100]
+
+
+@pytest.mark.parametrize("path", ["/common/oauth2/v2.0/token", "/fabrikam.example/oauth2/v2.0/authorize",
+                                  "/9188040d-6c67-4c5b-b112-36a304b66dad/adminconsent",
+                                  "/organizations/v2.0/.well-known/openid-configuration"])
+def test_the_identity_routes_limit_follows_the_tenant_segment(path: str) -> None:
+    """The identity provider's routes start with the tenant (``/{tenant}/...``): the ``/{tenant}/`` key names them."""
+    limits = BodyLimits(_app, {"/identities": 10, "/{tenant}/": 5}, default=100)
+    assert limits.limit_for(path) == 5
+    assert refusal_body(path, 413, "RequestEntityTooLarge", "m")["error_codes"] == [90020]
+
+
+@pytest.mark.parametrize("path", ["/graph/oauth2/v2.0/token", "/calling/v1/calls", "/sdk/x.js", "/healthz"])
+def test_other_root_paths_are_not_the_identity_family(path: str) -> None:
+    assert BodyLimits(_app, {"/{tenant}/": 5}, default=100).limit_for(path) == 100
+    assert "error_codes" not in refusal_body(path, 413, "RequestEntityTooLarge", "m")
 
 
 def test_refusals_speak_the_familys_language() -> None:
@@ -34,7 +52,7 @@ def test_refusals_speak_the_familys_language() -> None:
     for acs in ("/identities", "/identities/8:acs:r_1/:issueAccessToken", "/teamsUser/:exchangeAccessToken"):
         assert refusal_body(acs, 413, "RequestEntityTooLarge", "m") == {
             "error": {"code": "RequestEntityTooLarge", "message": "m"}}
-    oauth = refusal_body("/login/common/oauth2/v2.0/token", 413, "RequestEntityTooLarge", "m")
+    oauth = refusal_body("/common/oauth2/v2.0/token", 413, "RequestEntityTooLarge", "m")
     assert oauth["error"] == "invalid_request" and oauth["error_codes"] == [90020]
     assert refusal_body("/carrier/api/phones", 413, "RequestEntityTooLarge", "m")["error"]["code"] == \
         "RequestEntityTooLarge"

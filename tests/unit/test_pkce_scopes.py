@@ -1,6 +1,7 @@
 import pytest
 
 from callbridge.directory.values import COMMUNICATION_APP_ID, GRAPH_APP_ID
+from callbridge.identity.minting import code_hash
 from callbridge.identity.pkce import s256, valid_challenge, verifier_matches
 from callbridge.identity.scopes import ScopeError, parse_scopes
 
@@ -51,3 +52,21 @@ def test_bad_scopes(raw: str, aadsts: int) -> None:
 ])
 def test_permissions_only_an_administrator_may_grant(raw: str, admin_only: set[str]) -> None:
     assert parse_scopes(raw).admin_only == admin_only
+
+
+def test_scopes_are_said_back_as_asked() -> None:
+    req = parse_scopes("https://graph.microsoft.com/User.Read Calendars.Read openid offline_access")
+    assert sorted(req.spelled(req.permissions)) == ["Calendars.Read", "https://graph.microsoft.com/User.Read"]
+    teams = parse_scopes("https://auth.msft.communication.azure.com/Teams.ManageCalls")
+    assert teams.spelled(teams.permissions) == ["https://auth.msft.communication.azure.com/Teams.ManageCalls"]
+    # A .default's grants take its prefix; a bare Graph .default stays bare.
+    full = parse_scopes("https://graph.microsoft.com/.default")
+    assert full.spelled({"User.Read", "Chat.Read"}) == ["https://graph.microsoft.com/Chat.Read",
+                                                        "https://graph.microsoft.com/User.Read"]
+    bare = parse_scopes(".default")
+    assert bare.spelled({"User.Read"}) == ["User.Read"]
+
+
+def test_c_hash_of_openid_connect_cores_example() -> None:
+    # OpenID Connect Core 1.0, A.4 (code id_token): the code and the c_hash of its ID token.
+    assert code_hash("Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk") == "LDktKdoQak3Pk0cnXxCltA"

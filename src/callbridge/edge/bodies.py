@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callbridge.edge.refusals import refusal_bytes
+from callbridge.identity.authority import route_template
 
 
 class BodyTooLarge(Exception):
@@ -23,6 +24,7 @@ class BodyLimits:
         self.default = default
 
     def limit_for(self, path: str) -> int:
+        path = route_template(path)  # the identity provider's routes are keyed "/{tenant}/"
         return next((limit for prefix, limit in self.limits if path.startswith(prefix)), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

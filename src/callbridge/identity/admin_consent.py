@@ -1,4 +1,4 @@
-"""``/login/{tenant}/adminconsent``: a tenant administrator grants an app what it requires, for everyone."""
+"""``/{tenant}/adminconsent``: a tenant administrator grants an app what it requires, for everyone."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from callbridge.directory.consent import grant_admin_consent
 from callbridge.directory.redirect_uris import redirect_uri_registered
 from callbridge.directory.values import FIRST_PARTY_RESOURCES, is_guid
 from callbridge.identity import errors
-from callbridge.identity.authority import Authority, resolve_authority
+from callbridge.identity.authority import PREFIX, Authority, resolve_authority
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.pages import (
     csrf_ok,
@@ -28,7 +28,7 @@ from callbridge.identity.pages import (
 from callbridge.identity.signin import check_password, request_address
 from callbridge.store.models import AppRegistration, Tenant, User
 
-router = APIRouter(prefix="/login/{tenant}", tags=["identity"])
+router = APIRouter(prefix=PREFIX, tags=["identity"])
 
 
 @router.get("/adminconsent")

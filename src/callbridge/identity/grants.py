@@ -4,7 +4,7 @@ and, where the tenant allows it, password."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,7 +65,7 @@ async def token_request(ctx: IdentityContext, segment: str, form: dict[str, str]
         return await _password(ctx, segment, form, secret, address, now)
     if grant in ("authorization_code", "refresh_token"):
         # Codes and refresh tokens are spent in a transaction of their own, so a failed redemption still spends them.
-        consumed = await _spend(ctx, grant, form, now)
+        consumed = await _spend(ctx, grant, form, segment, now)
     async with ctx.db.transaction() as s:
         authority = await resolve_authority(s, segment)
         client = await authenticate_client(s, form.get("client_id"), secret, now)
@@ -80,7 +80,16 @@ async def token_request(ctx: IdentityContext, segment: str, form: dict[str, str]
     )
 
 
-async def _spend(ctx: IdentityContext, grant: str, form: dict[str, str], now: datetime) -> Any:
+async def _check_refresh_tenant(s: AsyncSession, segment: str, digest: str) -> None:
+    """A refresh token sent to another tenant's authority is refused unspent: MSAL tries an account's refresh token
+    at whichever authority it is asked for, and that mistake must not cost the token's family."""
+    authority = await resolve_authority(s, segment)
+    stored = await s.get(RefreshToken, digest)
+    if stored is not None and not authority.admits(stored.tenant_id):
+        raise errors.invalid_grant("The refresh token was issued for another tenant.", 50020)
+
+
+async def _spend(ctx: IdentityContext, grant: str, form: dict[str, str], segment: str, now: datetime) -> Any:
     async with ctx.db.transaction() as s:
         if grant == "authorization_code":
             digest = token_hash(form.get("code", ""))
@@ -93,6 +102,7 @@ async def _spend(ctx: IdentityContext, grant: str, form: dict[str, str], now: da
                     "The provided authorization code or refresh token has expired or was already used.", 54005)
             return code
         digest = token_hash(form.get("refresh_token", ""))
+        await _check_refresh_tenant(s, segment, digest)
         spent = await s.execute(update(RefreshToken).where(
             RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None), RefreshToken.revoked.is_(False),
             RefreshToken.expires_at > now).values(used_at=now))
@@ -120,7 +130,10 @@ async def _authorization_code(
         raise errors.invalid_grant("The code_verifier does not match the code_challenge supplied in the "
                                    "authorization request for PKCE.", 501481)
     user = await _active_user(s, code.user_id)
+    # The OpenID scopes the user signed in for (openid, offline_access...) hold whatever scope the redemption
+    # names, as on Entra: azure-identity redeems with the resource's scopes only and expects its refresh token.
     request = parse_scope_param(form.get("scope") or code.scopes)
+    request = replace(request, oidc=request.oidc | parse_scope_param(code.scopes).oidc)
     return await issue_for_user(ctx, s, user, client, request, code.nonce, code.auth_time, None, now,
                                 want_client_info=form.get("client_info") == "1")
 

@@ -74,7 +74,7 @@ def csrf_ok(request: Request, submitted: str | None) -> bool:
 
 
 def set_csrf(response: Response, token: str) -> None:
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=True, samesite="lax", path="/login/")
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=True, samesite="lax", path="/")
 
 
 def new_session(ctx: IdentityContext, user_id: str, tenant_id: str, now: datetime) -> str:
@@ -96,4 +96,8 @@ def read_session(ctx: IdentityContext, request: Request, now: datetime) -> dict[
 
 def set_session(response: Response, value: str, max_age: int) -> None:
     response.set_cookie(SESSION_COOKIE, value, max_age=max_age, httponly=True, secure=True, samesite="lax",
-                        path="/login/")
+                        path="/")
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")

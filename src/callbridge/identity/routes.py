@@ -1,4 +1,4 @@
-"""HTTP routes of the identity provider under ``/login/{tenant}``, shaped like Entra ID v2."""
+"""HTTP routes of the identity provider under ``/{tenant}`` (the authority), shaped like Entra ID v2."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from callbridge.directory.consent import grant_user_consent
 from callbridge.identity import errors
-from callbridge.identity.authority import Authority, openid_configuration, resolve_authority
+from callbridge.identity.authority import PREFIX, Authority, openid_configuration, resolve_authority
 from callbridge.identity.authorize import (
     AuthorizeRequest,
     PageError,
@@ -23,6 +23,7 @@ from callbridge.identity.authorize import (
 )
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.grants import consented, token_request
+from callbridge.identity.logout import router as logout_router
 from callbridge.identity.pages import (
     csrf_ok,
     csrf_token,
@@ -37,7 +38,7 @@ from callbridge.identity.pages import (
 from callbridge.identity.signin import check_password, request_address
 from callbridge.store.models import Tenant, User
 
-router = APIRouter(prefix="/login/{tenant}", tags=["identity"])
+router = APIRouter(prefix=PREFIX, tags=["identity"])
 
 
 def _ctx(request: Request) -> IdentityContext:
@@ -215,8 +216,19 @@ class _Flow:
             names = self.areq.scope.spelled(self.areq.scope.permissions) + sorted(self.areq.scope.oidc)
             return self._page("consent.html", title="Permissions requested", scopes=describe(names),
                               user=user.user_principal_name, admin=False)
-        code = new_code(self.s, self.areq, user, auth_time, self.now, self.ctx.settings.auth_code_lifetime_s)
-        return _redirect(self.areq, self.areq.redirect({"code": code}))
+        return _redirect(self.areq, self.areq.redirect(self._answer(user, auth_time)))
+
+    def _answer(self, user: User, auth_time: datetime) -> dict[str, str]:
+        """The code, the ID token or both, as the response type asks."""
+        answer: dict[str, str] = {}
+        code = None
+        if "code" in self.areq.response_type:
+            code = new_code(self.s, self.areq, user, auth_time, self.now, self.ctx.settings.auth_code_lifetime_s)
+            answer["code"] = code
+        if "id_token" in self.areq.response_type:
+            answer["id_token"] = self.ctx.minter.id_token(user, self.areq.app.client_id, self.areq.nonce, auth_time,
+                                                          self.areq.scope.oidc, self.now, code=code).token
+        return answer
 
     def _admin_approval_needed(self) -> Response:
         return message_page("Need admin approval", f"{self.areq.app.display_name} needs permission to access "
@@ -240,3 +252,17 @@ def _redirect(areq: AuthorizeRequest, location: str) -> Response:
         base, _, query = location.partition("?")
         return render("form_post.html", action=base, fields=dict(parse_qsl(query)))
     return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+# The form_post page posts itself with a script of its own address (no inline script: the edge's Content Security
+# Policy needs no hash or 'unsafe-inline' for it), or with its button where scripts are off.
+FORM_POST_SCRIPT = "document.forms[0].submit();\n"
+
+
+@router.get("/oauth2/v2.0/form_post.js", include_in_schema=False)
+async def form_post_script(tenant: str) -> Response:
+    return Response(FORM_POST_SCRIPT, media_type="text/javascript",
+                    headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+
+router.include_router(logout_router)

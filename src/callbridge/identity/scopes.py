@@ -67,6 +67,11 @@ class ScopeRequest:
     permissions: frozenset[str]  # bare names; empty with ``default``
     oidc: frozenset[str]
     default: bool = False
+    # How the client spelled each permission (``User.Read`` or ``https://graph.microsoft.com/User.Read``), and the
+    # prefix of its ``.default``: a response's ``scope`` says them back as asked, as Entra does, so that MSAL's
+    # cache (keyed by the response's scopes) finds the token for the same request next time.
+    asked: tuple[tuple[str, str], ...] = ()
+    default_prefix: str | None = None
 
     @property
     def resource_uri(self) -> str:
@@ -80,20 +85,26 @@ class ScopeRequest:
         return self.permissions & ADMIN_ONLY[self.resource_app_id]
 
     def spelled(self, permissions: frozenset[str] | set[str]) -> list[str]:
-        """Scopes as a response's ``scope`` spells them (resource URI + name; Graph's bare)."""
-        prefix = "" if self.resource_app_id == GRAPH_APP_ID else f"{self.resource_uri}/"
-        return [f"{prefix}{p}" for p in sorted(permissions)]
+        """Scopes as a response's ``scope`` spells them: as the client asked; others (granted through ``.default``)
+        with the ``.default``'s prefix, else the resource URI (Graph's bare)."""
+        asked = dict(self.asked)
+        prefix = self.default_prefix
+        if prefix is None:
+            prefix = "" if self.resource_app_id == GRAPH_APP_ID else f"{self.resource_uri}/"
+        return [asked.get(p, f"{prefix}{p}") for p in sorted(permissions)]
 
 
 def parse_scopes(raw: str) -> ScopeRequest:
     oidc: set[str] = set()
     by_resource: dict[str, set[str]] = {}
+    asked: dict[str, str] = {}
     for item in raw.split():
         if item in OIDC_SCOPES:
             oidc.add(item)
             continue
         resource, name = _split(item)
         by_resource.setdefault(resource, set()).add(name)
+        asked.setdefault(name, item)
     if len(by_resource) > 1:
         raise ScopeError(
             "invalid_scope",
@@ -109,12 +120,13 @@ def parse_scopes(raw: str) -> ScopeRequest:
     if DEFAULT in names:
         if len(names) > 1:
             raise ScopeError("invalid_scope", "AADSTS70011: .default cannot be combined with other scopes.", 70011)
-        return ScopeRequest(resource, frozenset(), frozenset(oidc), default=True)
+        return ScopeRequest(resource, frozenset(), frozenset(oidc), default=True,
+                            default_prefix=asked[DEFAULT].removesuffix(DEFAULT))
     unknown = names - DELEGATED[resource]
     if unknown:
         bad = sorted(unknown)[0]
         raise ScopeError("invalid_scope", f"AADSTS70011: The provided value for scope {bad} is not valid.", 70011)
-    return ScopeRequest(resource, frozenset(names), frozenset(oidc))
+    return ScopeRequest(resource, frozenset(names), frozenset(oidc), asked=tuple(sorted(asked.items())))
 
 
 def _split(item: str) -> tuple[str, str]:

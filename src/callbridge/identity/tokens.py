@@ -32,6 +32,7 @@ class Expectation:
     audiences: frozenset[str]
     issuer: str | None = None  # exact issuer, or None to check it with ``issuer_for``
     leeway_s: int = LEEWAY_S
+    lifetime: bool = True  # False: an expired token is still accepted (a sign-out's id_token_hint)
 
 
 def sign(claims: dict[str, Any], ring: KeyRing, typ: str = "JWT") -> str:
@@ -59,7 +60,8 @@ def verify(token: str, ring: KeyRing, expect: Expectation, now: datetime) -> dic
         )
     except jwt.PyJWTError as exc:
         raise TokenInvalid(f"signature or format: {exc}") from None
-    _check_times(claims, now.timestamp(), expect.leeway_s)
+    if expect.lifetime:
+        _check_times(claims, now.timestamp(), expect.leeway_s)
     _check_audience(claims.get("aud"), expect.audiences)
     if expect.issuer is not None and claims.get("iss") != expect.issuer:
         raise TokenInvalid(f"issuer {claims.get('iss')!r} not accepted")
