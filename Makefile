@@ -6,9 +6,11 @@ LOCK := requirements.lock
 LOCK_TOOL ?= /tmp/callbridge-lock-tool
 LOCK_ARGS ?=
 
-NODE_DIR := tests/interop/node
+# The Node clients of the interop tests: MSAL for Node and openid-client (node), Microsoft's communication identity
+# client (node-acs).
+NODE_DIRS := tests/interop/node tests/interop/node-acs
 
-.PHONY: install system-deps demo test lint bench clean lock
+.PHONY: install test-deps system-deps demo test lint bench clean lock
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -21,9 +23,9 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
-# The Node relying parties of the interop tests (MSAL for Node, openid-client), exactly as the lock file pins them.
-$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
-	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+# A Node client folder's packages, exactly as its lock file pins them (no install scripts run).
+%/node_modules/.installed: %/package.json %/package-lock.json
+	cd $* && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
 # Refresh the lock after a change of pyproject.toml's dependencies: pins already in it stay unless LOCK_ARGS says
@@ -34,20 +36,14 @@ lock:
 		--allow-unsafe --no-emit-index-url --no-emit-trusted-host --no-emit-find-links --no-header $(LOCK_ARGS) \
 		-o $(LOCK) pyproject.toml
 
-install: system-deps $(VENV)/.installed $(NODE_DIR)/node_modules/.installed
+install: system-deps $(VENV)/.installed
 
-# Microsoft's JavaScript communication identity client, for its interop test: the lock's exact versions.
-NODE_ACS := tests/interop/node-acs
-$(NODE_ACS)/node_modules/.installed: $(NODE_ACS)/package.json $(NODE_ACS)/package-lock.json
-	cd $(NODE_ACS) && npm ci --no-audit --no-fund
-	@touch $@
-
-install: $(NODE_ACS)/node_modules/.installed
+test-deps: install $(NODE_DIRS:%=%/node_modules/.installed)
 
 demo: install
 	$(VENV)/bin/callbridge demo
 
-test: install
+test: test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -66,4 +62,4 @@ bench: install
 	$(PY) -m bench.sip_calls
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(NODE_DIRS:%=%/node_modules)
