@@ -13,8 +13,9 @@ user's number (200 users with TEAMS + TEAMS_PHONE and a number each, taken in tu
 500 ms, BYE, 200. Each user has one agent, a TLS WebSocket of this process, that accepts every ``call.incoming`` at
 once with a static WebRTC answer (signalling only; the gateway still converts both SDPs: the phone's offer into
 the agents' WebRTC offer, the agent's answer into the phone's plain-RTP answer). The offered rates form a ramp,
-10 s a step, up to the first step not sustained (a failed call, or 200s at < 97% of the offered rate); p99 is
-of INVITE -> 200 as sipp measured it (millisecond resolution). One server worker (SIP runs only with one), with
+10 s a step, up to the first step not sustained (a failed call, 200s at < 97% of the offered rate, a
+retransmission, or a p99 INVITE -> 200 of 50 ms or more); p99 is of INVITE -> 200 as sipp measured it (millisecond
+resolution). One server worker (SIP runs only with one), with
 media_engine=rtpengine (the daemon started by the server), then media_engine=aiortc (a peer connection per call;
 a shorter ramp). A few calls first check that the agents' answer is taken.
 (2) the reference: Kamailio (Debian's package) as a stateful relay in front of a sipp UAS, the same scenario and
@@ -46,7 +47,7 @@ import uvloop
 from bench.call_setup import SERVER_ENV, BenchUser, communication_tokens, profile, raise_open_files
 from bench.harness import Server, cleanup, start_server, throwaway_settings, wait_idle
 from bench.sip_agents import Answering, add_phone_users, open_answering
-from bench.sip_load import Step, free_udp_port, ramp, sipp_step, start_reference, write_numbers
+from bench.sip_load import P99_LIMIT_MS, Step, free_udp_port, ramp, sipp_step, start_reference, write_numbers
 from bench.sip_media import WINDOW_S, MediaResult, measure
 from callbridge.config import Settings
 from callbridge.demo import seed_and_describe
@@ -190,8 +191,7 @@ def print_steps(steps: list[Step], server: str, extra: str | None) -> None:
               f"{failures}")
     for s in steps:
         if not s.sustained:
-            why = "failed calls" if s.failed else f"200s at {s.achieved:.0f}/s (< 97% of {s.offered:g}/s)"
-            print(f"    at {s.offered:g}/s: {why}" + (f"; sipp: {s.errors[0][:200]}" if s.errors else ""))
+            print(f"    at {s.offered:g}/s: {s.shortfall}" + (f"; sipp: {s.errors[0][:200]}" if s.errors else ""))
     if steps and steps[-1].sustained:
         print(f"    (every step sustained: the ramp stopped at its top, {steps[-1].offered:g}/s)")
     best = sustained(steps)
@@ -262,8 +262,8 @@ def report(runs: list[EngineRun], reference: list[Step], args: argparse.Namespac
               "(another load): the figures are lower than this machine gives")
     print("\ntarget")
     best = cb.offered if cb else 0
-    print(f"    >= {TARGET_PER_S} inbound calls/s (one worker, rtpengine): "
-          f"{'met' if best >= TARGET_PER_S else 'MISSED'} ({best:g}/s)")
+    print(f"    >= {TARGET_PER_S} inbound calls/s (one worker, rtpengine) with no retransmission and p99 INVITE->200 "
+          f"< {P99_LIMIT_MS:g} ms: {'met' if best >= TARGET_PER_S else 'MISSED'} ({best:g}/s)")
     for run in runs:
         for path in run.profiles:
             print(f"    profile: {path}")

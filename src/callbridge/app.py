@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -11,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from callbridge import __version__, metrics
+from callbridge import __version__, heap, metrics
 from callbridge.acs.routes import router as acs_router
 from callbridge.bootstrap import Platform, build
 from callbridge.calling.ws import router as calling_router
@@ -26,6 +25,7 @@ from callbridge.edge.bodies import BodyLimits
 from callbridge.edge.headers import SecurityHeaders
 from callbridge.graph.routes import router as graph_router
 from callbridge.graph.userinfo import router as userinfo_router
+from callbridge.heap import HeapPacer, HeapPacing
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
 from callbridge.logs import Throttled
@@ -119,9 +119,11 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         phones = await _phone_side(settings, ready)
         carrier = await _carrier(settings, phones, app)
         listener = metrics.start_listener(settings)
-        gc.collect()
-        gc.freeze()  # what start-up made lives for good: later collections need not walk it (shorter pauses)
+        heap.settle()  # what start-up made lives for good: later collections need not walk it (shorter pauses)
+        pacer = HeapPacer(HeapPacing(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s))
+        pacer.start()
         yield
+        pacer.stop()
         metrics.stop_listener(listener)
         await _stop_carrier(app, carrier)
         if phones is not None:

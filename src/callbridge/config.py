@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     tls_key_file: Path | None = None
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
+    # the garbage collector, paced off the latency tail (callbridge.heap): survivors are frozen this often, so
+    # collections walk only newer objects (0: CPython's own pacing), and everything is unfrozen and collected once
+    # each sweep interval (frees cycles that became garbage after they were frozen; 0: never)
+    gc_freeze_interval_s: float = 1.0
+    gc_sweep_interval_s: float = 600.0
 
     # identity provider
     access_token_lifetime_s: int = 3600
