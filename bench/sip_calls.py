@@ -13,9 +13,9 @@ user's number (200 users with TEAMS + TEAMS_PHONE and a number each, taken in tu
 500 ms, BYE, 200. Each user has one agent, a TLS WebSocket of this process, that accepts every ``call.incoming`` at
 once with a static WebRTC answer (signalling only; the gateway still converts both SDPs: the phone's offer into
 the agents' WebRTC offer, the agent's answer into the phone's plain-RTP answer). The offered rates form a ramp,
-10 s a step, up to the first step not sustained (a failed call, 200s at < 97% of the offered rate, a
-retransmission, or a p99 INVITE -> 200 of 50 ms or more); p99 is of INVITE -> 200 as sipp measured it (millisecond
-resolution). One server worker (SIP runs only with one), with
+10 s a step, up to the first step saturated (a failed call, or 200s at < 97% of the offered rate). A step is
+sustained when it is not saturated, has no retransmission and a p99 INVITE -> 200 under 50 ms; p99 is of
+INVITE -> 200 as sipp measured it (millisecond resolution). One server worker (SIP runs only with one), with
 media_engine=rtpengine (the daemon started by the server), then media_engine=aiortc (a peer connection per call;
 a shorter ramp). A few calls first check that the agents' answer is taken.
 (2) the reference: Kamailio (Debian's package) as a stateful relay in front of a sipp UAS, the same scenario and
@@ -149,7 +149,7 @@ async def profiled_ramp(run: EngineRun, pid: int, target: tuple[str, int], numbe
         run.profiles.append(str(path))
         steps.append(step)
         print(f"  profiled {rate:g}/s: {step.successful}/{step.calls}, {step.achieved:.0f}/s", flush=True)
-        if not step.sustained:
+        if step.saturated:
             break
     return steps
 
@@ -192,8 +192,8 @@ def print_steps(steps: list[Step], server: str, extra: str | None) -> None:
     for s in steps:
         if not s.sustained:
             print(f"    at {s.offered:g}/s: {s.shortfall}" + (f"; sipp: {s.errors[0][:200]}" if s.errors else ""))
-    if steps and steps[-1].sustained:
-        print(f"    (every step sustained: the ramp stopped at its top, {steps[-1].offered:g}/s)")
+    if steps and not steps[-1].saturated:
+        print(f"    (no step saturated: the ramp stopped at its top, {steps[-1].offered:g}/s)")
     best = sustained(steps)
     if best is None:
         print("    sustained: none")

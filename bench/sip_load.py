@@ -89,6 +89,12 @@ class Step:
     def sustained(self) -> bool:
         return self.shortfall is None
 
+    @property
+    def saturated(self) -> bool:
+        """Past what the server can carry at all (failed calls, or 200s short of the offered rate): the ramp
+        stops here; a step only late (retransmissions, p99) is reported and the ramp goes on."""
+        return bool(self.failed) or self.successful != self.calls or self.achieved < SUSTAINED * self.offered
+
     def pct(self, q: float) -> float:
         return percentile(self.rtt_ms, q)
 
@@ -187,7 +193,7 @@ def read_rtt(step: Step, path: Path | None) -> None:
 async def ramp(name: str, target: tuple[str, int], numbers: Path, rates: list[float], seconds: float,
                workdir: Path, own: dict[str, int], tree: dict[str, int] | None = None,
                pause: float = 2.0) -> list[Step]:
-    """The steps in turn, up to the first one not sustained."""
+    """The steps in turn, up to the first one saturated."""
     steps = []
     for rate in rates:
         await asyncio.sleep(pause)  # the previous step's calls end (BYE) and the server settles
@@ -195,7 +201,7 @@ async def ramp(name: str, target: tuple[str, int], numbers: Path, rates: list[fl
         steps.append(step)
         print(f"  {name} {rate:g}/s: {step.successful}/{step.calls} ok, 200s at {step.achieved:.0f}/s, "
               f"p99 {step.pct(0.99):.0f} ms, failures {step.failures or 0}", flush=True)
-        if not step.sustained:
+        if step.saturated:
             break
     return steps
 

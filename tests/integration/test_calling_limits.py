@@ -224,3 +224,19 @@ async def test_a_disabled_users_token_does_not_open_a_socket(demo: Demo) -> None
     agent = await Agent.connect(demo, token)  # enabled again: the same token works
     await agent.close()
 
+
+
+async def test_a_revocation_reaches_the_token_issued_just_before_it_and_spares_the_one_issued_just_after(
+    demo: Demo,
+) -> None:
+    """Revoke, then issue at once, as an app rotating a user's tokens does: all within a second or two."""
+    identity, before = communication_user(demo)
+    acs(demo, "POST", f"/identities/{identity}/:revokeAccessTokens")
+    after = acs(demo, "POST", f"/identities/{identity}/:issueAccessToken", json.dumps({"scopes": ["voip"]}).encode())
+    ws = await socket(demo)
+    await ws.send(json.dumps({"type": "hello", "version": 1, "token": before}))
+    assert await closed_with(ws) == (4001, "The token was revoked.")
+    agent = await Agent.connect(demo, after["token"])  # issued after the revocation: it opens a socket
+    await agent.send({"type": "ping"})
+    await agent.next("pong")
+    await agent.close()

@@ -107,15 +107,16 @@ async def test_a_sweep_closes_the_sockets_whose_identity_no_longer_stands_in_one
     assert await sockets.sweep() == 0
 
 
-async def test_a_token_of_the_revocations_second_is_revoked_with_it() -> None:
-    """``iat`` has whole seconds: a token issued at 12:00:00.7 reads 12:00:00, and a revocation at 12:00:00.9
-    must still reach it."""
-    standings = {"8:acs:r_1": Standing(tokens_valid_from=T0 + timedelta(seconds=0.9))}
+async def test_a_revocation_reaches_every_token_issued_before_it_and_none_after_it_in_its_own_second() -> None:
+    """Tokens carry their issue time to the microsecond: a revocation at 12:00:00.5 reaches the token issued at
+    12:00:00.4 and spares the one issued at 12:00:00.6 (an app that revokes, then issues at once)."""
+    standings = {"8:acs:r_1": Standing(tokens_valid_from=T0 + timedelta(seconds=0.5))}
     sockets = OpenSockets(lambda raw_ids: _const(standings), interval_s=0)
-    early, later = FakeSocket("8:acs:r_1", issued_at=T0), FakeSocket("8:acs:r_1", issued_at=T0 + timedelta(1))
-    sockets.add(early)
-    sockets.add(later)
-    assert await sockets.sweep() == 1 and (early.closed, later.closed) == (REVOKED, None)
+    before = FakeSocket("8:acs:r_1", issued_at=T0 + timedelta(seconds=0.4))
+    after = FakeSocket("8:acs:r_1", issued_at=T0 + timedelta(seconds=0.6))
+    sockets.add(before)
+    sockets.add(after)
+    assert await sockets.sweep() == 1 and (before.closed, after.closed) == (REVOKED, None)
 
 
 async def _const(standings: dict[str, Standing]) -> dict[str, Standing]:

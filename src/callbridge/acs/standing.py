@@ -58,9 +58,7 @@ def refusal(token: CommunicationToken, standings_: dict[str, Standing]) -> str |
         return None if standing is not None and standing.enabled else DISABLED
     if standing is None:
         return REVOKED
-    valid_from = standing.tokens_valid_from  # ``iat`` has whole seconds: a token of the revocation's second (T.7
-    # is T) is revoked with it, so a revocation cannot miss a token issued just before; one issued just after waits
-    # for the next second
+    valid_from = standing.tokens_valid_from  # tokens carry their issue time to the microsecond (acs.tokens)
     return None if valid_from is None or token.issued_at >= valid_from else REVOKED
 
 

@@ -12,6 +12,7 @@ from callbridge.identity.tokens import Expectation, TokenInvalid, sign, verify
 
 AUDIENCE = "urn:callbridge:communication"
 VOIP_CHAT = 1792  # the scp bit field ACS puts in its tokens
+ISSUED_US = "cb_iat_us"  # the issue time in microseconds: ``iat`` has whole seconds, too coarse for revocations
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def issue(ring: KeyRing, issuer: str, raw_id: str, resource_id: str, scopes: tup
         "acsScope": ",".join(scopes),
         "resourceId": resource_id,
         "iat": int(now.timestamp()),
+        ISSUED_US: _microseconds(now),
         "nbf": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
     }
@@ -55,9 +57,23 @@ def read(ring: KeyRing, issuer: str, token: str, now: datetime) -> Communication
         resource_id=str(claims.get("resourceId", "")),
         scopes=tuple(s for s in str(claims.get("acsScope", "")).split(",") if s),
         expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+        issued_at=_issued_at(claims),
         tenant_id=claims.get("tid"),
     )
+
+
+def _microseconds(moment: datetime) -> int:
+    return (int(moment.timestamp()) * 1_000_000) + moment.microsecond
+
+
+def _issued_at(claims: dict[str, Any]) -> datetime:
+    """When the token was issued, to the microsecond where it says so (``iat`` alone: the start of its second).
+    A revocation then reaches every token issued before it, and none issued after it, within the same second."""
+    precise = claims.get(ISSUED_US)
+    seconds = claims["iat"]
+    if isinstance(precise, int) and not isinstance(precise, bool) and precise // 1_000_000 == seconds:
+        return datetime.fromtimestamp(seconds, UTC).replace(microsecond=precise % 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def expires_on(moment: datetime) -> str:
