@@ -8,6 +8,7 @@ import os
 import ssl
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class Demo:
     info: dict[str, Any]
     tls: TlsFiles
     platform: Platform
+    app: Any = None  # the served application, where the test's own server runs it
 
     @property
     def base_url(self) -> str:
@@ -140,23 +142,31 @@ class Demo:
         return {k: v for k, v in claims.items() if v is not None}
 
 
+@contextmanager
+def seeded_platform(data_dir: Path, **settings: Any) -> Iterator[Demo]:
+    """A platform of a test's own in ``data_dir``, seeded with the demo data and served as `callbridge serve`
+    serves it, on a free HTTPS port; ``settings`` as given."""
+    port = free_port()
+    config = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", **settings)
+    asyncio.run(seed_and_describe(config))
+    info = json.loads((data_dir / "demo.json").read_text())
+    tls = ensure_local_tls(config.tls_dir)
+    with running_server(config, tls) as server:
+        app: Any = server.config.app
+        yield Demo(config, info, tls, app.state.platform, app)
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    data_dir = tmp_path_factory.mktemp("callbridge")
-    port = free_port()
-    settings = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
-                        log_level="WARNING", signin_failures_per_user=5, signin_failures_per_address=50,
-                        ring_time_s=3.0, reconnect_grace_s=2.0, sip_port=free_sip_port(), media_engine="aiortc",
-                        carrier_port=free_sip_port(), dead_media_timeout_s=3.0,
-                        sip_options_interval_s=1.0, signin_backoff_s=30.0, identity_recheck_s=1.0,
-                        trusted_proxies=["127.0.0.1/32"],  # tests speak for other addresses with X-Forwarded-For
-                        api_docs_enabled=True, metrics_enabled=True, metrics_port=0)  # as `callbridge demo` serves them
-    asyncio.run(seed_and_describe(settings))
-    info = json.loads((data_dir / "demo.json").read_text())
-    tls = ensure_local_tls(settings.tls_dir)
-    with running_server(settings, tls) as server:
-        platform: Platform = server.config.app.state.platform
-        yield Demo(settings, info, tls, platform)
+    with seeded_platform(tmp_path_factory.mktemp("callbridge"),
+                         log_level="WARNING", signin_failures_per_user=5, signin_failures_per_address=50,
+                         ring_time_s=3.0, reconnect_grace_s=2.0, sip_port=free_sip_port(), media_engine="aiortc",
+                         carrier_port=free_sip_port(), dead_media_timeout_s=3.0,
+                         sip_options_interval_s=1.0, signin_backoff_s=30.0, identity_recheck_s=1.0,
+                         trusted_proxies=["127.0.0.1/32"],  # tests speak for other addresses with X-Forwarded-For
+                         api_docs_enabled=True, metrics_enabled=True, metrics_port=0,  # as `callbridge demo` does
+                         ) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,7 @@ from fastapi import FastAPI
 from callbridge.carrier import routes
 from callbridge.carrier.phone import RINGBACK_HZ
 from callbridge.cli import main
-from callbridge.config import Settings
-from callbridge.demo import CUSTOMERS, seed_and_describe
+from callbridge.demo import CUSTOMERS
 from callbridge.sdk import (
     CallClient,
     CommunicationTokenCredential,
@@ -34,10 +33,9 @@ from callbridge.sdk import (
     ToneSource,
 )
 from callbridge.sdk.media import dominant_frequency
-from callbridge.tls import ensure_local_tls
-from tests.conftest import Demo
+from tests.conftest import Demo, seeded_platform
 from tests.integration.test_calling_audio import collect_incoming, heard, loopback_ice, until
-from tests.support.server import free_port, free_sip_port, running_server
+from tests.support.server import free_port, free_sip_port
 
 __all__ = ["loopback_ice"]  # the fixture pins ICE to 127.0.0.1 for this module too
 
@@ -48,19 +46,14 @@ CUSTOMER = CUSTOMERS[0][0]
 def carrier_server(data_dir: Path, **overrides: Any) -> Iterator[tuple[Demo, FastAPI]]:
     """A demo platform of its own with the carrier running in the server, as ``callbridge demo`` runs it; the
     demo and the served app (whose ``state.carrier_hub`` is the carrier's hub)."""
-    port, sip_port = free_port(), free_sip_port()
+    sip_port = free_sip_port()
     carrier_port = free_sip_port()
     while carrier_port == sip_port:
         carrier_port = free_sip_port()
-    settings = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
-                        log_level="WARNING", ring_time_s=10.0, reconnect_grace_s=2.0, sip_port=sip_port,
-                        media_engine="aiortc", carrier_port=carrier_port, carrier_enabled=True,
-                        api_docs_enabled=True, **overrides)
-    asyncio.run(seed_and_describe(settings))
-    info = json.loads((data_dir / "demo.json").read_text())
-    tls = ensure_local_tls(settings.tls_dir)
-    with running_server(settings, tls) as server:
-        yield Demo(settings, info, tls, server.config.app.state.platform), server.config.app
+    with seeded_platform(data_dir, log_level="WARNING", ring_time_s=10.0, reconnect_grace_s=2.0, sip_port=sip_port,
+                         media_engine="aiortc", carrier_port=carrier_port, carrier_enabled=True,
+                         api_docs_enabled=True, **overrides) as served:
+        yield served, served.app
 
 
 @pytest.fixture(scope="module")

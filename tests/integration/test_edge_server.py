@@ -5,8 +5,6 @@ their own while the API explorers stay off."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import socket
 import ssl
 import time
@@ -15,11 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from callbridge.config import Settings
-from callbridge.demo import seed_and_describe
-from callbridge.tls import ensure_local_tls
-from tests.conftest import Demo
-from tests.support.server import free_port, running_server
+from tests.conftest import Demo, seeded_platform
+from tests.support.server import free_port
 
 HEADER_TIMEOUT_S = 1.0
 PER_ADDRESS = 6
@@ -28,18 +23,12 @@ USER_BURST = 4
 
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    data_dir = tmp_path_factory.mktemp("callbridge-edge")
-    port = free_port()
-    config = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", sip_enabled=False,
-                      log_level="CRITICAL", http_header_timeout_s=HEADER_TIMEOUT_S, tls_handshake_timeout_s=1.0,
-                      http_max_connections_per_address=PER_ADDRESS, graph_requests_per_second=0.001,
-                      graph_burst=3 * USER_BURST, graph_user_requests_per_second=0.001, graph_user_burst=USER_BURST,
-                      metrics_enabled=True, metrics_port=free_port())
-    asyncio.run(seed_and_describe(config))
-    info = json.loads((data_dir / "demo.json").read_text())
-    tls = ensure_local_tls(config.tls_dir)
-    with running_server(config, tls) as server:
-        yield Demo(config, info, tls, server.config.app.state.platform)
+    with seeded_platform(tmp_path_factory.mktemp("callbridge-edge"), sip_enabled=False,
+                         log_level="CRITICAL", http_header_timeout_s=HEADER_TIMEOUT_S, tls_handshake_timeout_s=1.0,
+                         http_max_connections_per_address=PER_ADDRESS, graph_requests_per_second=0.001,
+                         graph_burst=3 * USER_BURST, graph_user_requests_per_second=0.001, graph_user_burst=USER_BURST,
+                         metrics_enabled=True, metrics_port=free_port()) as served:
+        yield served
 
 
 def tls_connect(demo: Demo) -> ssl.SSLSocket:

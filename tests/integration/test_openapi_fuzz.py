@@ -15,7 +15,6 @@ included; invalid data is schemathesis's negative mode: anything but those."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import re
@@ -41,12 +40,9 @@ from callbridge.acs.hmac_auth import sign_headers
 from callbridge.acs.routes import API_VERSIONS
 from callbridge.app import create_app
 from callbridge.config import Settings
-from callbridge.demo import seed_and_describe
 from callbridge.identity.authority import TENANT_SEGMENT
 from callbridge.identity.pages import CSRF_COOKIE
-from callbridge.tls import ensure_local_tls
-from tests.conftest import GRAPH_SCOPES, TEAMS_SCOPES, Demo
-from tests.support.server import free_port, running_server
+from tests.conftest import GRAPH_SCOPES, TEAMS_SCOPES, Demo, seeded_platform
 
 MAX_EXAMPLES = 15
 SEED = 20261127
@@ -55,16 +51,10 @@ SEED = 20261127
 @pytest.fixture(scope="module")
 def fuzz_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """A platform of its own for the fuzzer, seeded with the demo data."""
-    data_dir = tmp_path_factory.mktemp("callbridge-fuzz")
-    port = free_port()
-    config = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", sip_enabled=False,
-                      log_level="CRITICAL", signin_failures_per_user=5, signin_failures_per_address=50,
-                      api_docs_enabled=True)
-    asyncio.run(seed_and_describe(config))
-    info = json.loads((data_dir / "demo.json").read_text())
-    tls = ensure_local_tls(config.tls_dir)
-    with running_server(config, tls) as server:
-        yield Demo(config, info, tls, server.config.app.state.platform)
+    with seeded_platform(tmp_path_factory.mktemp("callbridge-fuzz"), sip_enabled=False,
+                         log_level="CRITICAL", signin_failures_per_user=5, signin_failures_per_address=50,
+                         api_docs_enabled=True) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ by ``phone_platform``, which the other phone-side test modules use too)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -20,19 +18,16 @@ import httpx
 import numpy as np
 import pytest
 
-from callbridge.bootstrap import Platform
 from callbridge.carrier.network import Carrier, PhoneSpec
 from callbridge.carrier.phone import RINGBACK_HZ, AnswerMode, PhoneState, VirtualPhone
-from callbridge.config import Settings
-from callbridge.demo import CUSTOMERS, seed_and_describe
+from callbridge.demo import CUSTOMERS
 from callbridge.media.rtp_endpoint import PortRange
 from callbridge.sdk import CallClient, CommunicationTokenCredential, PhoneNumberIdentifier, TeamsCallAgent, ToneSource
 from callbridge.sdk.media import dominant_frequency
 from callbridge.sip.transport import Address
-from callbridge.tls import ensure_local_tls
-from tests.conftest import Demo
+from tests.conftest import Demo, seeded_platform
 from tests.integration.test_calling_audio import collect_incoming, heard, loopback_ice, until
-from tests.support.server import free_port, free_sip_port, running_server
+from tests.support.server import free_sip_port
 
 __all__ = ["loopback_ice"]  # the fixture pins ICE to 127.0.0.1 for this module too
 
@@ -47,23 +42,13 @@ def phone_platform(tmp_path_factory: pytest.TempPathFactory, engine: str, rtp_po
                    **settings: Any) -> Iterator[Demo]:
     """A seeded server of its own (data directory, HTTPS and SIP ports, RTP ports ``rtp_ports``) on the media
     ``engine``, with the demo trunk "carrier" pointing at its own ``carrier_port`` and admitting 127.0.0.1."""
-    data_dir = tmp_path_factory.mktemp(f"callbridge-{engine}")
-    port = free_port()
     values: dict[str, Any] = dict(
-        data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", log_level="WARNING",
-        signin_failures_per_user=5, signin_failures_per_address=50, ring_time_s=3.0, reconnect_grace_s=2.0,
-        sip_port=free_sip_port(), carrier_port=free_sip_port(), media_engine=engine, dead_media_timeout_s=3.0,
-        sip_options_interval_s=1.0, rtp_port_min=rtp_ports.first, rtp_port_max=rtp_ports.last,
-        metrics_enabled=True, metrics_port=0)
-    values.update(settings)
-    config = Settings(**values)
-    asyncio.run(seed_and_describe(config))
-    info = json.loads((data_dir / "demo.json").read_text())
-    tls = ensure_local_tls(config.tls_dir)
-    with running_server(config, tls) as server:
-        app: Any = server.config.app
-        platform: Platform = app.state.platform
-        yield Demo(config, info, tls, platform)
+        log_level="WARNING", signin_failures_per_user=5, signin_failures_per_address=50, ring_time_s=3.0,
+        reconnect_grace_s=2.0, sip_port=free_sip_port(), carrier_port=free_sip_port(), media_engine=engine,
+        dead_media_timeout_s=3.0, sip_options_interval_s=1.0, rtp_port_min=rtp_ports.first,
+        rtp_port_max=rtp_ports.last, metrics_enabled=True, metrics_port=0)
+    with seeded_platform(tmp_path_factory.mktemp(f"callbridge-{engine}"), **{**values, **settings}) as served:
+        yield served
 
 
 @pytest.fixture(scope="module", params=ENGINES)
