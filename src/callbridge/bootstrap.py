@@ -18,13 +18,14 @@ from callbridge.clock import Clock, SystemClock
 from callbridge.config import Settings
 from callbridge.graph.context import GraphContext
 from callbridge.graph.paging import PageTokens, load_secret
-from callbridge.graph.throttle import GraphThrottle, TokenBuckets
+from callbridge.graph.throttle import GraphThrottle
 from callbridge.identity.client_address import parse_networks
 from callbridge.identity.context import IdentityContext
 from callbridge.identity.keys import KeyRing
 from callbridge.identity.minting import TokenMinter
 from callbridge.identity.throttle import SignInPolicy, SignInThrottle
 from callbridge.private_files import secure_data_dir
+from callbridge.ratelimit import TokenBuckets
 from callbridge.store.db import Database
 
 log = logging.getLogger("callbridge")

@@ -206,7 +206,8 @@ def test_bad_tokens_are_401(demo: Demo, case: str) -> None:
 
 
 def test_throttled_with_retry_after(demo: Demo) -> None:
-    from callbridge.graph.throttle import GraphThrottle, TokenBuckets
+    from callbridge.graph.throttle import GraphThrottle
+    from callbridge.ratelimit import TokenBuckets
 
     graph = demo.platform.graph
     saved = graph.buckets

@@ -14,8 +14,8 @@ from callbridge.graph import odata
 from callbridge.graph.errors import GraphError
 from callbridge.graph.meetings import new_meeting
 from callbridge.graph.paging import PageTokens, fingerprint
-from callbridge.graph.throttle import TokenBuckets
 from callbridge.graph.timezones import graph_datetime, parse_query_datetime, preferred, resolve
+from callbridge.ratelimit import TokenBuckets
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

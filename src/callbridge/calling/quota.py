@@ -14,7 +14,7 @@ from datetime import datetime
 
 from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError
-from callbridge.graph.throttle import TokenBuckets
+from callbridge.ratelimit import TokenBuckets
 
 
 @dataclass(frozen=True)

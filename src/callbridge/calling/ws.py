@@ -22,8 +22,8 @@ from callbridge.calling.protocol import CallCommand, Hello, Ping, ProtocolError,
 from callbridge.calling.service import CallingService, TooManyAgents, error_frame
 from callbridge.calling.sockets import OpenSockets
 from callbridge.calling.turn import ice_servers
-from callbridge.graph.throttle import TokenBuckets
 from callbridge.identity.tokens import TokenInvalid
+from callbridge.ratelimit import TokenBuckets
 
 router = APIRouter(tags=["calling"])
 

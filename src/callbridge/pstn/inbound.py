@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import bindparam, exists, select
 
 from callbridge.directory.values import Licence
-from callbridge.graph.throttle import TokenBuckets
 from callbridge.pstn.trunks import source_allowed
+from callbridge.ratelimit import TokenBuckets
 from callbridge.store.models import Tenant, Trunk, User, UserLicence
 
 _DIGITS = re.compile(r"\+?[0-9]{3,15}")
