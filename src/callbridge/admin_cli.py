@@ -3,25 +3,55 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callbridge.config import Settings
 from callbridge.directory import apps, consent, resources, tenants, users
-from callbridge.directory.errors import Invalid
+from callbridge.directory.errors import DirectoryError, Invalid
 from callbridge.directory.values import parse_guid
 from callbridge.private_files import secure_data_dir
 from callbridge.pstn import trunks
+
+T = TypeVar("T")
+
+
+def run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``action(session)`` in one transaction against the configured store; a directory error is one line
+    on stderr, exit code 1, and nothing is changed."""
+    from callbridge.store.db import Database
+
+    async def main() -> T:
+        settings = Settings()
+        secure_data_dir(settings.data_dir)
+        db = Database(settings.effective_database_url)
+        try:
+            await db.migrate()
+            async with db.transaction() as s:
+                return await action(s)
+        finally:
+            await db.close()
+
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        return asyncio.run(main())
+    except DirectoryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except IntegrityError:  # a concurrent change won the race past the directory's own checks
+        click.echo("error: the change conflicts with one made at the same time; nothing was changed", err=True)
+        sys.exit(1)
 
 
 def _run(action: Callable[[AsyncSession], Awaitable[list[str]]]) -> None:
     """Run ``action`` in one transaction; print the lines it returns only once that transaction is committed,
     so a refused change never prints output that looks like success."""
-    from callbridge.cli import run_admin
-
     for line in run_admin(action):
         click.echo(line)
 

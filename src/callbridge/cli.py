@@ -3,45 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from callbridge.admin_cli import admin
+from callbridge.carrier.cli import carrier, phone
 from callbridge.config import Settings
-from callbridge.directory.errors import DirectoryError
-from callbridge.private_files import secure_data_dir
-
-T = TypeVar("T")
-
-
-def run_admin(action: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``action(session)`` in one transaction against the configured store; a directory error is one line
-    on stderr, exit code 1, and nothing is changed."""
-    from callbridge.store.db import Database
-
-    async def main() -> T:
-        settings = Settings()
-        secure_data_dir(settings.data_dir)
-        db = Database(settings.effective_database_url)
-        try:
-            await db.migrate()
-            async with db.transaction() as s:
-                return await action(s)
-        finally:
-            await db.close()
-
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        return asyncio.run(main())
-    except DirectoryError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except IntegrityError:  # a concurrent change won the race past the directory's own checks
-        click.echo("error: the change conflicts with one made at the same time; nothing was changed", err=True)
-        sys.exit(1)
 
 
 @click.group()
@@ -91,9 +59,6 @@ def demo(seed_only: bool) -> None:
     if not seed_only:
         run_server(settings)
 
-
-from callbridge.admin_cli import admin  # noqa: E402
-from callbridge.carrier.cli import carrier, phone  # noqa: E402
 
 main.add_command(admin)
 main.add_command(phone)

@@ -16,15 +16,9 @@ from callbridge.bootstrap import build
 from callbridge.config import Settings
 from callbridge.edge.connections import edge_protocol
 from callbridge.logs import configure
-from callbridge.tls import TlsFiles, ensure_local_tls
+from callbridge.tls import TlsFiles, tls_files
 
 log = logging.getLogger("callbridge")
-
-
-def tls_files(settings: Settings) -> TlsFiles:
-    if settings.tls_cert_file and settings.tls_key_file:
-        return TlsFiles(settings.tls_cert_file, settings.tls_key_file, None)
-    return ensure_local_tls(settings.tls_dir)
 
 
 def app_from_environment() -> FastAPI:

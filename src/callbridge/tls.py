@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from callbridge.config import Settings
 from callbridge.private_files import private_dir, write_private
 
 
@@ -95,3 +96,10 @@ def ensure_local_tls(directory: Path, extra_hosts: list[str] | None = None) -> T
         hosts = list(dict.fromkeys(["localhost", "127.0.0.1", "::1", *(extra_hosts or [])]))
         _make_server(directory, ca, ca_key, hosts, now)
     return TlsFiles(server, directory / "server.key", ca_file)
+
+
+def tls_files(settings: Settings) -> TlsFiles:
+    """The server's certificate: the operator's where given, else the local CA's (made on first use)."""
+    if settings.tls_cert_file and settings.tls_key_file:
+        return TlsFiles(settings.tls_cert_file, settings.tls_key_file, None)
+    return ensure_local_tls(settings.tls_dir)

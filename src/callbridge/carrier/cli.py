@@ -227,8 +227,8 @@ def carrier(host: str, sip_port: int | None, trunk: str | None, phones_file: Pat
     from callbridge.carrier.guard import Guards, is_loopback
     from callbridge.carrier.routes import demo_phones, phone_specs, standalone_app
     from callbridge.logs import configure
-    from callbridge.server import tls_files
     from callbridge.sip.transport import Address
+    from callbridge.tls import tls_files
 
     settings = Settings()
     if not is_loopback(host) and not settings.carrier_allow_remote:

@@ -27,6 +27,7 @@ from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
 from callbridge.store.db import Database
+from callbridge.tls import tls_files
 
 log = logging.getLogger("callbridge.pstn")
 
@@ -69,7 +70,6 @@ def _tls(settings: Settings) -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
     and the local CA when it calls out."""
     if "tls" not in [t.lower() for t in settings.sip_transports]:
         return None
-    from callbridge.server import tls_files  # the certificate's one place; imported late: server imports the app
 
     files = tls_files(settings)
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
