@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callbridge.edge.json_body import JsonRejected, depth_of, read_json
 from callbridge.graph import odata
+from callbridge.json_body import JsonRejected, depth_of, read_json
 
 
 @pytest.mark.parametrize("raw", [

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from callbridge.acs import errors, hmac_auth, identities
 from callbridge.acs.context import AcsContext
 from callbridge.acs.exchange import exchange
-from callbridge.edge.json_body import JsonRejected, read_json
+from callbridge.json_body import JsonRejected, read_json
 
 router = APIRouter(tags=["communication identity"])
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from callbridge.edge.json_body import JsonRejected, read_json
+from callbridge.json_body import JsonRejected, read_json
 
 VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024

@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from callbridge.carrier.guard import ApiError, Guards, require_json
 from callbridge.carrier.network import Carrier, PhoneSpec
 from callbridge.carrier.phone import AnswerMode, PhoneBusy, PhoneState, VirtualPhone
-from callbridge.edge.json_body import JsonRejected, read_json
+from callbridge.json_body import JsonRejected, read_json
 from callbridge.logs import Throttled
 from callbridge.media.audio import rms
 from callbridge.media.g711 import SAMPLE_RATE

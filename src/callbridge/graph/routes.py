@@ -11,13 +11,13 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match
 
-from callbridge.edge.json_body import JsonRejected, read_json
 from callbridge.graph import calendar, chats, odata, schemas, users
 from callbridge.graph.auth import Caller, authenticate
 from callbridge.graph.context import GraphContext
 from callbridge.graph.errors import GraphError, bad_request, new_request_id, odata_error, throttled
 from callbridge.graph.paging import fingerprint
 from callbridge.graph.timezones import parse_query_datetime, preferred
+from callbridge.json_body import JsonRejected, read_json
 from callbridge.store.db import ReadSession
 
 router = APIRouter(prefix="/graph/v1.0", tags=["directory (Graph)"], responses=schemas.ERROR_RESPONSES)
