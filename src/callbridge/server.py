@@ -15,6 +15,7 @@ from callbridge.app import create_app
 from callbridge.bootstrap import build
 from callbridge.config import Settings
 from callbridge.edge.connections import edge_protocol
+from callbridge.edge.websockets import EdgeWebSocket
 from callbridge.logs import configure
 from callbridge.tls import TlsFiles, tls_files
 
@@ -41,7 +42,8 @@ def uvicorn_options(settings: Settings, tls: TlsFiles) -> dict[str, Any]:
             "ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file),
             "access_log": False, "proxy_headers": False, "ws_max_size": 128 * 1024,
             "ws_per_message_deflate": False,  # per-socket zlib state: ~48 KiB an agent
-            "http": edge_protocol(settings)}  # request-head deadline, connection caps (callbridge.edge.connections)
+            "http": edge_protocol(settings),  # request-head deadline, connection caps (callbridge.edge.connections)
+            "ws": EdgeWebSocket}  # shuts down sockets their peer is closing (callbridge.edge.websockets)
 
 
 class EdgeServer(uvicorn.Server):
