@@ -120,6 +120,8 @@ def read_header_lines(lines: list[str], limits: Limits) -> Headers:
                 raise bad_request("Continuation line before the first header")
             name, value = fields[-1]
             continued = line.strip(" \t")
+            if "\r" in continued or "\n" in continued:  # as on a first line: the unfolded value must parse again
+                raise bad_request("Bare CR or LF in a header")
             fields[-1] = (name, f"{value} {continued}".strip(" \t"))
             if len(fields[-1][1]) > limits.max_line_length:
                 raise bad_request("Header line too long")
@@ -222,6 +224,8 @@ def lenient_header_lines(lines: list[str], limit: int) -> Headers:
         if line[:1] in (" ", "\t") and fields:
             name, value = fields[-1]
             continued = line.strip(" \t")
+            if "\r" in continued or "\n" in continued:  # as on a first line: the unfolded value must parse again
+                raise bad_request("Bare CR or LF in a header")
             fields[-1] = (name, f"{value} {continued}".strip(" \t"))
             continue
         match = g.HEADER_LINE_RE.fullmatch(line)

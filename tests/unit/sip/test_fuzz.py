@@ -16,7 +16,7 @@ from callbridge.sip.message import Request, Response, parse
 
 TORTURE = Path(__file__).parent / "torture"
 FIXTURES = [path.read_bytes() for path in sorted(TORTURE.glob("*.dat"))]
-PER_INPUT_SECONDS = 0.05
+PER_INPUT_SECONDS = 0.05  # of this thread's CPU: a pathological input burns it; a busy machine does not
 BIG = Limits(max_message_size=200_000, max_header_size=200_000, max_line_length=200_000)
 
 SIP_BYTES = st.sampled_from(list(b' \t\r\n:;,<>"\\@=%/?[]SIPsip0123456789.-z'))
@@ -24,12 +24,12 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 
 
 def parse_or_error(data: bytes, limits: Limits | None = None) -> Request | Response | SipParseError:
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         result: Request | Response | SipParseError = parse(data) if limits is None else parse(data, limits=limits)
     except SipParseError as err:
         result = err
-    assert time.perf_counter() - started < PER_INPUT_SECONDS
+    assert time.thread_time() - started < PER_INPUT_SECONDS
     return result
 
 
@@ -122,3 +122,11 @@ def test_pathological_64k_header_is_fast(name: str) -> None:
     data = b"OPTIONS sip:a@b.com SIP/2.0\r\n" + b"".join(b"%s: %s\r\n" % (k.encode(), v) for k, v in fields.items())
     parse_or_error(data + b"\r\n")  # default limits: refused early
     parse_or_error(data + b"\r\n", BIG)  # limits lifted: the grammar itself runs over the whole value
+
+
+def test_a_bare_line_feed_in_a_continuation_line_is_refused_as_on_a_first_line() -> None:
+    """Found by the fuzzer: accepted folded, it unfolded into a header its own parser refuses."""
+    folded = (b"OPTIONS sip:a@b.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nAccept: application/sdp,\r\n"
+              b"        multi\npart/mixed\r\nContent-Length: 0\r\n\r\n")
+    result = parse_or_error(folded)
+    assert isinstance(result, SipParseError) and (result.status, result.reason) == (400, "Bare CR or LF in a header")
