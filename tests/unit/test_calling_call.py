@@ -32,7 +32,7 @@ def new_call() -> Call:
 
 
 def to(out: list[Send], agent: str) -> list[dict[str, Any]]:
-    return [s.message for s in out if s.agent_id == agent]
+    return [s.event.to_wire() for s in out if s.agent_id == agent]
 
 
 def states(out: list[Send], agent: str) -> list[str]:
@@ -144,13 +144,13 @@ def test_dtmf_is_relayed_and_checked() -> None:
 
 def test_sdp_and_ice_are_relayed_to_the_other_side() -> None:
     call, _ = ringing_call()
-    out = call.relay("alice-1", "call.ice", {"candidate": "c1"})
+    out = call.relay_ice("alice-1", {"candidate": "c1"})
     assert {s.agent_id for s in out} == {"megan-tab", "megan-phone"}  # every ringing endpoint
-    assert [s.agent_id for s in call.relay("megan-tab", "call.ice", {"candidate": "c2"})] == ["alice-1"]
+    assert [s.agent_id for s in call.relay_ice("megan-tab", {"candidate": "c2"})] == ["alice-1"]
     call.accept("megan-tab", None, T0)
-    assert [s.agent_id for s in call.relay("alice-1", "call.sdp", "v=0")] == ["megan-tab"]
+    assert [s.agent_id for s in call.relay_sdp("alice-1", "v=0")] == ["megan-tab"]
     with pytest.raises(CallError):
-        call.relay("stranger", "call.sdp", "v=0")
+        call.relay_sdp("stranger", "v=0")
 
 
 def test_a_lost_agent_has_a_grace_period() -> None:

@@ -17,17 +17,23 @@ from callbridge.calling.protocol import (
     MAX_FRAME_BYTES,
     MAX_SDP_BYTES,
     VERSION,
+    Accept,
     CallCommand,
+    CallCommandKind,
     Command,
+    Dtmf,
     Hello,
+    Ice,
     Ping,
     ProtocolError,
+    Sdp,
     StartCall,
     TokenUpdate,
     parse,
 )
 from callbridge.calling.states import CallState, ParticipantState, describe
 
+K = CallCommandKind
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 MEGAN = "8:orgid:bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.10 54400 typ host", "sdpMid": "0",
@@ -78,10 +84,10 @@ def test_call_start_without_thread_or_offer() -> None:
 
 
 @pytest.mark.parametrize("kind,name", [
-    ("call.reject", "reject"), ("call.hangUp", "hang_up"), ("call.hold", "hold"), ("call.resume", "resume"),
-    ("call.mute", "mute"), ("call.unmute", "unmute"),
+    ("call.reject", K.REJECT), ("call.hangUp", K.HANG_UP), ("call.hold", K.HOLD), ("call.resume", K.RESUME),
+    ("call.mute", K.MUTE), ("call.unmute", K.UNMUTE),
 ])
-def test_call_commands_without_payload(kind: str, name: str) -> None:
+def test_call_commands_without_payload(kind: str, name: CallCommandKind) -> None:
     assert parse(frame(type=kind, callId="c1", sdp="ignored", tone="5")) == CallCommand(name, "c1", None)
 
 
@@ -91,28 +97,29 @@ def test_every_call_command_is_covered() -> None:
 
 
 def test_call_accept_with_and_without_answer() -> None:
-    assert parse(frame(type="call.accept", callId="c1", sdp="v=0 answer")) == CallCommand("accept", "c1",
-                                                                                           "v=0 answer")
-    assert parse(frame(type="call.accept", callId="c1")) == CallCommand("accept", "c1", None)
+    assert parse(frame(type="call.accept", callId="c1", sdp="v=0 answer")) == CallCommand(K.ACCEPT, "c1",
+                                                                                           Accept("v=0 answer"))
+    assert parse(frame(type="call.accept", callId="c1")) == CallCommand(K.ACCEPT, "c1", Accept(None))
 
 
 def test_call_sdp() -> None:
-    assert parse(frame(type="call.sdp", callId="c1", sdp="v=0 re-offer")) == CallCommand("sdp", "c1", "v=0 re-offer")
+    assert parse(frame(type="call.sdp", callId="c1", sdp="v=0 re-offer")) == CallCommand(K.SDP, "c1",
+                                                                                         Sdp("v=0 re-offer"))
 
 
 @pytest.mark.parametrize("tone", ["0", "9", "*", "#", "A", "Flash"])
 def test_call_dtmf(tone: str) -> None:
-    assert parse(frame(type="call.dtmf", callId="c1", tone=tone)) == CallCommand("dtmf", "c1", tone)
+    assert parse(frame(type="call.dtmf", callId="c1", tone=tone)) == CallCommand(K.DTMF, "c1", Dtmf(tone))
 
 
 def test_call_dtmf_tone_is_checked_by_the_call_not_the_parser() -> None:
-    assert parse(frame(type="call.dtmf", callId="c1", tone="Z")) == CallCommand("dtmf", "c1", "Z")
+    assert parse(frame(type="call.dtmf", callId="c1", tone="Z")) == CallCommand(K.DTMF, "c1", Dtmf("Z"))
 
 
 def test_call_ice_candidate_and_end_of_candidates() -> None:
-    assert parse(frame(type="call.ice", callId="c1", candidate=CANDIDATE)) == CallCommand("ice", "c1", CANDIDATE)
-    assert parse(frame(type="call.ice", callId="c1", candidate=None)) == CallCommand("ice", "c1", None)
-    assert parse(frame(type="call.ice", callId="c1")) == CallCommand("ice", "c1", None)
+    assert parse(frame(type="call.ice", callId="c1", candidate=CANDIDATE)) == CallCommand(K.ICE, "c1", Ice(CANDIDATE))
+    assert parse(frame(type="call.ice", callId="c1", candidate=None)) == CallCommand(K.ICE, "c1", Ice(None))
+    assert parse(frame(type="call.ice", callId="c1")) == CallCommand(K.ICE, "c1", Ice(None))
 
 
 def test_bytes_are_read_like_text() -> None:
@@ -125,8 +132,8 @@ def test_limits_are_inclusive() -> None:
     start = parse(frame(type="call.start", requestId="r" * 64, target={"rawId": "8:orgid:" + "x" * 248},
                         threadId="t" * 256, sdp="s" * MAX_SDP_BYTES))
     assert isinstance(start, StartCall) and len(start.target) == 256 and len(start.sdp or "") == MAX_SDP_BYTES
-    assert parse(frame(type="call.hangUp", callId="c" * 128)) == CallCommand("hang_up", "c" * 128)
-    assert parse(frame(type="call.dtmf", callId="c1", tone="t" * 8)) == CallCommand("dtmf", "c1", "t" * 8)
+    assert parse(frame(type="call.hangUp", callId="c" * 128)) == CallCommand(K.HANG_UP, "c" * 128)
+    assert parse(frame(type="call.dtmf", callId="c1", tone="t" * 8)) == CallCommand(K.DTMF, "c1", Dtmf("t" * 8))
     padded = frame(type="ping", pad="")
     exactly = frame(type="ping", pad="x" * (MAX_FRAME_BYTES - len(padded)))
     assert len(exactly) == MAX_FRAME_BYTES and parse(exactly) == Ping()
@@ -244,7 +251,7 @@ def test_bad_candidate(candidate: Any) -> None:
 def test_candidate_limit_is_4096_characters_of_json() -> None:
     at_limit = {"candidate": "x" * (4096 - len(json.dumps({"candidate": ""})))}
     assert len(json.dumps(at_limit)) == 4096
-    assert parse(frame(type="call.ice", callId="c1", candidate=at_limit)) == CallCommand("ice", "c1", at_limit)
+    assert parse(frame(type="call.ice", callId="c1", candidate=at_limit)) == CallCommand(K.ICE, "c1", Ice(at_limit))
 
 
 def test_error_on_the_wire() -> None:
@@ -309,7 +316,7 @@ def test_parse_never_raises_but_protocol_error_on_frames(kind: str, fields: dict
     text = json.dumps({"type": kind, **fields})
     result = _parse_or_refuse(text.encode() if as_bytes else text)
     if isinstance(result, CallCommand):
-        assert result.name == CALL_COMMANDS[kind] and result.call_id == fields["callId"]
+        assert result.kind == CALL_COMMANDS[kind] and result.call_id == fields["callId"]
 
 
 # -- the states in the docs are the tables --------------------------------------------------------------------------

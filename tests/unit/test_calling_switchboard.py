@@ -10,7 +10,7 @@ import pytest
 
 from callbridge.calling.call import CallError, Leg
 from callbridge.calling.policy import Party, judge
-from callbridge.calling.protocol import CallCommand
+from callbridge.calling.protocol import Accept, CallCommand, CallCommandKind, Ice
 from callbridge.calling.switchboard import Switchboard
 
 T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -32,7 +32,7 @@ def test_ring_deadlines_of_many_calls_fire_in_order_and_only_when_due() -> None:
     sb = board()
     ids = [place(sb, n, T0 + timedelta(seconds=n)) for n in range(5)]
     assert sb.next_deadline() == T0 + RING
-    sb.command("callee-0", CallCommand("accept", ids[0], "answer"), T0 + timedelta(seconds=10))
+    sb.command("callee-0", CallCommand(CallCommandKind.ACCEPT, ids[0], Accept("answer")), T0 + timedelta(seconds=10))
     assert sb.next_deadline() == T0 + RING + timedelta(seconds=1)  # the answered call has no deadline left
     assert sb.on_timer(T0 + RING + timedelta(seconds=1, milliseconds=500)) != []
     assert [c.id for c in sb.take_ended()] == [ids[1]]
@@ -48,7 +48,7 @@ def test_commands_on_a_ringing_call_do_not_grow_the_heap() -> None:
     sb = board()
     call_id = place(sb, 1, T0)
     for _ in range(1000):
-        sb.command("callee-1", CallCommand("ice", call_id, {"candidate": "c"}), T0)
+        sb.command("callee-1", CallCommand(CallCommandKind.ICE, call_id, Ice({"candidate": "c"})), T0)
     assert len(sb._deadlines) == 1
 
 
@@ -56,13 +56,13 @@ def test_an_ended_call_leaves_no_trace_of_its_agents() -> None:
     sb = board()
     call, _ = sb.start(Leg("8:orgid:a", "A", agent_id="a-1"), Leg("8:orgid:b", "B"), ["b-1", "b-2"], "19:t",
                        None, T0)
-    sb.command("b-1", CallCommand("reject", call.id), T0)
-    sb.command("b-2", CallCommand("accept", call.id), T0)
-    sb.command("a-1", CallCommand("hang_up", call.id), T0 + timedelta(seconds=5))
+    sb.command("b-1", CallCommand(CallCommandKind.REJECT, call.id), T0)
+    sb.command("b-2", CallCommand(CallCommandKind.ACCEPT, call.id), T0)
+    sb.command("a-1", CallCommand(CallCommandKind.HANG_UP, call.id), T0 + timedelta(seconds=5))
     assert [c.id for c in sb.take_ended()] == [call.id]
     assert not sb.agents_in_calls() and not sb.calls
     with pytest.raises(CallError) as refused:
-        sb.command("b-2", CallCommand("hold", call.id), T0)
+        sb.command("b-2", CallCommand(CallCommandKind.HOLD, call.id), T0)
     assert refused.value.code == 404
 
 
@@ -70,7 +70,7 @@ def test_a_lost_agent_that_comes_back_cancels_its_grace_and_one_that_does_not_en
     sb = board()
     first, second = place(sb, 1, T0), place(sb, 2, T0)
     for n, call_id in ((1, first), (2, second)):
-        sb.command(f"callee-{n}", CallCommand("accept", call_id), T0)
+        sb.command(f"callee-{n}", CallCommand(CallCommandKind.ACCEPT, call_id), T0)
         sb.agent_gone(f"caller-{n}", T0 + timedelta(seconds=1))
     assert sb.next_deadline() == T0 + timedelta(seconds=1) + GRACE
     sb.agent_back("caller-1")

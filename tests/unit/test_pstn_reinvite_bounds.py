@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from callbridge.calling.protocol import CallCommand
 from callbridge.media.gateway import Side
 from callbridge.pstn.bridge import Bridge
 from callbridge.sip.offer_answer import build_offer
@@ -59,8 +60,8 @@ async def test_a_reinvite_of_one_audio_stream_reaches_the_gateway() -> None:
     sent: list[str] = []
     found = bridge(media)
 
-    async def command(leg: str, name: str, call_id: str, payload: object = None) -> None:
-        sent.append(name)
+    async def command(leg: str, cmd: CallCommand) -> None:
+        sent.append(cmd.kind.value)
 
     found._command = command
     await found._phone_reinvited("leg", "call", session, OFFER.replace("a=sendrecv", "a=sendonly"))

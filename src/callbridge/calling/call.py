@@ -14,6 +14,17 @@ from typing import Any
 
 from callbridge.calling import end_reasons as reasons
 from callbridge.calling.end_reasons import EndReason
+from callbridge.calling.events import (
+    CallDtmf,
+    CallIce,
+    CallIncoming,
+    CallIncomingEnded,
+    CallSdp,
+    CallStateChanged,
+    Event,
+    Participant,
+    ParticipantChanged,
+)
 from callbridge.calling.states import (
     CallEvent,
     CallState,
@@ -39,7 +50,7 @@ class CallError(Exception):
 @dataclass(frozen=True)
 class Send:
     agent_id: str
-    message: dict[str, Any]
+    event: Event
 
 
 @dataclass
@@ -58,9 +69,8 @@ class Leg:
     def step(self, event: ParticipantEvent) -> None:
         self.state = participant_next(self.state, event)
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"rawId": self.raw_id, "displayName": self.display_name, "state": self.state.value,
-                "isMuted": self.muted}
+    def view_of(self) -> Participant:
+        return Participant(self.raw_id, self.display_name, self.state, self.muted)
 
 
 @dataclass
@@ -104,19 +114,17 @@ class Call:
         leg.view = call_next(leg.view, event)
         if leg.agent_id is None:
             return []
-        message: dict[str, Any] = {"type": "call.state", "callId": self.id, "state": leg.view.value}
-        if leg.view is CallState.DISCONNECTED and leg.end_reason is not None:
-            message["endReason"] = leg.end_reason.to_wire()
-        return [Send(leg.agent_id, message)]
+        end_reason = leg.end_reason if leg.view is CallState.DISCONNECTED else None
+        return [Send(leg.agent_id, CallStateChanged(self.id, leg.view, end_reason))]
 
     def _participant(self, about: Leg) -> list[Send]:
         to = self.other(about).agent_id
         if to is None:
             return []
-        return [Send(to, {"type": "call.participant", "callId": self.id, "participant": about.to_wire()})]
+        return [Send(to, ParticipantChanged(self.id, about.view_of()))]
 
     def _incoming_ended(self, agent_id: str, reason: EndReason) -> Send:
-        return Send(agent_id, {"type": "call.incoming.ended", "callId": self.id, "endReason": reason.to_wire()})
+        return Send(agent_id, CallIncomingEnded(self.id, reason))
 
     # -- commands -----------------------------------------------------------------------------------------
     def place(self, callee_agents: list[str], offer: str | None, now: datetime, *, alerting: bool = True
@@ -131,10 +139,7 @@ class Call:
             return out + self._finish(reasons.NO_ENDPOINT, now)
         self.callee.ringing = set(callee_agents)
         self.ring_deadline = now + self.ring_time
-        incoming = {"type": "call.incoming", "callId": self.id, "threadId": self.thread_id,
-                    "caller": {"rawId": self.caller.raw_id, "displayName": self.caller.display_name}}
-        if offer is not None:
-            incoming["sdp"] = offer
+        incoming = CallIncoming(self.id, self.thread_id, self.caller.raw_id, self.caller.display_name, offer)
         out += [Send(agent, incoming) for agent in sorted(callee_agents)]
         return out + (self._alerted() if alerting else [])
 
@@ -155,7 +160,7 @@ class Call:
         self.callee.step(ParticipantEvent.EARLY_MEDIA)
         out = []
         if answer is not None and self.caller.agent_id is not None:
-            out.append(Send(self.caller.agent_id, {"type": "call.sdp", "callId": self.id, "sdp": answer}))
+            out.append(Send(self.caller.agent_id, CallSdp(self.id, answer)))
         return out + self._state(self.caller, CallEvent.EARLY_MEDIA) + self._participant(self.callee)
 
     def _alerted(self) -> list[Send]:
@@ -174,7 +179,7 @@ class Call:
         out = [self._incoming_ended(a, reasons.ACCEPTED_ELSEWHERE) for a in sorted(others)]
         out += self._state(self.callee, CallEvent.START) + self._state(self.callee, CallEvent.CONNECTED)
         if answer is not None and self.caller.agent_id is not None:
-            out.append(Send(self.caller.agent_id, {"type": "call.sdp", "callId": self.id, "sdp": answer}))
+            out.append(Send(self.caller.agent_id, CallSdp(self.id, answer)))
         return out + self._state(self.caller, CallEvent.CONNECTED) + self._participant(self.callee)
 
     def reject(self, agent_id: str, now: datetime, reason: EndReason = reasons.DECLINED) -> list[Send]:
@@ -224,18 +229,23 @@ class Call:
         if self.connected_at is None or self.ended:
             raise CallError(400, 41008, "DTMF needs a connected call.")
         to = self.other(leg).agent_id
-        return [Send(to, {"type": "call.dtmf", "callId": self.id, "tone": tone})] if to else []
+        return [Send(to, CallDtmf(self.id, tone))] if to else []
 
-    def relay(self, agent_id: str, kind: str, payload: Any) -> list[Send]:
-        """An SDP or ICE message from one side, for the other side's agent(s)."""
-        to: list[str | None]
+    def relay_sdp(self, agent_id: str, sdp: str) -> list[Send]:
+        """An SDP from one side, for the other side's agent(s)."""
+        return [Send(a, CallSdp(self.id, sdp)) for a in self._relay_to(agent_id)]
+
+    def relay_ice(self, agent_id: str, candidate: dict[str, Any] | None) -> list[Send]:
+        """An ICE candidate from one side, for the other side's agent(s)."""
+        return [Send(a, CallIce(self.id, candidate)) for a in self._relay_to(agent_id)]
+
+    def _relay_to(self, agent_id: str) -> list[str]:
         if agent_id in self.callee.ringing:
-            to = [self.caller.agent_id]
+            to: list[str | None] = [self.caller.agent_id]
         else:
             other = self.other(self.leg_of(agent_id))
             to = [other.agent_id] if other.agent_id else list(sorted(other.ringing))
-        key = "sdp" if kind == "call.sdp" else "candidate"
-        return [Send(a, {"type": kind, "callId": self.id, key: payload}) for a in to if a]
+        return [a for a in to if a]
 
     # -- connection loss ----------------------------------------------------------------------------------
     def agent_lost(self, agent_id: str, grace: timedelta, now: datetime) -> list[Send]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
+from callbridge.calling.end_reasons import EndReason
 from callbridge.json_body import JsonRejected, read_json
 
 VERSION = 1
@@ -53,13 +55,88 @@ class StartCall:
     sdp: str | None
 
 
+class CallCommandKind(Enum):
+    """What a command does to a call. ``ALERTING`` and ``EARLY_MEDIA`` come only from a phone leg."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    HANG_UP = "hang_up"
+    HOLD = "hold"
+    RESUME = "resume"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    DTMF = "dtmf"
+    SDP = "sdp"
+    ICE = "ice"
+    ALERTING = "alerting"
+    EARLY_MEDIA = "early_media"
+
+
+@dataclass(frozen=True)
+class Accept:
+    sdp: str | None = None  # the answer to the caller's offer
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: EndReason | None = None  # a phone network's refusal (agents' frames never carry one)
+
+
+@dataclass(frozen=True)
+class HangUp:
+    reason: EndReason | None = None  # why a phone leg's far end went (agents' frames never carry one)
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    tone: str
+
+
+@dataclass(frozen=True)
+class Sdp:
+    sdp: str
+
+
+@dataclass(frozen=True)
+class Ice:
+    candidate: dict[str, Any] | None  # None: the end of the candidates
+
+
+@dataclass(frozen=True)
+class EarlyMedia:
+    sdp: str | None = None  # the phone's early answer, through the gateway
+
+
+Payload = Accept | Reject | HangUp | Dtmf | Sdp | Ice | EarlyMedia
+P = TypeVar("P", Accept, Reject, HangUp, Dtmf, Sdp, Ice, EarlyMedia)
+_PAYLOADS: dict[CallCommandKind, type[Payload]] = {
+    CallCommandKind.ACCEPT: Accept, CallCommandKind.REJECT: Reject, CallCommandKind.HANG_UP: HangUp,
+    CallCommandKind.DTMF: Dtmf, CallCommandKind.SDP: Sdp, CallCommandKind.ICE: Ice,
+    CallCommandKind.EARLY_MEDIA: EarlyMedia}
+
+
 @dataclass(frozen=True)
 class CallCommand:
-    """A command about one call: accept, reject, hangUp, hold, resume, mute, unmute, dtmf, sdp, ice."""
+    """A command about one call; its payload is the one its kind takes (none for hold, resume, mute, unmute and
+    alerting; an empty one, e.g. ``HangUp()``, when given none)."""
 
-    name: str
+    kind: CallCommandKind
     call_id: str
-    payload: Any = None  # the SDP, the ICE candidate or the DTMF tone
+    payload: Payload | None = None
+
+    def __post_init__(self) -> None:
+        wanted = _PAYLOADS.get(self.kind)
+        if wanted is None:
+            if self.payload is not None:
+                raise TypeError(f"{self.kind.name} takes no payload")
+        elif self.payload is None:
+            object.__setattr__(self, "payload", wanted())  # type: ignore[call-arg]
+        elif not isinstance(self.payload, wanted):
+            raise TypeError(f"{self.kind.name} takes {wanted.__name__}, not {type(self.payload).__name__}")
+
+    def payload_as(self, kind: type[P]) -> P:
+        assert isinstance(self.payload, kind)
+        return self.payload
 
 
 @dataclass(frozen=True)
@@ -68,9 +145,11 @@ class Ping:
 
 
 Command = Hello | TokenUpdate | StartCall | CallCommand | Ping
-CALL_COMMANDS = {"call.accept": "accept", "call.reject": "reject", "call.hangUp": "hang_up", "call.hold": "hold",
-                 "call.resume": "resume", "call.mute": "mute", "call.unmute": "unmute", "call.dtmf": "dtmf",
-                 "call.sdp": "sdp", "call.ice": "ice"}
+CALL_COMMANDS = {"call.accept": CallCommandKind.ACCEPT, "call.reject": CallCommandKind.REJECT,
+                 "call.hangUp": CallCommandKind.HANG_UP, "call.hold": CallCommandKind.HOLD,
+                 "call.resume": CallCommandKind.RESUME, "call.mute": CallCommandKind.MUTE,
+                 "call.unmute": CallCommandKind.UNMUTE, "call.dtmf": CallCommandKind.DTMF,
+                 "call.sdp": CallCommandKind.SDP, "call.ice": CallCommandKind.ICE}
 
 
 def _text(frame: dict[str, Any], key: str, *, required: bool = True, limit: int = 256) -> str | None:
@@ -127,14 +206,16 @@ def _hello(frame: dict[str, Any]) -> Hello:
     return Hello(VERSION, _text(frame, "token", limit=8192) or "")
 
 
-def _payload(kind: str, frame: dict[str, Any], call_id: str) -> Any:
-    if kind in ("call.sdp", "call.accept"):
-        return _text(frame, "sdp", required=kind == "call.sdp", limit=MAX_SDP_BYTES)
+def _payload(kind: str, frame: dict[str, Any], call_id: str) -> Payload | None:
+    if kind == "call.accept":
+        return Accept(_text(frame, "sdp", required=False, limit=MAX_SDP_BYTES))
+    if kind == "call.sdp":
+        return Sdp(_text(frame, "sdp", limit=MAX_SDP_BYTES) or "")
     if kind == "call.dtmf":
-        return _text(frame, "tone", limit=8)
+        return Dtmf(_text(frame, "tone", limit=8) or "")
     if kind == "call.ice":
         candidate = frame.get("candidate")
         if not isinstance(candidate, dict | type(None)) or len(json.dumps(candidate)) > 4096:
             raise ProtocolError("InvalidFrame", "'candidate' must be an ICE candidate object.", call_id=call_id)
-        return candidate
+        return Ice(candidate)
     return None

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 from callbridge.calling.call import Send
+from callbridge.calling.events import Event
 
 
 class AgentRegistry(Protocol):
@@ -26,7 +27,7 @@ class AgentRegistry(Protocol):
 
 
 class Bus(Protocol):
-    def attach(self, agent_id: str) -> asyncio.Queue[dict[str, Any]]: ...
+    def attach(self, agent_id: str) -> asyncio.Queue[Event]: ...
 
     def detach(self, agent_id: str) -> None: ...
 
@@ -63,10 +64,10 @@ class InMemoryBus:
     QUEUE_LIMIT = 1000
 
     def __init__(self) -> None:
-        self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._queues: dict[str, asyncio.Queue[Event]] = {}
 
-    def attach(self, agent_id: str) -> asyncio.Queue[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.QUEUE_LIMIT)
+    def attach(self, agent_id: str) -> asyncio.Queue[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self.QUEUE_LIMIT)
         self._queues[agent_id] = queue
         return queue
 
@@ -77,4 +78,4 @@ class InMemoryBus:
         for send in sends:
             queue = self._queues.get(send.agent_id)
             if queue is not None and not queue.full():
-                queue.put_nowait(send.message)
+                queue.put_nowait(send.event)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from callbridge import metrics
 from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import Call, CallError, Leg, Send
+from callbridge.calling.events import CallStarted, Event
 from callbridge.calling.identifiers import Kind, parse_raw_id
 from callbridge.calling.policy import PhoneCleared, clear_call, clear_phone_call
 from callbridge.calling.protocol import CallCommand, StartCall
@@ -69,7 +70,7 @@ class CallingService:
         await self.records.stop()
 
     # -- agents ---------------------------------------------------------------------------------------------
-    async def connect(self, raw_id: str, resume: str | None) -> tuple[str, int, asyncio.Queue[dict[str, Any]]]:
+    async def connect(self, raw_id: str, resume: str | None) -> tuple[str, int, asyncio.Queue[Event]]:
         """A new agent, or the same agent back (``resume`` names it; it must be the same identity's). Returns the
         agent, its connection's generation (for ``disconnect``) and the queue of its messages."""
         agent_id = resume if resume and self._owners.get(resume) == raw_id else f"agent-{uuid.uuid4().hex[:16]}"
@@ -106,7 +107,7 @@ class CallingService:
             self.quota.release(caller)
             raise
         self._quota_held[call.id] = caller
-        started = Send(agent_id, {"type": "call.started", "requestId": cmd.request_id, "callId": call.id})
+        started = Send(agent_id, CallStarted(cmd.request_id, call.id))
         await self._after([started, *sends])
 
     async def _place_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> tuple[Call, list[Send]]:
@@ -140,7 +141,7 @@ class CallingService:
         await self._after(sends)
         return call.id
 
-    def attach_leg(self, leg: str, raw_id: str) -> asyncio.Queue[dict[str, Any]]:
+    def attach_leg(self, leg: str, raw_id: str) -> asyncio.Queue[Event]:
         """A phone leg joins the bus like an agent: what the call tells it arrives on the returned queue."""
         self._owners[leg] = raw_id
         return self.bus.attach(leg)

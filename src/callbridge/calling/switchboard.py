@@ -14,7 +14,34 @@ from datetime import datetime, timedelta
 
 from callbridge.calling.call import Call, CallError, Leg, Send
 from callbridge.calling.end_reasons import EndReason
-from callbridge.calling.protocol import CallCommand
+from callbridge.calling.protocol import (
+    Accept,
+    CallCommand,
+    CallCommandKind,
+    Dtmf,
+    EarlyMedia,
+    HangUp,
+    Ice,
+    Reject,
+    Sdp,
+)
+
+Handler = Callable[[Call, str, CallCommand, datetime], list[Send]]
+K = CallCommandKind
+HANDLERS: dict[CallCommandKind, Handler] = {
+    K.ACCEPT: lambda call, agent, cmd, now: call.accept(agent, cmd.payload_as(Accept).sdp, now),
+    K.REJECT: lambda call, agent, cmd, now: call.reject(agent, now, *_reason(cmd.payload_as(Reject).reason)),
+    K.HANG_UP: lambda call, agent, cmd, now: call.hang_up(agent, now, *_reason(cmd.payload_as(HangUp).reason)),
+    K.ALERTING: lambda call, agent, cmd, now: call.alerting(agent),
+    K.EARLY_MEDIA: lambda call, agent, cmd, now: call.early_media(agent, cmd.payload_as(EarlyMedia).sdp),
+    K.HOLD: lambda call, agent, cmd, now: call.hold(agent, True),
+    K.RESUME: lambda call, agent, cmd, now: call.hold(agent, False),
+    K.MUTE: lambda call, agent, cmd, now: call.mute(agent, True),
+    K.UNMUTE: lambda call, agent, cmd, now: call.mute(agent, False),
+    K.DTMF: lambda call, agent, cmd, now: call.dtmf(agent, cmd.payload_as(Dtmf).tone),
+    K.SDP: lambda call, agent, cmd, now: call.relay_sdp(agent, cmd.payload_as(Sdp).sdp),
+    K.ICE: lambda call, agent, cmd, now: call.relay_ice(agent, cmd.payload_as(Ice).candidate),
+}
 
 
 class Switchboard:
@@ -45,21 +72,7 @@ class Switchboard:
         call = self.calls.get(cmd.call_id)
         if call is None or cmd.call_id not in self._by_agent.get(agent_id, set()):
             raise CallError(404, 0, f"There is no call '{cmd.call_id[:128]}' on this endpoint.")
-        handlers: dict[str, Callable[[], list[Send]]] = {
-            "accept": lambda: call.accept(agent_id, cmd.payload, now),
-            "reject": lambda: call.reject(agent_id, now, *_reason(cmd.payload)),
-            "hang_up": lambda: call.hang_up(agent_id, now, *_reason(cmd.payload)),
-            "alerting": lambda: call.alerting(agent_id),
-            "early_media": lambda: call.early_media(agent_id, cmd.payload),
-            "hold": lambda: call.hold(agent_id, True),
-            "resume": lambda: call.hold(agent_id, False),
-            "mute": lambda: call.mute(agent_id, True),
-            "unmute": lambda: call.mute(agent_id, False),
-            "dtmf": lambda: call.dtmf(agent_id, str(cmd.payload)),
-            "sdp": lambda: call.relay(agent_id, "call.sdp", cmd.payload),
-            "ice": lambda: call.relay(agent_id, "call.ice", cmd.payload),
-        }
-        return self._settle(call, handlers[cmd.name]())
+        return self._settle(call, HANDLERS[cmd.kind](call, agent_id, cmd, now))
 
     def agent_gone(self, agent_id: str, now: datetime) -> list[Send]:
         out: list[Send] = []
@@ -126,6 +139,6 @@ class Switchboard:
                 del self._by_agent[agent_id]
 
 
-def _reason(payload: object) -> tuple[EndReason, ...]:
+def _reason(reason: EndReason | None) -> tuple[EndReason, ...]:
     """The end reason a phone leg gives with its refusal or hang-up (agents' frames never carry one)."""
-    return (payload,) if isinstance(payload, EndReason) else ()
+    return (reason,) if reason is not None else ()

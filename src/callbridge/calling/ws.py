@@ -93,7 +93,8 @@ class Connection:
 
     async def writer(self) -> None:
         while True:
-            await self.send(await self.queue.get())
+            event = await self.queue.get()
+            await self.send(event.to_wire())  # the one place events become frames
 
     def watch_expiry(self) -> None:
         """(Re)arm one timer handle for the token's expiry (cheaper than a task per socket)."""

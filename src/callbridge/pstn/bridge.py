@@ -24,9 +24,11 @@ from callbridge import metrics
 from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError, Leg
 from callbridge.calling.end_reasons import EndReason
+from callbridge.calling.events import CallDtmf, CallIncoming, CallIncomingEnded, CallSdp, CallStateChanged, Event
 from callbridge.calling.policy import PhoneCleared
-from callbridge.calling.protocol import CallCommand
+from callbridge.calling.protocol import Accept, CallCommand, CallCommandKind, EarlyMedia, HangUp, Reject
 from callbridge.calling.service import CallingService
+from callbridge.calling.states import CallState
 from callbridge.logs import Throttled
 from callbridge.media.errors import BadSdp, MediaError
 from callbridge.media.gateway import MediaGateway, Side
@@ -48,6 +50,8 @@ throttled = Throttled(log)  # for what others can repeat at will: one line a min
 
 # why a call to a user ended before an answer -> what the phone network hears
 _INBOUND_STATUS = {(603, 0): (603, "Decline"), (487, 0): (487, "Request Terminated")}
+_HOLD_STATES = (CallState.REMOTE_HOLD, CallState.CONNECTED)  # the agent held, or resumed: the phone is re-invited
+K = CallCommandKind
 
 
 WARN_AGENT = "callbridge"  # the warn-agent of Warning header fields (RFC 3261 section 20.43: a pseudonym)
@@ -105,9 +109,9 @@ class Bridge:
         call_id, attempt = "", None
         try:
             first = await inbox.next()
-            assert isinstance(first, FromCall) and first.frame["type"] == "call.incoming"
-            call_id = first.frame["callId"]
-            self._agent_sdp[leg] = first.frame.get("sdp") or ""
+            assert isinstance(first, FromCall) and isinstance(first.event, CallIncoming)
+            call_id = first.event.call_id
+            self._agent_sdp[leg] = first.event.sdp or ""
             self._calls[leg] = call_id
             plain = await self.media.offer(leg, self._agent_sdp[leg], towards=Side.TRUNK)
             failure, trunks = reasons.TRUNK_BUSY, self._failover_order(cleared.trunk_ids)
@@ -132,7 +136,8 @@ class Bridge:
                 metrics.TRUNK_FAILOVERS.labels(trunk.name).inc()
                 throttled.warning("trunk failed the call: the next one is tried",
                                   extra={"leg": leg, "trunk": trunk.name, "status": failure.code})
-            await self._command(leg, "reject", call_id, failure)  # no trunk took it (or none was free)
+            # no trunk took it (or none was free)
+            await self._command(leg, CallCommand(K.REJECT, call_id, Reject(failure)))
         except Exception as exc:
             _leg_failed(exc, leg, call_id)
             await self._give_up(leg, call_id, reasons.TRUNK_BUSY)
@@ -172,27 +177,27 @@ class Bridge:
                 elif isinstance(event, Failed):
                     return await self._phone_failed(leg, call_id, event, attempt)
                 elif isinstance(event, Ended):
-                    await self._command(leg, "hang_up", call_id, reasons.PHONE_HUNG_UP)
+                    await self._command(leg, CallCommand(K.HANG_UP, call_id, HangUp(reasons.PHONE_HUNG_UP)))
                     return None
                 elif isinstance(event, Reinvited):
                     await self._phone_reinvited(leg, call_id, session, event.offer)
                 continue
-            kind = item.frame["type"]
-            if kind == "call.incoming.ended":  # the caller cancelled, or nobody answered in time
+            if isinstance(item.event, CallIncomingEnded):  # the caller cancelled, or nobody answered in time
                 session.cancel()
                 return None
-            if kind == "call.state" and item.frame["state"] == "Disconnected":
+            if isinstance(item.event, CallStateChanged) and item.event.state is CallState.DISCONNECTED:
                 await session.hang_up()
                 return None
-            await self._from_call(leg, item.frame, session)
+            await self._from_call(leg, item.event, session)
 
     async def _phone_rings(self, leg: str, call_id: str, event: Ringing, attempt: _Attempt) -> None:
         """A 180, or a 183 whose SDP starts early media (the first one does)."""
         attempt.rang = True
         if event.sdp and not attempt.early:
             attempt.early = True
-            return await self._command(leg, "early_media", call_id, await self._answer_agent(leg, event.sdp))
-        await self._command(leg, "alerting", call_id)
+            answer = await self._answer_agent(leg, event.sdp)
+            return await self._command(leg, CallCommand(K.EARLY_MEDIA, call_id, EarlyMedia(answer)))
+        await self._command(leg, CallCommand(K.ALERTING, call_id))
 
     async def _phone_failed(self, leg: str, call_id: str, event: Failed, attempt: _Attempt) -> EndReason | None:
         """A final failure ends the call, unless the trunk itself failed (408, 500, 503 or 504 before any 18x)
@@ -200,13 +205,14 @@ class Bridge:
         reason = reasons.from_phone(event.status)
         if attempt.may_fail_over and not attempt.rang and event.status in FAILOVER_STATUSES:
             return reason
-        await self._command(leg, "reject", call_id, reason)
+        await self._command(leg, CallCommand(K.REJECT, call_id, Reject(reason)))
         return None
 
     async def _phone_answered(self, leg: str, call_id: str, event: Answered, early: bool) -> None:
         """The 200: the agent gets the gateway's answer, unless early media gave it already (RFC 3261 13.2.1: the
         2xx repeats the early answer)."""
-        await self._command(leg, "accept", call_id, None if early else await self._answer_agent(leg, event.sdp or ""))
+        answer = None if early else await self._answer_agent(leg, event.sdp or "")
+        await self._command(leg, CallCommand(K.ACCEPT, call_id, Accept(answer)))
 
     async def _answer_agent(self, leg: str, phone_answer: str) -> str:
         """The phone's answer through the gateway: the agent's answer, its own offer now settled to it."""
@@ -281,42 +287,41 @@ class Bridge:
             item = await inbox.next()
             if isinstance(item, FromPhone):
                 if isinstance(item.event, Cancelled):
-                    return await self._command(leg, "hang_up", call_id)
+                    return await self._command(leg, CallCommand(K.HANG_UP, call_id))
                 if isinstance(item.event, Ended):
-                    return await self._command(leg, "hang_up", call_id, reasons.PHONE_HUNG_UP)
+                    return await self._command(leg, CallCommand(K.HANG_UP, call_id, HangUp(reasons.PHONE_HUNG_UP)))
                 if isinstance(item.event, Reinvited):
                     await self._phone_reinvited(leg, call_id, session, item.event.offer)
                 continue
-            frame = item.frame
-            if frame["type"] == "call.state" and frame["state"] == "Ringing" and not rang:
+            told = item.event
+            if isinstance(told, CallStateChanged) and told.state is CallState.RINGING and not rang:
                 session.ring()
                 rang = True
-            elif frame["type"] == "call.sdp" and not session.answered:
-                check_call_sdp(frame["sdp"])
-                self._agent_sdp[leg] = frame["sdp"]
-                session.answer(await self.media.answer(leg, frame["sdp"], towards=Side.TRUNK))
-            elif frame["type"] == "call.state" and frame["state"] == "Disconnected":
-                return await self._ended_by_call(session, frame.get("endReason") or {})
+            elif isinstance(told, CallSdp) and not session.answered:
+                check_call_sdp(told.sdp)
+                self._agent_sdp[leg] = told.sdp
+                session.answer(await self.media.answer(leg, told.sdp, towards=Side.TRUNK))
+            elif isinstance(told, CallStateChanged) and told.state is CallState.DISCONNECTED:
+                return await self._ended_by_call(session, told.end_reason)
             else:
-                await self._from_call(leg, frame, session)
+                await self._from_call(leg, told, session)
 
-    async def _ended_by_call(self, session: IncomingSession, reason: dict[str, int]) -> None:
+    async def _ended_by_call(self, session: IncomingSession, reason: EndReason | None) -> None:
         if session.answered:
             await session.hang_up()
             return
-        status, phrase = _INBOUND_STATUS.get((reason.get("code", 0), reason.get("subCode", 0)),
+        status, phrase = _INBOUND_STATUS.get((reason.code, reason.sub_code) if reason else (0, 0),
                                              (480, "Temporarily Unavailable"))
         session.decline(status, phrase)
 
     # -- both -----------------------------------------------------------------------------------------------------
-    async def _from_call(self, leg: str, frame: dict[str, Any], session: OutgoingSession | IncomingSession) -> None:
+    async def _from_call(self, leg: str, event: Event, session: OutgoingSession | IncomingSession) -> None:
         """What a connected call tells its phone leg: DTMF to send, and the agent holding or resuming (the phone is
         re-invited sendonly, then sendrecv: RFC 3264 8.4)."""
-        kind = frame["type"]
-        if kind == "call.dtmf":
-            await self.media.send_dtmf(leg, frame["tone"])
-        elif kind == "call.state" and frame["state"] in ("RemoteHold", "Connected") and session.answered:
-            held = frame["state"] == "RemoteHold"
+        if isinstance(event, CallDtmf):
+            await self.media.send_dtmf(leg, event.tone)
+        elif isinstance(event, CallStateChanged) and event.state in _HOLD_STATES and session.answered:
+            held = event.state is CallState.REMOTE_HOLD
             if self._held.get(leg, False) != held:
                 self._held[leg] = held
                 await self._reinvite_phone(leg, session, Direction.SENDONLY if held else Direction.SENDRECV)
@@ -350,20 +355,20 @@ class Bridge:
             throttled.warning("phone re-INVITE refused", extra={"leg": leg, "call_id": call_id, "why": str(exc)})
             return session.reject_reinvite(488)
         session.accept_reinvite(answer)
-        await self._command(leg, "hold" if held else "resume", call_id)
+        await self._command(leg, CallCommand(K.HOLD if held else K.RESUME, call_id))
 
-    async def _command(self, leg: str, name: str, call_id: str, payload: str | EndReason | None = None) -> None:
+    async def _command(self, leg: str, cmd: CallCommand) -> None:
         try:
-            await self.calling.command(leg, CallCommand(name, call_id, payload))
+            await self.calling.command(leg, cmd)
         except CallError as exc:  # the call moved on meanwhile (ended, answered elsewhere): nothing to do
-            log.info("phone leg command not taken", extra={"leg": leg, "command": name, "why": str(exc)})
+            log.info("phone leg command not taken", extra={"leg": leg, "command": cmd.kind.value, "why": str(exc)})
 
     async def _give_up(self, leg: str, call_id: str, reason: EndReason) -> None:
         """End the call from the phone leg's side, whatever it has come to: a refusal while the leg rings, else a
         hang-up (nothing when the call has ended, or never started)."""
-        for name in ("reject", "hang_up"):
+        for cmd in (CallCommand(K.REJECT, call_id, Reject(reason)), CallCommand(K.HANG_UP, call_id, HangUp(reason))):
             try:
-                return await self.calling.command(leg, CallCommand(name, call_id, reason))
+                return await self.calling.command(leg, cmd)
             except CallError:
                 continue
 
@@ -372,7 +377,7 @@ class Bridge:
         call_id = self._calls.get(leg)
         if call_id is not None:
             throttled.warning("dead media on a phone leg", extra={"leg": leg, "call_id": call_id})
-            self._spawn(self._command(leg, "hang_up", call_id, reasons.MEDIA_LOST))
+            self._spawn(self._command(leg, CallCommand(K.HANG_UP, call_id, HangUp(reasons.MEDIA_LOST))))
 
     async def _close_leg(self, leg: str, inbox: Inbox) -> None:
         self._calls.pop(leg, None)

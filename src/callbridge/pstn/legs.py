@@ -8,13 +8,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from callbridge.calling.events import Event
 from callbridge.sip.useragent_events import SessionEvent
 from callbridge.tasks import cancelled
 
 
 @dataclass(frozen=True)
 class FromCall:
-    frame: dict[str, Any]
+    event: Event
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class FromPhone:
 
 
 class Inbox:
-    def __init__(self, call: asyncio.Queue[dict[str, Any]]) -> None:
+    def __init__(self, call: asyncio.Queue[Event]) -> None:
         self.call = call
         self._phone: Callable[[], Awaitable[SessionEvent]] | None = None
         self._pending: dict[asyncio.Task[Any], str] = {}

@@ -1,0 +1,130 @@
+"""What the calling service tells an agent (or a phone leg): typed events, serialised once at the edge.
+
+Each event's ``to_wire`` is the JSON frame docs/protocol.md documents (the SDKs read exactly these keys); the
+WebSocket writes it, the phone side reads the typed values themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from callbridge.calling.end_reasons import EndReason
+from callbridge.calling.states import CallState, ParticipantState
+
+Wire = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    """The call a ``call.start`` asked for has an id."""
+
+    request_id: str
+    call_id: str
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.started", "requestId": self.request_id, "callId": self.call_id}
+
+
+@dataclass(frozen=True)
+class CallIncoming:
+    """A call rings on this endpoint (with the caller's offer, when it made one)."""
+
+    call_id: str
+    thread_id: str | None
+    caller_raw_id: str
+    caller_name: str | None
+    sdp: str | None = None
+
+    def to_wire(self) -> Wire:
+        frame: Wire = {"type": "call.incoming", "callId": self.call_id, "threadId": self.thread_id,
+                       "caller": {"rawId": self.caller_raw_id, "displayName": self.caller_name}}
+        if self.sdp is not None:
+            frame["sdp"] = self.sdp
+        return frame
+
+
+@dataclass(frozen=True)
+class CallIncomingEnded:
+    """A call that rang here stopped ringing (answered elsewhere, declined, cancelled, unanswered)."""
+
+    call_id: str
+    end_reason: EndReason
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.incoming.ended", "callId": self.call_id, "endReason": self.end_reason.to_wire()}
+
+
+@dataclass(frozen=True)
+class CallStateChanged:
+    """The call's state as this endpoint sees it (with the end reason once Disconnected)."""
+
+    call_id: str
+    state: CallState
+    end_reason: EndReason | None = None
+
+    def to_wire(self) -> Wire:
+        frame: Wire = {"type": "call.state", "callId": self.call_id, "state": self.state.value}
+        if self.end_reason is not None:
+            frame["endReason"] = self.end_reason.to_wire()
+        return frame
+
+
+@dataclass(frozen=True)
+class Participant:
+    raw_id: str
+    display_name: str | None
+    state: ParticipantState
+    muted: bool
+
+    def to_wire(self) -> Wire:
+        return {"rawId": self.raw_id, "displayName": self.display_name, "state": self.state.value,
+                "isMuted": self.muted}
+
+
+@dataclass(frozen=True)
+class ParticipantChanged:
+    """The other party changed (its state, or its mute)."""
+
+    call_id: str
+    participant: Participant
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.participant", "callId": self.call_id, "participant": self.participant.to_wire()}
+
+
+@dataclass(frozen=True)
+class CallSdp:
+    """The other side's SDP (an answer, or a re-offer)."""
+
+    call_id: str
+    sdp: str
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.sdp", "callId": self.call_id, "sdp": self.sdp}
+
+
+@dataclass(frozen=True)
+class CallIce:
+    """The other side's ICE candidate (None: the end of its candidates)."""
+
+    call_id: str
+    candidate: dict[str, Any] | None
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.ice", "callId": self.call_id, "candidate": self.candidate}
+
+
+@dataclass(frozen=True)
+class CallDtmf:
+    """The other side sent a DTMF tone."""
+
+    call_id: str
+    tone: str
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.dtmf", "callId": self.call_id, "tone": self.tone}
+
+
+Event = (CallStarted | CallIncoming | CallIncomingEnded | CallStateChanged | ParticipantChanged | CallSdp | CallIce
+         | CallDtmf)
