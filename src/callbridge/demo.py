@@ -213,7 +213,7 @@ def summary(info: dict[str, Any], path: Path) -> str:
         f"  base URL         {info['base_url']}",
         f"  CA certificate   {info['ca_file']}",
         f"  sign-in (OIDC)   {info['base_url']}/organizations/v2.0/.well-known/openid-configuration",
-        f"  token exchange   {info['communication']['endpoint']}/teamsUser/:exchangeAccessToken",
+        f"  token exchange   {info['communication']['endpoint'].rstrip('/')}/teamsUser/:exchangeAccessToken",
         f"  directory        {info['graph_base_url']}/users",
         f"  calling          {info['base_url'].replace('https://', 'wss://')}/calling/ws",
         f"  metrics          {info['base_url']}/metrics",

@@ -59,7 +59,7 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, su
     env.update({"CALLBRIDGE_DATA_DIR": str(data_dir), "CALLBRIDGE_HTTPS_PORT": str(port),
                 "CALLBRIDGE_SIP_PORT": str(free_sip_port()), "CALLBRIDGE_CARRIER_PORT": str(free_sip_port()),
                 "CALLBRIDGE_RTP_PORT_MIN": "46000", "CALLBRIDGE_RTP_PORT_MAX": "46199",
-                "CALLBRIDGE_LOG_LEVEL": "WARNING"})
+                "CALLBRIDGE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
     log = (data_dir / "demo.log").open("wb")
     process = subprocess.Popen([str(Path(sys.executable).parent / "callbridge"), "demo"], env=env, cwd=data_dir,
                                stdout=log, stderr=subprocess.STDOUT)
@@ -109,6 +109,9 @@ def test_the_demo_runs_on_uvloop_and_serves_discovery(shipped: tuple[Demo, subpr
     with demo.client() as c:
         document = c.get(f"{tenant['authority']}/v2.0/.well-known/openid-configuration").json()
     assert document["issuer"].endswith(f"/{tenant['id']}/v2.0")
+    printed = (demo.settings.data_dir / "demo.log").read_text()  # the summary `callbridge demo` prints
+    assert f"token exchange   {demo.base_url}/teamsUser/:exchangeAccessToken\n" in printed
+    assert f"sign-in (OIDC)   {demo.base_url}/organizations/v2.0/.well-known/openid-configuration\n" in printed
 
 
 @pytest.mark.parametrize("transport", ["UDP", "TCP"])
