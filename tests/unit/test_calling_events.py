@@ -19,11 +19,13 @@ from callbridge.calling.events import (
     CallStateChanged,
     Event,
     Participant,
+    ParticipantAdded,
     ParticipantChanged,
 )
 from callbridge.calling.protocol import (
     CALL_COMMANDS,
     Accept,
+    AddParticipant,
     CallCommand,
     CallCommandKind,
     Dtmf,
@@ -32,6 +34,7 @@ from callbridge.calling.protocol import (
     Payload,
     ProtocolError,
     Reject,
+    RemoveParticipant,
     Sdp,
     parse,
 )
@@ -40,7 +43,7 @@ from callbridge.calling.states import CallState, ParticipantState
 K = CallCommandKind
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.10 54400 typ host", "sdpMid": "0",
              "sdpMLineIndex": 0}
-MEGAN = Participant("8:orgid:M", "Megan Bowen", ParticipantState.RINGING, False)
+MEGAN = Participant("8:orgid:M", "Megan Bowen", ParticipantState.RINGING, False, "p2")
 
 # (the event, its frame as docs/protocol.md's example session shows it)
 EVENTS: list[tuple[Event, str]] = [
@@ -54,10 +57,14 @@ EVENTS: list[tuple[Event, str]] = [
      '"displayName": null}}'),
     (ParticipantChanged("c1", MEGAN),
      '{"type": "call.participant", "callId": "c1", "participant": {"rawId": "8:orgid:M", "displayName": '
-     '"Megan Bowen", "state": "Ringing", "isMuted": false}}'),
+     '"Megan Bowen", "state": "Ringing", "isMuted": false, "participantId": "p2", "role": "Unknown"}}'),
     (CallIncomingEnded("c1", reasons.ACCEPTED_ELSEWHERE),
      '{"type": "call.incoming.ended", "callId": "c1", "endReason": {"code": 487, "subCode": 10003}}'),
     (CallSdp("c1", "v=0 answer"), '{"type": "call.sdp", "callId": "c1", "sdp": "v=0 answer"}'),
+    (CallSdp("c1", "v=0 mixer offer", 2),
+     '{"type": "call.sdp", "callId": "c1", "sdp": "v=0 mixer offer", "mediaSession": 2}'),
+    (ParticipantAdded("r2", "c1", "p3"),
+     '{"type": "call.participantAdded", "requestId": "r2", "callId": "c1", "participantId": "p3"}'),
     (CallIce("c1", CANDIDATE), '{"type": "call.ice", "callId": "c1", "candidate": ' + json.dumps(CANDIDATE) + "}"),
     (CallIce("c1", None), '{"type": "call.ice", "callId": "c1", "candidate": null}'),
     (CallDtmf("c1", "#"), '{"type": "call.dtmf", "callId": "c1", "tone": "#"}'),
@@ -85,6 +92,12 @@ COMMANDS: list[tuple[dict[str, Any], CallCommandKind, Payload | None]] = [
     ({"type": "call.sdp", "sdp": "v=0 re-offer"}, K.SDP, Sdp("v=0 re-offer")),
     ({"type": "call.ice", "candidate": CANDIDATE}, K.ICE, Ice(CANDIDATE)),
     ({"type": "call.ice"}, K.ICE, Ice(None)),
+    ({"type": "call.hangUp", "forEveryone": True}, K.HANG_UP, HangUp(None, for_everyone=True)),
+    ({"type": "call.addParticipant", "requestId": "r2", "target": {"rawId": "4:+14255550123"}},
+     K.ADD_PARTICIPANT, AddParticipant("r2", "4:+14255550123")),
+    ({"type": "call.addParticipant", "requestId": "r3", "target": {"rawId": "8:orgid:M"}, "threadId": "19:t"},
+     K.ADD_PARTICIPANT, AddParticipant("r3", "8:orgid:M", "19:t")),
+    ({"type": "call.removeParticipant", "participantId": "p3"}, K.REMOVE_PARTICIPANT, RemoveParticipant("p3")),
 ]
 
 
@@ -104,7 +117,10 @@ def test_every_wire_command_kind_is_in_the_table() -> None:
     {"type": "call.sdp"}, {"type": "call.sdp", "sdp": ""}, {"type": "call.sdp", "sdp": 5},
     {"type": "call.dtmf"}, {"type": "call.dtmf", "tone": 5}, {"type": "call.dtmf", "tone": "123456789"},
     {"type": "call.accept", "sdp": ["v=0"]}, {"type": "call.ice", "candidate": "candidate:1"},
-    {"type": "call.hangUp", "callId": ""},
+    {"type": "call.hangUp", "callId": ""}, {"type": "call.hangUp", "forEveryone": "yes"},
+    {"type": "call.addParticipant", "requestId": "r1"}, {"type": "call.addParticipant", "target": {"rawId": "4:+1"}},
+    {"type": "call.addParticipant", "requestId": "r1", "target": {"rawId": "x" * 300}},
+    {"type": "call.removeParticipant"}, {"type": "call.removeParticipant", "participantId": 3},
 ])
 def test_a_bad_payload_is_an_invalid_frame(frame: dict[str, Any]) -> None:
     with pytest.raises(ProtocolError) as refused:

@@ -93,7 +93,8 @@ def test_call_commands_without_payload(kind: str, name: CallCommandKind) -> None
 
 def test_every_call_command_is_covered() -> None:
     assert set(CALL_COMMANDS) == {"call.accept", "call.reject", "call.hangUp", "call.hold", "call.resume",
-                                  "call.mute", "call.unmute", "call.dtmf", "call.sdp", "call.ice"}
+                                  "call.mute", "call.unmute", "call.dtmf", "call.sdp", "call.ice",
+                                  "call.addParticipant", "call.removeParticipant"}
 
 
 def test_call_accept_with_and_without_answer() -> None:

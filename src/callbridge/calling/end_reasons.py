@@ -59,3 +59,8 @@ def from_phone(status: int) -> EndReason:
     if not 300 <= status <= 699:  # a redirect (3xx) is not followed: it ends the call like a refusal
         raise ValueError(f"{status} is not a final failure")
     return EndReason(status, 560000 + status, f"the phone network answered {status}")
+
+# -- calls of more than two parties (group calls, meetings) ----------------------------------------------------
+ENDED_FOR_EVERYONE = EndReason(0, 4097, "the call was ended for all users by the organizer (hang up for everyone)")
+REMOVED = EndReason(0, 5300, "another participant removed this one from the call")
+MIXER_FAILED = EndReason(503, 10120, "the conference mixer could not take this participant's media")

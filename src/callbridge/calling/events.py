@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callbridge.calling.end_reasons import EndReason
-from callbridge.calling.states import CallState, ParticipantState
+from callbridge.calling.states import CallState, ParticipantRole, ParticipantState
 
 Wire = dict[str, Any]
 
@@ -76,10 +76,12 @@ class Participant:
     display_name: str | None
     state: ParticipantState
     muted: bool
+    participant_id: str = ""  # unique in the call (one identity may take part from two endpoints)
+    role: ParticipantRole = ParticipantRole.UNKNOWN
 
     def to_wire(self) -> Wire:
         return {"rawId": self.raw_id, "displayName": self.display_name, "state": self.state.value,
-                "isMuted": self.muted}
+                "isMuted": self.muted, "participantId": self.participant_id, "role": self.role.value}
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,18 @@ class ParticipantChanged:
 
 @dataclass(frozen=True)
 class CallSdp:
-    """The other side's SDP (an answer, or a re-offer)."""
+    """The other side's SDP (an answer, or a re-offer). With ``media_session``, the mixer's offer for a new media
+    session of that number: the endpoint answers it on a new peer connection and drops the previous one."""
 
     call_id: str
     sdp: str
+    media_session: int | None = None
 
     def to_wire(self) -> Wire:
-        return {"type": "call.sdp", "callId": self.call_id, "sdp": self.sdp}
+        frame: Wire = {"type": "call.sdp", "callId": self.call_id, "sdp": self.sdp}
+        if self.media_session is not None:
+            frame["mediaSession"] = self.media_session
+        return frame
 
 
 @dataclass(frozen=True)
@@ -126,5 +133,18 @@ class CallDtmf:
         return {"type": "call.dtmf", "callId": self.call_id, "tone": self.tone}
 
 
-Event = (CallStarted | CallIncoming | CallIncomingEnded | CallStateChanged | ParticipantChanged | CallSdp | CallIce
-         | CallDtmf)
+@dataclass(frozen=True)
+class ParticipantAdded:
+    """The participant a ``call.addParticipant`` asked for is being reached, under this participant id."""
+
+    request_id: str
+    call_id: str
+    participant_id: str
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.participantAdded", "requestId": self.request_id, "callId": self.call_id,
+                "participantId": self.participant_id}
+
+
+Event = (CallStarted | ParticipantAdded | CallIncoming | CallIncomingEnded | CallStateChanged | ParticipantChanged
+         | CallSdp | CallIce | CallDtmf)

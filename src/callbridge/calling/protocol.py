@@ -70,6 +70,8 @@ class CallCommandKind(Enum):
     ICE = "ice"
     ALERTING = "alerting"
     EARLY_MEDIA = "early_media"
+    ADD_PARTICIPANT = "add_participant"
+    REMOVE_PARTICIPANT = "remove_participant"
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,19 @@ class Reject:
 @dataclass(frozen=True)
 class HangUp:
     reason: EndReason | None = None  # why a phone leg's far end went (agents' frames never carry one)
+    for_everyone: bool = False  # end the call for every participant (ACS's hangUp({forEveryone: true}))
+
+
+@dataclass(frozen=True)
+class AddParticipant:
+    request_id: str
+    target: str  # raw id: a Teams user or a phone number
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoveParticipant:
+    participant_id: str
 
 
 @dataclass(frozen=True)
@@ -107,12 +122,13 @@ class EarlyMedia:
     sdp: str | None = None  # the phone's early answer, through the gateway
 
 
-Payload = Accept | Reject | HangUp | Dtmf | Sdp | Ice | EarlyMedia
-P = TypeVar("P", Accept, Reject, HangUp, Dtmf, Sdp, Ice, EarlyMedia)
+Payload = Accept | Reject | HangUp | Dtmf | Sdp | Ice | EarlyMedia | AddParticipant | RemoveParticipant
+P = TypeVar("P", Accept, Reject, HangUp, Dtmf, Sdp, Ice, EarlyMedia, AddParticipant, RemoveParticipant)
 _PAYLOADS: dict[CallCommandKind, type[Payload]] = {
     CallCommandKind.ACCEPT: Accept, CallCommandKind.REJECT: Reject, CallCommandKind.HANG_UP: HangUp,
     CallCommandKind.DTMF: Dtmf, CallCommandKind.SDP: Sdp, CallCommandKind.ICE: Ice,
-    CallCommandKind.EARLY_MEDIA: EarlyMedia}
+    CallCommandKind.EARLY_MEDIA: EarlyMedia, CallCommandKind.ADD_PARTICIPANT: AddParticipant,
+    CallCommandKind.REMOVE_PARTICIPANT: RemoveParticipant}
 
 
 @dataclass(frozen=True)
@@ -149,7 +165,9 @@ CALL_COMMANDS = {"call.accept": CallCommandKind.ACCEPT, "call.reject": CallComma
                  "call.hangUp": CallCommandKind.HANG_UP, "call.hold": CallCommandKind.HOLD,
                  "call.resume": CallCommandKind.RESUME, "call.mute": CallCommandKind.MUTE,
                  "call.unmute": CallCommandKind.UNMUTE, "call.dtmf": CallCommandKind.DTMF,
-                 "call.sdp": CallCommandKind.SDP, "call.ice": CallCommandKind.ICE}
+                 "call.sdp": CallCommandKind.SDP, "call.ice": CallCommandKind.ICE,
+                 "call.addParticipant": CallCommandKind.ADD_PARTICIPANT,
+                 "call.removeParticipant": CallCommandKind.REMOVE_PARTICIPANT}
 
 
 def _text(frame: dict[str, Any], key: str, *, required: bool = True, limit: int = 256) -> str | None:
@@ -206,7 +224,26 @@ def _hello(frame: dict[str, Any]) -> Hello:
     return Hello(VERSION, _text(frame, "token", limit=8192) or "")
 
 
+def _add_participant(frame: dict[str, Any], call_id: str) -> AddParticipant:
+    request_id = _text(frame, "requestId", limit=64) or ""
+    target = frame.get("target")
+    raw_id = target.get("rawId") if isinstance(target, dict) else None
+    if not isinstance(raw_id, str) or not raw_id or len(raw_id) > 256:
+        raise ProtocolError("InvalidFrame", "'target.rawId' must name who to add.", request_id=request_id,
+                            call_id=call_id)
+    return AddParticipant(request_id, raw_id, _text(frame, "threadId", required=False))
+
+
 def _payload(kind: str, frame: dict[str, Any], call_id: str) -> Payload | None:
+    if kind == "call.hangUp":
+        for_everyone = frame.get("forEveryone", False)
+        if not isinstance(for_everyone, bool):
+            raise ProtocolError("InvalidFrame", "'forEveryone' must be true or false.", call_id=call_id)
+        return HangUp(for_everyone=for_everyone)
+    if kind == "call.addParticipant":
+        return _add_participant(frame, call_id)
+    if kind == "call.removeParticipant":
+        return RemoveParticipant(_text(frame, "participantId", limit=128) or "")
     if kind == "call.accept":
         return Accept(_text(frame, "sdp", required=False, limit=MAX_SDP_BYTES))
     if kind == "call.sdp":

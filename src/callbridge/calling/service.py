@@ -13,11 +13,14 @@ from typing import Any, Protocol
 
 from callbridge import metrics
 from callbridge.calling import end_reasons as reasons
-from callbridge.calling.call import Call, CallError, Leg, Send
-from callbridge.calling.events import CallStarted, Event
+from callbridge.calling.call import Call, CallError, Leg, Out, Send
+from callbridge.calling.end_reasons import EndReason
+from callbridge.calling.events import CallStarted, Event, ParticipantAdded
 from callbridge.calling.identifiers import Kind, parse_raw_id
+from callbridge.calling.mixer_runner import MixerRunner
+from callbridge.calling.mixing import DialPhone, Mixer
 from callbridge.calling.policy import PhoneCleared, clear_call, clear_phone_call
-from callbridge.calling.protocol import CallCommand, StartCall
+from callbridge.calling.protocol import AddParticipant, CallCommand, StartCall
 from callbridge.calling.quota import CallerLimits, CallerQuota
 from callbridge.calling.records import CallRecords, record_of, refused_record
 from callbridge.calling.registry import AgentRegistry, Bus
@@ -57,6 +60,9 @@ class CallingService:
         self._timers: asyncio.Task[None] | None = None
         self.records = CallRecords(db)
         self.phones: PhoneNetwork | None = None  # set by bootstrap when the SIP side runs
+        self.mixing: MixerRunner | None = None  # set by ``use_mixer`` when a conference mixer runs
+        self._dialling: dict[tuple[str, str], PhoneCleared] = {}  # (call, participant) -> a number to dial
+        self._tasks: set[asyncio.Task[None]] = set()
         metrics.CALLS_ACTIVE.set_function(lambda: len(self.switchboard.calls))
         metrics.AGENTS_CONNECTED.set_function(lambda: len(self._owners))
 
@@ -67,7 +73,15 @@ class CallingService:
 
     async def stop(self) -> None:
         await cancelled(self._timers)
+        for task in list(self._tasks):
+            await cancelled(task)
+        if self.mixing is not None:
+            await self.mixing.stop()
         await self.records.stop()
+
+    def use_mixer(self, mixer: Mixer) -> None:
+        """Group calls (and meetings) mix their media on ``mixer``."""
+        self.mixing = MixerRunner(mixer, self._mixer_sdp, self._mixer_failed)
 
     # -- agents ---------------------------------------------------------------------------------------------
     async def connect(self, raw_id: str, resume: str | None) -> tuple[str, int, asyncio.Queue[Event]]:
@@ -110,14 +124,14 @@ class CallingService:
         started = Send(agent_id, CallStarted(cmd.request_id, call.id))
         await self._after([started, *sends])
 
-    async def _place_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> tuple[Call, list[Send]]:
+    async def _place_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> tuple[Call, list[Out]]:
         cleared = await clear_call(self.db.fetch_all, caller_oid, cmd.target, cmd.thread_id)
         callee_agents = await self.registry.agents_of(cleared.callee_raw_id)
         caller = Leg(self._owners[agent_id], cleared.caller_name, cleared.caller_tenant, agent_id=agent_id)
         callee = Leg(cleared.callee_raw_id, cleared.callee_name, cleared.callee_tenant)
         return self.switchboard.start(caller, callee, callee_agents, cleared.thread_id, cmd.sdp, self.clock.now())
 
-    async def _place_phone_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> tuple[Call, list[Send]]:
+    async def _place_phone_call(self, agent_id: str, caller_oid: str, cmd: StartCall) -> tuple[Call, list[Out]]:
         """Use case 1: the call leaves over the tenant's trunk; the phone leg rings when the network says so."""
         try:
             cleared = await clear_phone_call(self.db.fetch_all, caller_oid, cmd.target)
@@ -165,7 +179,66 @@ class CallingService:
     async def command(self, agent_id: str, cmd: CallCommand) -> None:
         await self._after(self.switchboard.command(agent_id, cmd, self.clock.now()))
 
-    async def _after(self, sends: Iterable[Send]) -> None:
+    # -- more than two parties ------------------------------------------------------------------------------
+    async def add_participant(self, agent_id: str, adder_oid: str, cmd: CallCommand) -> None:
+        """A party adds a Teams user (with the thread) or a phone number, after the same checks as calling them;
+        the call becomes a group call on the mixer."""
+        add = cmd.payload_as(AddParticipant)
+        self.switchboard.call_of(agent_id, cmd.call_id)  # 404 before any directory work
+        if self.mixing is None:
+            raise CallError(503, 10124, "Group calls need the conference mixer (Janus), which is not running here.")
+        now = self.clock.now()
+        if parse_raw_id(add.target).kind is Kind.PHONE_NUMBER:
+            cleared = await clear_phone_call(self.db.fetch_all, adder_oid, add.target)
+            if self.phones is None:
+                reason = reasons.NO_PHONE_CONNECTIVITY
+                raise CallError(reason.code, reason.sub_code, "This deployment has no SIP side running.")
+            leg = Leg(cleared.callee_raw_id, None, cleared.caller_tenant)
+            out = self.switchboard.add_participant(agent_id, cmd.call_id, leg, [], now)
+            self._dialling[(cmd.call_id, leg.id)] = cleared
+        else:
+            teams = await clear_call(self.db.fetch_all, adder_oid, add.target, add.thread_id)
+            agents = await self.registry.agents_of(teams.callee_raw_id)
+            leg = Leg(teams.callee_raw_id, teams.callee_name, teams.callee_tenant)
+            out = self.switchboard.add_participant(agent_id, cmd.call_id, leg, agents, now)
+        await self._after([Send(agent_id, ParticipantAdded(add.request_id, cmd.call_id, leg.id)), *out])
+
+    async def _mixer_sdp(self, call_id: str, participant_id: str, sdp: str) -> None:
+        await self._after(self.switchboard.mixer_sdp(call_id, participant_id, sdp))
+
+    async def _mixer_failed(self, call_id: str, participant_id: str, why: str,
+                            reason: EndReason = reasons.MIXER_FAILED) -> None:
+        self._dialling.pop((call_id, participant_id), None)
+        await self._after(self.switchboard.mixer_failed(call_id, participant_id, self.clock.now(), reason))
+
+    async def _dial(self, action: DialPhone) -> None:
+        """Open the phone leg of a number added to a group call, with the mixer's offer."""
+        cleared = self._dialling.pop((action.call_id, action.participant_id), None)
+        if cleared is None or self.phones is None:
+            return
+        try:
+            leg = await self.phones.open_leg(cleared, action.offer)
+        except CallError as refused:
+            reason = EndReason(refused.code, refused.sub_code, str(refused))
+            await self._mixer_failed(action.call_id, action.participant_id, str(refused), reason)
+            return
+        await self._after(self.switchboard.reach(action.call_id, action.participant_id, [leg], action.offer,
+                                                 self.clock.now()))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _after(self, outs: Iterable[Out]) -> None:
+        sends: list[Send] = []
+        for out in outs:
+            if isinstance(out, Send):
+                sends.append(out)
+            elif isinstance(out, DialPhone):
+                self._spawn(self._dial(out))
+            elif self.mixing is not None:
+                self.mixing.submit(out)
         await self.bus.deliver(sends)
         ended = self.switchboard.take_ended()
         if ended:
@@ -177,7 +250,10 @@ class CallingService:
                 metrics.CALLS_ENDED.labels(call.end_reason.code, call.end_reason.sub_code).inc()
                 log.info("call ended", extra={"call_id": call.id, "code": call.end_reason.code,
                                               "sub_code": call.end_reason.sub_code})
-            self._forget_idle([a for call in ended for a in (call.caller.agent_id, call.callee.agent_id) if a])
+            for call in ended:
+                for leg in call.legs():
+                    self._dialling.pop((call.id, leg.id), None)
+            self._forget_idle([leg.agent_id for call in ended for leg in call.legs() if leg.agent_id])
         self._wake.set()
 
     def _forget_idle(self, agents: list[str]) -> None:

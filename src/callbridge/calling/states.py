@@ -31,6 +31,18 @@ class ParticipantState(StrEnum):
     DISCONNECTED = "Disconnected"
 
 
+class ParticipantRole(StrEnum):
+    """ACS's ``ParticipantRole``: a meeting gives each participant one; in other calls it is ``Unknown``."""
+
+    UNKNOWN = "Unknown"
+    ATTENDEE = "Attendee"
+    PRESENTER = "Presenter"
+    ORGANIZER = "Organizer"
+    CO_ORGANIZER = "Co-organizer"
+    CONSUMER = "Consumer"
+    COLLABORATOR = "Collaborator"
+
+
 class ParticipantEvent(StrEnum):
     DIAL = "dial"  # the service starts reaching the participant
     ALERT = "alert"  # an endpoint rings

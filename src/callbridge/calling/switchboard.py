@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Callable, Set
 from datetime import datetime, timedelta
 
-from callbridge.calling.call import Call, CallError, Leg, Send
+from callbridge.calling.call import Call, CallError, Leg, Out
 from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.protocol import (
     Accept,
@@ -23,15 +23,19 @@ from callbridge.calling.protocol import (
     HangUp,
     Ice,
     Reject,
+    RemoveParticipant,
     Sdp,
 )
 
-Handler = Callable[[Call, str, CallCommand, datetime], list[Send]]
+Handler = Callable[[Call, str, CallCommand, datetime], list[Out]]
 K = CallCommandKind
 HANDLERS: dict[CallCommandKind, Handler] = {
     K.ACCEPT: lambda call, agent, cmd, now: call.accept(agent, cmd.payload_as(Accept).sdp, now),
     K.REJECT: lambda call, agent, cmd, now: call.reject(agent, now, *_reason(cmd.payload_as(Reject).reason)),
-    K.HANG_UP: lambda call, agent, cmd, now: call.hang_up(agent, now, *_reason(cmd.payload_as(HangUp).reason)),
+    K.HANG_UP: lambda call, agent, cmd, now: call.hang_up(agent, now, *_reason(cmd.payload_as(HangUp).reason),
+                                                         for_everyone=cmd.payload_as(HangUp).for_everyone),
+    K.REMOVE_PARTICIPANT: lambda call, agent, cmd, now: call.remove_participant(
+        agent, cmd.payload_as(RemoveParticipant).participant_id, now),
     K.ALERTING: lambda call, agent, cmd, now: call.alerting(agent),
     K.EARLY_MEDIA: lambda call, agent, cmd, now: call.early_media(agent, cmd.payload_as(EarlyMedia).sdp),
     K.HOLD: lambda call, agent, cmd, now: call.hold(agent, True),
@@ -57,7 +61,7 @@ class Switchboard:
         self._ended: list[Call] = []
 
     def start(self, caller: Leg, callee: Leg, callee_agents: list[str], thread_id: str | None, offer: str | None,
-              now: datetime, *, alerting: bool = True) -> tuple[Call, list[Send]]:
+              now: datetime, *, alerting: bool = True) -> tuple[Call, list[Out]]:
         """A new call from ``caller`` (its ``agent_id`` set) ringing every one of ``callee_agents`` (or, with
         ``alerting=False``, reaching an endpoint that says when it rings: a phone leg)."""
         assert caller.agent_id is not None
@@ -68,14 +72,50 @@ class Switchboard:
             self._by_agent.setdefault(agent, set()).add(call.id)
         return call, self._settle(call, call.place(callee_agents, offer, now, alerting=alerting))
 
-    def command(self, agent_id: str, cmd: CallCommand, now: datetime) -> list[Send]:
-        call = self.calls.get(cmd.call_id)
-        if call is None or cmd.call_id not in self._by_agent.get(agent_id, set()):
-            raise CallError(404, 0, f"There is no call '{cmd.call_id[:128]}' on this endpoint.")
-        return self._settle(call, HANDLERS[cmd.kind](call, agent_id, cmd, now))
+    def command(self, agent_id: str, cmd: CallCommand, now: datetime) -> list[Out]:
+        call = self.call_of(agent_id, cmd.call_id)
+        handler = HANDLERS.get(cmd.kind)
+        if handler is None:
+            raise CallError(400, 0, f"{cmd.kind.value} is not a command the call takes itself.")
+        return self._settle(call, handler(call, agent_id, cmd, now))
 
-    def agent_gone(self, agent_id: str, now: datetime) -> list[Send]:
-        out: list[Send] = []
+    def call_of(self, agent_id: str, call_id: str) -> Call:
+        """The live call ``call_id`` if ``agent_id`` is part of it (or rang for it)."""
+        call = self.calls.get(call_id)
+        if call is None or call_id not in self._by_agent.get(agent_id, set()):
+            raise CallError(404, 0, f"There is no call '{call_id[:128]}' on this endpoint.")
+        return call
+
+    # -- more than two parties ------------------------------------------------------------------------------
+    def add_participant(self, agent_id: str, call_id: str, leg: Leg, agents: list[str], now: datetime
+                        ) -> list[Out]:
+        call = self.call_of(agent_id, call_id)
+        out = call.add_participant(agent_id, leg, agents, now)
+        self._index(call, agents)
+        return self._settle(call, out)
+
+    def reach(self, call_id: str, participant_id: str, agents: list[str], offer: str, now: datetime) -> list[Out]:
+        call = self.calls.get(call_id)
+        if call is None:
+            return []
+        self._index(call, agents)
+        return self._settle(call, call.reach(participant_id, agents, offer, now))
+
+    def mixer_sdp(self, call_id: str, participant_id: str, sdp: str) -> list[Out]:
+        call = self.calls.get(call_id)
+        return [] if call is None else self._settle(call, call.mixer_sdp(participant_id, sdp))
+
+    def mixer_failed(self, call_id: str, participant_id: str, now: datetime, reason: EndReason) -> list[Out]:
+        call = self.calls.get(call_id)
+        return [] if call is None else self._settle(call, call.mixer_failed(participant_id, now, reason))
+
+    def _index(self, call: Call, agents: list[str]) -> None:
+        self._agents[call.id] = (*self._agents[call.id], *agents)
+        for agent in agents:
+            self._by_agent.setdefault(agent, set()).add(call.id)
+
+    def agent_gone(self, agent_id: str, now: datetime) -> list[Out]:
+        out: list[Out] = []
         for call_id in sorted(self._by_agent.get(agent_id, set())):
             call = self.calls[call_id]
             out += self._settle(call, call.agent_lost(agent_id, self.grace, now))
@@ -98,13 +138,13 @@ class Switchboard:
             heapq.heappop(self._deadlines)
         return None
 
-    def on_timer(self, now: datetime) -> list[Send]:
+    def on_timer(self, now: datetime) -> list[Out]:
         due: list[Call] = []
         while (deadline := self.next_deadline()) is not None and deadline <= now:
             _, call_id = heapq.heappop(self._deadlines)
             del self._filed[call_id]
             due.append(self.calls[call_id])
-        out: list[Send] = []
+        out: list[Out] = []
         for call in due:
             out += self._settle(call, call.on_timer(now))
         return out
@@ -114,7 +154,7 @@ class Switchboard:
         ended, self._ended = self._ended, []
         return ended
 
-    def _settle(self, call: Call, sends: list[Send]) -> list[Send]:
+    def _settle(self, call: Call, sends: list[Out]) -> list[Out]:
         """After ``call`` changed: file its next deadline, or set it aside if it ended."""
         if call.ended:
             self._filed.pop(call.id, None)

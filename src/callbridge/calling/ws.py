@@ -18,7 +18,17 @@ from callbridge.acs.context import AcsContext
 from callbridge.acs.standing import refusal_now
 from callbridge.calling.call import CallError
 from callbridge.calling.end_reasons import NOT_A_TEAMS_CALLER
-from callbridge.calling.protocol import CallCommand, Hello, Ping, ProtocolError, StartCall, TokenUpdate, parse
+from callbridge.calling.protocol import (
+    AddParticipant,
+    CallCommand,
+    CallCommandKind,
+    Hello,
+    Ping,
+    ProtocolError,
+    StartCall,
+    TokenUpdate,
+    parse,
+)
 from callbridge.calling.service import CallingService, TooManyAgents, error_frame
 from callbridge.calling.sockets import OpenSockets
 from callbridge.calling.turn import ice_servers
@@ -149,10 +159,20 @@ class Connection:
             await self.send(exc.to_wire())
         except CallError as exc:
             request_id = cmd.request_id if isinstance(cmd, StartCall) else None
+            if isinstance(cmd, CallCommand) and isinstance(cmd.payload, AddParticipant):
+                request_id = cmd.payload.request_id
             call_id = cmd.call_id if isinstance(cmd, CallCommand) else None
             await self.send(error_frame(exc, request_id, call_id))
         except TokenRefused as exc:
             await self.send({"type": "error", "code": "InvalidToken", "message": str(exc)})
+
+    def _teams_user(self) -> str:
+        """The object id of this agent's Teams user: only they place calls and add participants."""
+        assert self.token is not None
+        if not self.token.raw_id.startswith("8:orgid:"):
+            reason = NOT_A_TEAMS_CALLER
+            raise CallError(reason.code, reason.sub_code, "Only Teams users can place these calls.")
+        return self.token.raw_id.removeprefix("8:orgid:")
 
     async def handle(self, cmd: Any) -> None:
         assert self.token is not None
@@ -166,10 +186,9 @@ class Connection:
             self.watch_expiry()
             await self.send({"type": "token.accepted", "expiresOn": fresh.expires_at.isoformat()})
         elif isinstance(cmd, StartCall):
-            if not self.token.raw_id.startswith("8:orgid:"):
-                reason = NOT_A_TEAMS_CALLER
-                raise CallError(reason.code, reason.sub_code, "Only Teams users can place these calls.")
-            await self.service.start_call(self.agent_id, self.token.raw_id.removeprefix("8:orgid:"), cmd)
+            await self.service.start_call(self.agent_id, self._teams_user(), cmd)
+        elif isinstance(cmd, CallCommand) and cmd.kind is CallCommandKind.ADD_PARTICIPANT:
+            await self.service.add_participant(self.agent_id, self._teams_user(), cmd)
         elif isinstance(cmd, CallCommand):
             await self.service.command(self.agent_id, cmd)
         else:
