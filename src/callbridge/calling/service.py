@@ -201,7 +201,7 @@ class CallingService:
             agents = await self.registry.agents_of(teams.callee_raw_id)
             leg = Leg(teams.callee_raw_id, teams.callee_name, teams.callee_tenant)
             out = self.switchboard.add_participant(agent_id, cmd.call_id, leg, agents, now)
-        await self._after([Send(agent_id, ParticipantAdded(add.request_id, cmd.call_id, leg.id)), *out])
+        await self._after([*out, Send(agent_id, ParticipantAdded(add.request_id, cmd.call_id, leg.id))])
 
     async def _mixer_sdp(self, call_id: str, participant_id: str, sdp: str) -> None:
         await self._after(self.switchboard.mixer_sdp(call_id, participant_id, sdp))

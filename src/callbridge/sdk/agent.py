@@ -149,7 +149,7 @@ class TeamsCallAgent(Emitter):
         kind, call_id = frame["type"], frame.get("callId")
         if kind == "call.started":
             self._started(frame["requestId"], frame["callId"])
-        elif kind == "error" and "requestId" in frame:
+        elif kind == "error" and frame.get("requestId") in self._pending:
             placing = self._pending.pop(frame["requestId"], None)
             if placing is not None and not placing.future.done():
                 placing.future.set_exception(CallingError(frame["code"], frame.get("subCode", 0), frame["message"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,18 @@ class RemoteParticipant:
     display_name: str | None
     state: str
     is_muted: bool = False
+    participant_id: str = ""  # the service's id of this participant in the call (callbridge's addition)
+    role: str = "Unknown"
+    call_end_reason: CallEndReason | None = None
+
+
+@dataclass(frozen=True)
+class ParticipantsUpdated:
+    """``remote_participants_updated``'s event: who came and who left (ACS's ``{added, removed}``)."""
+
+    call: TeamsCall
+    added: list[RemoteParticipant]
+    removed: list[RemoteParticipant]
 
 
 def _reason(frame: dict[str, Any]) -> CallEndReason | None:
@@ -56,6 +69,7 @@ class MediaSession:
     phone leg would use; no STUN or TURN server unless given."""
 
     def __init__(self, source: AudioSource | None, ice_servers: list[RTCIceServer] | None = None) -> None:
+        self.ice_servers = ice_servers
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or []))
         self.source = source or ToneSource(440.0)
         self.silence = SilenceSource()
@@ -110,6 +124,7 @@ class TeamsCall(Emitter):
     def __init__(self, call_id: str, direction: str, caller_info: CallerInfo, remote: RemoteParticipant,
                  media: MediaSession, send: Send) -> None:
         super().__init__()
+        self._adding: dict[str, tuple[CommunicationIdentifier, asyncio.Future[RemoteParticipant]]] = {}
         self.id = call_id
         self.direction = direction
         self.caller_info = caller_info
@@ -148,10 +163,31 @@ class TeamsCall(Emitter):
     async def send_dtmf(self, tone: str) -> None:
         await self._command("call.dtmf", tone=tone)
 
-    async def hang_up(self) -> None:
+    async def hang_up(self, for_everyone: bool = False) -> None:
+        """Leave the call (ACS's ``hangUp``); ``for_everyone`` ends it for every participant."""
         if self.state != "Disconnected":
-            await self._command("call.hangUp")
+            await self._command("call.hangUp", **({"forEveryone": True} if for_everyone else {}))
             await self.wait_for_state("Disconnected")
+
+    async def add_participant(self, identifier: CommunicationIdentifier, *, thread_id: str | None = None
+                              ) -> RemoteParticipant:
+        """Bring a Teams user (with the chat ``thread_id``) or a phone number into the call (ACS's
+        ``TeamsCall.addParticipant``): the call becomes a group call. Returns the participant, ``Connecting``;
+        its state changes as it is reached."""
+        request_id = uuid.uuid4().hex
+        adding: asyncio.Future[RemoteParticipant] = asyncio.get_running_loop().create_future()
+        self._adding[request_id] = (identifier, adding)
+        await self._command("call.addParticipant", requestId=request_id, target={"rawId": identifier.raw_id},
+                            **({"threadId": thread_id} if thread_id else {}))
+        try:
+            return await asyncio.wait_for(adding, 15)
+        finally:
+            self._adding.pop(request_id, None)
+
+    async def remove_participant(self, participant: RemoteParticipant) -> None:
+        """Remove a participant from the call (it ends 0/5300)."""
+        await self._command("call.removeParticipant", participantId=participant.participant_id)
+        await self.wait_for(lambda: participant not in self.remote_participants)
 
     # -- waiting --------------------------------------------------------------------------------------------
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -176,10 +212,14 @@ class TeamsCall(Emitter):
         if kind == "call.state":
             await self._on_state(frame)
         elif kind == "call.participant":
-            p = frame["participant"]
-            remote = self.remote_participants[0]
-            remote.display_name, remote.state, remote.is_muted = p.get("displayName"), p["state"], p["isMuted"]
-            self.emit("remote_participants_updated", self)
+            self._on_participant(frame["participant"])
+        elif kind == "call.participantAdded":
+            self._participant_added(frame)
+        elif kind == "error" and frame.get("requestId") in self._adding:
+            self._adding[frame["requestId"]][1].set_exception(
+                CallingError(frame["code"], frame.get("subCode", 0), frame["message"]))
+        elif kind == "call.sdp" and "mediaSession" in frame:
+            await self._new_media_session(frame["sdp"])
         elif kind == "call.sdp" and self.direction == "Outgoing":
             await self.media.accept_answer(frame["sdp"])
         elif kind == "call.ice":
@@ -187,6 +227,47 @@ class TeamsCall(Emitter):
         elif kind == "call.dtmf":
             self.emit("dtmf_received", frame["tone"])
         await self._notify()
+
+    def _find(self, p: dict[str, Any]) -> RemoteParticipant | None:
+        for remote in self.remote_participants:
+            if remote.participant_id == p.get("participantId") or (
+                    not remote.participant_id and remote.identifier.raw_id == p["rawId"]):
+                return remote
+        return None
+
+    def _on_participant(self, p: dict[str, Any]) -> None:
+        """A participant came, changed or left: ``remote_participants_updated`` with ``added`` / ``removed``."""
+        remote = self._find(p)
+        added: list[RemoteParticipant] = []
+        if remote is None:
+            if p["state"] == "Disconnected":
+                return
+            remote = RemoteParticipant(identifier_from_raw_id(p["rawId"]), None, p["state"])
+            self.remote_participants.append(remote)
+            added.append(remote)
+        remote.display_name, remote.state, remote.is_muted = p.get("displayName"), p["state"], p["isMuted"]
+        remote.participant_id, remote.role = p.get("participantId", ""), p.get("role", "Unknown")
+        removed: list[RemoteParticipant] = []
+        if remote.state == "Disconnected" and len(self.remote_participants) > 1:
+            self.remote_participants.remove(remote)
+            removed.append(remote)
+        self.emit("remote_participants_updated", ParticipantsUpdated(self, added, removed))
+
+    def _participant_added(self, frame: dict[str, Any]) -> None:
+        identifier, adding = self._adding.get(frame["requestId"], (None, None))
+        if identifier is None or adding is None or adding.done():
+            return
+        remote = self._find({"participantId": frame["participantId"], "rawId": identifier.raw_id})
+        adding.set_result(remote or RemoteParticipant(identifier, None, "Disconnected",
+                                                      participant_id=frame["participantId"]))
+
+    async def _new_media_session(self, offer: str) -> None:
+        """The call's media moves (a group call's mixer offers a new media session): answer it on a new peer
+        connection, the same source sending, and drop the previous one."""
+        old, self.media = self.media, MediaSession(self.media.source, self.media.ice_servers)
+        await old.close()
+        await self._send({"type": "call.sdp", "callId": self.id, "sdp": await self.media.answer(offer)})
+        self.media.send_audio(self.state not in HELD and not self.is_muted)
 
     async def _on_state(self, frame: dict[str, Any]) -> None:
         self.state = frame["state"]
