@@ -130,7 +130,7 @@ def test_mute_is_shown_to_the_other_side() -> None:
     out = call.mute("alice-1", True)
     assert to(out, "megan-tab")[0]["participant"] == {"rawId": ALICE, "displayName": "Alice Smith",
                                                        "state": "Connected", "isMuted": True, "participantId": "p1",
-                                                       "role": "Unknown"}
+                                                       "role": "Unknown", "isSpeaking": False}
 
 
 def test_dtmf_is_relayed_and_checked() -> None:

@@ -28,9 +28,12 @@ from callbridge.calling.protocol import (
     AddParticipant,
     CallCommand,
     CallCommandKind,
+    Details,
     Dtmf,
     HangUp,
     Ice,
+    LowerHand,
+    OfParticipant,
     Payload,
     ProtocolError,
     Reject,
@@ -57,7 +60,8 @@ EVENTS: list[tuple[Event, str]] = [
      '"displayName": null}}'),
     (ParticipantChanged("c1", MEGAN),
      '{"type": "call.participant", "callId": "c1", "participant": {"rawId": "8:orgid:M", "displayName": '
-     '"Megan Bowen", "state": "Ringing", "isMuted": false, "participantId": "p2", "role": "Unknown"}}'),
+     '"Megan Bowen", "state": "Ringing", "isMuted": false, "participantId": "p2", "role": "Unknown", '
+     '"isSpeaking": false}}'),
     (CallIncomingEnded("c1", reasons.ACCEPTED_ELSEWHERE),
      '{"type": "call.incoming.ended", "callId": "c1", "endReason": {"code": 487, "subCode": 10003}}'),
     (CallSdp("c1", "v=0 answer"), '{"type": "call.sdp", "callId": "c1", "sdp": "v=0 answer"}'),
@@ -98,6 +102,16 @@ COMMANDS: list[tuple[dict[str, Any], CallCommandKind, Payload | None]] = [
     ({"type": "call.addParticipant", "requestId": "r3", "target": {"rawId": "8:orgid:M"}, "threadId": "19:t"},
      K.ADD_PARTICIPANT, AddParticipant("r3", "8:orgid:M", "19:t")),
     ({"type": "call.removeParticipant", "participantId": "p3"}, K.REMOVE_PARTICIPANT, RemoveParticipant("p3")),
+    ({"type": "call.lobby.admit", "participantId": "p4"}, K.ADMIT, OfParticipant("p4")),
+    ({"type": "call.lobby.reject", "participantId": "p4"}, K.REJECT_FROM_LOBBY, OfParticipant("p4")),
+    ({"type": "call.lobby.admitAll"}, K.ADMIT_ALL, None),
+    ({"type": "call.muteParticipant", "participantId": "p2"}, K.MUTE_PARTICIPANT, OfParticipant("p2")),
+    ({"type": "call.muteAll"}, K.MUTE_ALL, None),
+    ({"type": "call.raiseHand"}, K.RAISE_HAND, None),
+    ({"type": "call.lowerHand"}, K.LOWER_HAND, LowerHand(None)),
+    ({"type": "call.lowerHand", "participantId": "p2"}, K.LOWER_HAND, LowerHand("p2")),
+    ({"type": "call.lowerAllHands"}, K.LOWER_ALL_HANDS, None),
+    ({"type": "call.audioConferencing", "requestId": "r9"}, K.AUDIO_CONFERENCING, Details("r9")),
 ]
 
 
@@ -121,6 +135,8 @@ def test_every_wire_command_kind_is_in_the_table() -> None:
     {"type": "call.addParticipant", "requestId": "r1"}, {"type": "call.addParticipant", "target": {"rawId": "4:+1"}},
     {"type": "call.addParticipant", "requestId": "r1", "target": {"rawId": "x" * 300}},
     {"type": "call.removeParticipant"}, {"type": "call.removeParticipant", "participantId": 3},
+    {"type": "call.lobby.admit"}, {"type": "call.muteParticipant", "participantId": ""},
+    {"type": "call.audioConferencing"}, {"type": "call.lowerHand", "participantId": 7},
 ])
 def test_a_bad_payload_is_an_invalid_frame(frame: dict[str, Any]) -> None:
     with pytest.raises(ProtocolError) as refused:

@@ -24,6 +24,7 @@ from callbridge.calling.protocol import (
     Dtmf,
     Hello,
     Ice,
+    JoinMeeting,
     Ping,
     ProtocolError,
     Sdp,
@@ -94,7 +95,9 @@ def test_call_commands_without_payload(kind: str, name: CallCommandKind) -> None
 def test_every_call_command_is_covered() -> None:
     assert set(CALL_COMMANDS) == {"call.accept", "call.reject", "call.hangUp", "call.hold", "call.resume",
                                   "call.mute", "call.unmute", "call.dtmf", "call.sdp", "call.ice",
-                                  "call.addParticipant", "call.removeParticipant"}
+                                  "call.addParticipant", "call.removeParticipant", "call.lobby.admit",
+                                  "call.lobby.reject", "call.lobby.admitAll", "call.muteParticipant", "call.muteAll",
+                                  "call.raiseHand", "call.lowerHand", "call.lowerAllHands", "call.audioConferencing"}
 
 
 def test_call_accept_with_and_without_answer() -> None:
@@ -335,3 +338,20 @@ def test_describe_has_a_row_for_every_state() -> None:
     for state in (*CallState, *ParticipantState):
         assert f"\n| `{state}` |" in text
     assert text.count("| final |") == 2  # Disconnected, in each table
+
+
+def test_call_join_by_link_or_by_id_and_passcode() -> None:
+    link = "https://callbridge.example/meet/l/meetup-join/19%3ameeting_x%40thread.v2/0?context=%7b%7d"
+    assert parse(frame(type="call.join", requestId="r1", meetingLink=link)) == JoinMeeting("r1", link)
+    assert parse(frame(type="call.join", requestId="r2", meetingId="3712 4488 9011", passcode="aB3xYz",
+                       displayName="Guest")) == JoinMeeting("r2", None, "3712 4488 9011", "aB3xYz", "Guest")
+
+
+@pytest.mark.parametrize("fields", [
+    {}, {"meetingLink": "https://x/meet/1", "meetingId": "1"},
+    {"meetingLink": 5}, {"meetingLink": "x" * 3000}, {"meetingId": ""},
+])
+def test_call_join_needs_exactly_one_locator(fields: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse(frame(type="call.join", requestId="r1", **fields))
+    assert refused.value.code == "InvalidFrame" and refused.value.request_id == "r1"

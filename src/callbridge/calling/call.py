@@ -93,12 +93,18 @@ class Leg:
     ring_deadline: datetime | None = None
     media_session: int = 0  # the number of the leg's current media session with the mixer (0: none)
     mixer_offered: bool = False  # the mixer's offer waits for this participant's answer
+    muted_by_others: bool = False  # out of the mix until it unmutes itself
+    speaking: bool = False
+    client: str | None = None  # what it takes part from: "browser", "app" (an SDK), "phone"
+    joined_at: datetime | None = None  # when it came into the call (answered, or entered a meeting)
+    left_at: datetime | None = None
 
     def step(self, event: ParticipantEvent) -> None:
         self.state = participant_next(self.state, event)
 
     def view_of(self) -> Participant:
-        return Participant(self.raw_id, self.display_name, self.state, self.muted, self.id, self.role)
+        return Participant(self.raw_id, self.display_name, self.state, self.muted or self.muted_by_others, self.id,
+                           self.role, self.speaking)
 
     @property
     def live(self) -> bool:
@@ -114,8 +120,8 @@ class Call:
     """``Call(id, thread_id, caller, callee, ring_time, created_at)``: a call from ``caller`` (its agent set) to
     ``callee``; ``add_participant`` brings in more."""
 
-    def __init__(self, id: str, thread_id: str | None, caller: Leg, callee: Leg, ring_time: timedelta,
-                 created_at: datetime) -> None:
+    def __init__(self, id: str, thread_id: str | None, caller: Leg | None, callee: Leg | None,
+                 ring_time: timedelta, created_at: datetime) -> None:
         self.id, self.thread_id, self.ring_time, self.created_at = id, thread_id, ring_time, created_at
         self.participants: dict[str, Leg] = {}
         self.connected_at: datetime | None = None
@@ -125,7 +131,8 @@ class Call:
         self.trunk_call_id: str | None = None  # the SIP Call-ID of a phone leg's session
         self.mixed = False  # the media goes through the mixer (more than two parties)
         for leg in (caller, callee):
-            self._admit(leg)
+            if leg is not None:
+                self._admit(leg)
 
     def _admit(self, leg: Leg) -> None:
         leg.id = leg.id or f"p{len(self.participants) + 1}"
@@ -217,6 +224,7 @@ class Call:
         out = self._state(self.caller, CallEvent.START)
         self.caller.step(ParticipantEvent.DIAL)
         self.caller.step(ParticipantEvent.ANSWER)  # the caller is in its own call from the start
+        self.caller.joined_at = now
         self.callee.step(ParticipantEvent.DIAL)
         if not callee_agents:
             return out + self._finish(reasons.NO_ENDPOINT, now)
@@ -271,6 +279,7 @@ class Call:
         leg.agent_id = agent_id
         self.lost.pop(agent_id, None)
         leg.step(ParticipantEvent.ANSWER)
+        leg.joined_at = now
         self.connected_at = self.connected_at or now
         out: list[Out] = [self._incoming_ended(a, reasons.ACCEPTED_ELSEWHERE) for a in sorted(others)]
         out += self._state(leg, CallEvent.START) + self._state(leg, CallEvent.CONNECTED)
@@ -316,7 +325,7 @@ class Call:
         leg.step(ParticipantEvent.HOLD if held else ParticipantEvent.RESUME)
         out = self._state(leg, CallEvent.HOLD if held else CallEvent.RESUME)
         if self.mixed:  # the held party's audio leaves the mix; the others see it on hold
-            return [*out, MuteInRoom(self.id, leg.id, held), *self._participant(leg)]
+            return [*out, MuteInRoom(self.id, leg.id, held or leg.muted_by_others), *self._participant(leg)]
         other = self.other(leg)
         if not held and other.held:
             out += self._state(leg, CallEvent.REMOTE_HOLD)
@@ -463,7 +472,7 @@ class Call:
     def _leave(self, leg: Leg, reason: EndReason, now: datetime) -> list[Out]:
         """``leg`` leaves a group call (hung up, removed, unreached, lost); the call goes on while two are in it
         or on their way, and ends for the last one otherwise."""
-        leg.end_reason = reason
+        leg.end_reason, leg.left_at = reason, now
         leg.step(ParticipantEvent.END)
         out = self._participant(leg)
         if leg.view is not CallState.DISCONNECTED and (leg.agent_id is not None or leg.view is not CallState.NONE):
@@ -472,9 +481,13 @@ class Call:
             self.lost.pop(leg.agent_id, None)
         if leg.media_session or leg.mixer_offered:
             out.append(LeaveRoom(self.id, leg.id))
-        if sum(1 for _ in self.live_legs()) < 2:
+        if self._over():
             out += self._finish(reasons.HUNG_UP, now)
         return out
+
+    def _over(self) -> bool:
+        """A group call is over when one party is left in it (a meeting overrides this)."""
+        return sum(1 for _ in self.live_legs()) < 2
 
     # -- connection loss ----------------------------------------------------------------------------------
     def agent_lost(self, agent_id: str, grace: timedelta, now: datetime) -> list[Out]:
@@ -525,6 +538,7 @@ class Call:
         for leg in self.participants.values():
             if leg.live:
                 leg.end_reason = reasons.HUNG_UP if leg is local else reason
+                leg.left_at = now
                 leg.step(ParticipantEvent.END)
             if leg.agent_id == gone:
                 leg.agent_id = None  # nobody to tell

@@ -7,6 +7,7 @@ WebSocket writes it, the phone side reads the typed values themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from callbridge.calling.end_reasons import EndReason
@@ -78,10 +79,12 @@ class Participant:
     muted: bool
     participant_id: str = ""  # unique in the call (one identity may take part from two endpoints)
     role: ParticipantRole = ParticipantRole.UNKNOWN
+    speaking: bool = False
 
     def to_wire(self) -> Wire:
         return {"rawId": self.raw_id, "displayName": self.display_name, "state": self.state.value,
-                "isMuted": self.muted, "participantId": self.participant_id, "role": self.role.value}
+                "isMuted": self.muted, "participantId": self.participant_id, "role": self.role.value,
+                "isSpeaking": self.speaking}
 
 
 @dataclass(frozen=True)
@@ -146,5 +149,92 @@ class ParticipantAdded:
                 "participantId": self.participant_id}
 
 
+@dataclass(frozen=True)
+class RoleChanged:
+    """This endpoint's own role in the call (a meeting's: Organizer, Presenter, Attendee...)."""
+
+    call_id: str
+    role: ParticipantRole
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.role", "callId": self.call_id, "role": self.role.value}
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str  # ACS's ParticipantCapabilityName, e.g. "manageLobby"
+    present: bool
+    reason: str  # ACS's ParticipantCapabilityReason, e.g. "Capable", "RoleRestricted"
+
+
+@dataclass(frozen=True)
+class CapabilitiesChanged:
+    """What this endpoint may do in the call now, and why (its role changed, or it just joined)."""
+
+    call_id: str
+    capabilities: tuple[Capability, ...]
+    reason: str = "RoleChanged"
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.capabilities", "callId": self.call_id, "reason": self.reason,
+                "capabilities": {c.name: {"isPresent": c.present, "reason": c.reason} for c in self.capabilities}}
+
+
+@dataclass(frozen=True)
+class MutedByOthers:
+    """Someone with the capability muted this endpoint's participant (it is out of the mix until it unmutes)."""
+
+    call_id: str
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.mutedByOthers", "callId": self.call_id}
+
+
+@dataclass(frozen=True)
+class HandChanged:
+    """A participant raised (with its place in the order) or lowered its hand."""
+
+    call_id: str
+    raw_id: str
+    participant_id: str
+    order: int | None  # None: lowered
+
+    def to_wire(self) -> Wire:
+        if self.order is None:
+            return {"type": "call.loweredHand", "callId": self.call_id,
+                    "identifier": {"rawId": self.raw_id}, "participantId": self.participant_id}
+        return {"type": "call.raisedHand", "callId": self.call_id, "identifier": {"rawId": self.raw_id},
+                "participantId": self.participant_id, "order": self.order}
+
+
+@dataclass(frozen=True)
+class DominantSpeakers:
+    """The participants who spoke last, the most recent first (from the mixer's talking events)."""
+
+    call_id: str
+    speakers: tuple[tuple[str, str], ...]  # (raw id, participant id)
+    timestamp: datetime
+
+    def to_wire(self) -> Wire:
+        return {"type": "call.dominantSpeakers", "callId": self.call_id, "timestamp": self.timestamp.isoformat(),
+                "speakers": [{"rawId": raw, "participantId": pid} for raw, pid in self.speakers]}
+
+
+@dataclass(frozen=True)
+class AudioConferencing:
+    """The meeting's dial-in details (ACS's ``TeamsMeetingAudioConferencingDetails``), answering a request."""
+
+    request_id: str
+    call_id: str
+    conference_id: str
+    toll_number: str | None
+
+    def to_wire(self) -> Wire:
+        numbers = [{"tollPhoneNumber": {"phoneNumber": self.toll_number}}] if self.toll_number else []
+        return {"type": "call.audioConferencing", "requestId": self.request_id, "callId": self.call_id,
+                "phoneConferenceId": self.conference_id, "phoneNumbers": numbers}
+
+
 Event = (CallStarted | ParticipantAdded | CallIncoming | CallIncomingEnded | CallStateChanged | ParticipantChanged
-         | CallSdp | CallIce | CallDtmf)
+         | CallSdp | CallIce | CallDtmf | RoleChanged | CapabilitiesChanged | MutedByOthers | HandChanged
+         | DominantSpeakers | AudioConferencing)

@@ -7,6 +7,7 @@ and the connection stays up (only a missing or bad ``hello`` closes it). docs/pr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
@@ -72,6 +73,15 @@ class CallCommandKind(Enum):
     EARLY_MEDIA = "early_media"
     ADD_PARTICIPANT = "add_participant"
     REMOVE_PARTICIPANT = "remove_participant"
+    ADMIT = "admit"  # meetings: from the lobby
+    REJECT_FROM_LOBBY = "reject_from_lobby"
+    ADMIT_ALL = "admit_all"
+    MUTE_PARTICIPANT = "mute_participant"
+    MUTE_ALL = "mute_all"
+    RAISE_HAND = "raise_hand"
+    LOWER_HAND = "lower_hand"
+    LOWER_ALL_HANDS = "lower_all_hands"
+    AUDIO_CONFERENCING = "audio_conferencing"
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,35 @@ class RemoveParticipant:
 
 
 @dataclass(frozen=True)
+class OfParticipant:
+    """The participant a meeting command is about (admit, reject from the lobby, mute)."""
+
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class LowerHand:
+    participant_id: str | None = None  # None: one's own
+
+
+@dataclass(frozen=True)
+class Details:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class JoinMeeting:
+    """Join a meeting by its link, or by its id and passcode (ACS's ``TeamsCallAgent.join``); a guest gives the
+    name the others see."""
+
+    request_id: str
+    meeting_link: str | None = None
+    meeting_id: str | None = None
+    passcode: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
 class Dtmf:
     tone: str
 
@@ -122,13 +161,17 @@ class EarlyMedia:
     sdp: str | None = None  # the phone's early answer, through the gateway
 
 
-Payload = Accept | Reject | HangUp | Dtmf | Sdp | Ice | EarlyMedia | AddParticipant | RemoveParticipant
-P = TypeVar("P", Accept, Reject, HangUp, Dtmf, Sdp, Ice, EarlyMedia, AddParticipant, RemoveParticipant)
+Payload = (Accept | Reject | HangUp | Dtmf | Sdp | Ice | EarlyMedia | AddParticipant | RemoveParticipant | OfParticipant
+           | LowerHand | Details)
+P = TypeVar("P", Accept, Reject, HangUp, Dtmf, Sdp, Ice, EarlyMedia, AddParticipant, RemoveParticipant, OfParticipant,
+            LowerHand, Details)
 _PAYLOADS: dict[CallCommandKind, type[Payload]] = {
     CallCommandKind.ACCEPT: Accept, CallCommandKind.REJECT: Reject, CallCommandKind.HANG_UP: HangUp,
     CallCommandKind.DTMF: Dtmf, CallCommandKind.SDP: Sdp, CallCommandKind.ICE: Ice,
     CallCommandKind.EARLY_MEDIA: EarlyMedia, CallCommandKind.ADD_PARTICIPANT: AddParticipant,
-    CallCommandKind.REMOVE_PARTICIPANT: RemoveParticipant}
+    CallCommandKind.REMOVE_PARTICIPANT: RemoveParticipant, CallCommandKind.ADMIT: OfParticipant,
+    CallCommandKind.REJECT_FROM_LOBBY: OfParticipant, CallCommandKind.MUTE_PARTICIPANT: OfParticipant,
+    CallCommandKind.LOWER_HAND: LowerHand, CallCommandKind.AUDIO_CONFERENCING: Details}
 
 
 @dataclass(frozen=True)
@@ -160,14 +203,20 @@ class Ping:
     pass
 
 
-Command = Hello | TokenUpdate | StartCall | CallCommand | Ping
+Command = Hello | TokenUpdate | StartCall | JoinMeeting | CallCommand | Ping
 CALL_COMMANDS = {"call.accept": CallCommandKind.ACCEPT, "call.reject": CallCommandKind.REJECT,
                  "call.hangUp": CallCommandKind.HANG_UP, "call.hold": CallCommandKind.HOLD,
                  "call.resume": CallCommandKind.RESUME, "call.mute": CallCommandKind.MUTE,
                  "call.unmute": CallCommandKind.UNMUTE, "call.dtmf": CallCommandKind.DTMF,
                  "call.sdp": CallCommandKind.SDP, "call.ice": CallCommandKind.ICE,
                  "call.addParticipant": CallCommandKind.ADD_PARTICIPANT,
-                 "call.removeParticipant": CallCommandKind.REMOVE_PARTICIPANT}
+                 "call.removeParticipant": CallCommandKind.REMOVE_PARTICIPANT,
+                 "call.lobby.admit": CallCommandKind.ADMIT, "call.lobby.reject": CallCommandKind.REJECT_FROM_LOBBY,
+                 "call.lobby.admitAll": CallCommandKind.ADMIT_ALL,
+                 "call.muteParticipant": CallCommandKind.MUTE_PARTICIPANT, "call.muteAll": CallCommandKind.MUTE_ALL,
+                 "call.raiseHand": CallCommandKind.RAISE_HAND, "call.lowerHand": CallCommandKind.LOWER_HAND,
+                 "call.lowerAllHands": CallCommandKind.LOWER_ALL_HANDS,
+                 "call.audioConferencing": CallCommandKind.AUDIO_CONFERENCING}
 
 
 def _text(frame: dict[str, Any], key: str, *, required: bool = True, limit: int = 256) -> str | None:
@@ -211,6 +260,8 @@ def parse(raw: str | bytes) -> Command:
             raise ProtocolError("InvalidFrame", "'target.rawId' must name who to call.", request_id=request_id)
         return StartCall(request_id, raw_id, _text(frame, "threadId", required=False),
                          _text(frame, "sdp", required=False, limit=MAX_SDP_BYTES))
+    if kind == "call.join":
+        return _join(frame)
     if kind in CALL_COMMANDS:
         call_id = _text(frame, "callId", limit=128) or ""
         return CallCommand(CALL_COMMANDS[kind], call_id, _payload(kind, frame, call_id))
@@ -224,6 +275,17 @@ def _hello(frame: dict[str, Any]) -> Hello:
     return Hello(VERSION, _text(frame, "token", limit=8192) or "")
 
 
+def _join(frame: dict[str, Any]) -> JoinMeeting:
+    request_id = _text(frame, "requestId", limit=64) or ""
+    link = _text(frame, "meetingLink", required=False, limit=2048)
+    meeting_id = _text(frame, "meetingId", required=False, limit=64)
+    if (link is None) == (meeting_id is None):
+        raise ProtocolError("InvalidFrame", "'call.join' takes a 'meetingLink', or a 'meetingId' with its 'passcode'.",
+                            request_id=request_id)
+    return JoinMeeting(request_id, link, meeting_id, _text(frame, "passcode", required=False, limit=64),
+                       _text(frame, "displayName", required=False, limit=256))
+
+
 def _add_participant(frame: dict[str, Any], call_id: str) -> AddParticipant:
     request_id = _text(frame, "requestId", limit=64) or ""
     target = frame.get("target")
@@ -234,25 +296,41 @@ def _add_participant(frame: dict[str, Any], call_id: str) -> AddParticipant:
     return AddParticipant(request_id, raw_id, _text(frame, "threadId", required=False))
 
 
+def _hang_up(frame: dict[str, Any], call_id: str) -> HangUp:
+    for_everyone = frame.get("forEveryone", False)
+    if not isinstance(for_everyone, bool):
+        raise ProtocolError("InvalidFrame", "'forEveryone' must be true or false.", call_id=call_id)
+    return HangUp(for_everyone=for_everyone)
+
+
+def _ice(frame: dict[str, Any], call_id: str) -> Ice:
+    candidate = frame.get("candidate")
+    if not isinstance(candidate, dict | type(None)) or len(json.dumps(candidate)) > 4096:
+        raise ProtocolError("InvalidFrame", "'candidate' must be an ICE candidate object.", call_id=call_id)
+    return Ice(candidate)
+
+
+def _participant_id(frame: dict[str, Any]) -> str:
+    return _text(frame, "participantId", limit=128) or ""
+
+
+# each call command's frame -> its typed payload (the kinds not here take none)
+_READERS: dict[str, Callable[[dict[str, Any], str], Payload]] = {
+    "call.hangUp": _hang_up,
+    "call.ice": _ice,
+    "call.addParticipant": _add_participant,
+    "call.accept": lambda frame, _: Accept(_text(frame, "sdp", required=False, limit=MAX_SDP_BYTES)),
+    "call.sdp": lambda frame, _: Sdp(_text(frame, "sdp", limit=MAX_SDP_BYTES) or ""),
+    "call.dtmf": lambda frame, _: Dtmf(_text(frame, "tone", limit=8) or ""),
+    "call.removeParticipant": lambda frame, _: RemoveParticipant(_participant_id(frame)),
+    "call.lobby.admit": lambda frame, _: OfParticipant(_participant_id(frame)),
+    "call.lobby.reject": lambda frame, _: OfParticipant(_participant_id(frame)),
+    "call.muteParticipant": lambda frame, _: OfParticipant(_participant_id(frame)),
+    "call.lowerHand": lambda frame, _: LowerHand(_text(frame, "participantId", required=False, limit=128)),
+    "call.audioConferencing": lambda frame, _: Details(_text(frame, "requestId", limit=64) or ""),
+}
+
+
 def _payload(kind: str, frame: dict[str, Any], call_id: str) -> Payload | None:
-    if kind == "call.hangUp":
-        for_everyone = frame.get("forEveryone", False)
-        if not isinstance(for_everyone, bool):
-            raise ProtocolError("InvalidFrame", "'forEveryone' must be true or false.", call_id=call_id)
-        return HangUp(for_everyone=for_everyone)
-    if kind == "call.addParticipant":
-        return _add_participant(frame, call_id)
-    if kind == "call.removeParticipant":
-        return RemoveParticipant(_text(frame, "participantId", limit=128) or "")
-    if kind == "call.accept":
-        return Accept(_text(frame, "sdp", required=False, limit=MAX_SDP_BYTES))
-    if kind == "call.sdp":
-        return Sdp(_text(frame, "sdp", limit=MAX_SDP_BYTES) or "")
-    if kind == "call.dtmf":
-        return Dtmf(_text(frame, "tone", limit=8) or "")
-    if kind == "call.ice":
-        candidate = frame.get("candidate")
-        if not isinstance(candidate, dict | type(None)) or len(json.dumps(candidate)) > 4096:
-            raise ProtocolError("InvalidFrame", "'candidate' must be an ICE candidate object.", call_id=call_id)
-        return Ice(candidate)
-    return None
+    reader = _READERS.get(kind)
+    return None if reader is None else reader(frame, call_id)
