@@ -4,18 +4,20 @@
     agent = await client.create_teams_call_agent(CommunicationTokenCredential(token, token_refresher=refresh))
     agent.on("incoming_call", on_incoming)        # args.incoming_call.caller_info, .accept(), .reject()
     call = await agent.start_call(MicrosoftTeamsUserIdentifier(megan_oid), thread_id=chat_id)
+    call = await agent.join(TeamsMeetingLinkLocator(event.online_meeting.join_url))   # a meeting
+    call.lobby.on("lobby_participants_updated", ...); await call.lobby.admit(guest)
 """
 
 from callbridge.sdk.agent import CallClient, CallsUpdatedEvent, IncomingCallEvent, TeamsCallAgent
 from callbridge.sdk.calls import (
     CallEndReason,
     CallerInfo,
-    CallingError,
     RemoteParticipant,
     TeamsCall,
     TeamsIncomingCall,
 )
 from callbridge.sdk.credential import CommunicationTokenCredential
+from callbridge.sdk.errors import CallingError
 from callbridge.sdk.identifiers import (
     CommunicationUserIdentifier,
     MicrosoftTeamsAppIdentifier,
@@ -25,11 +27,47 @@ from callbridge.sdk.identifiers import (
     identifier_from_raw_id,
 )
 from callbridge.sdk.media import Recorder, SilenceSource, ToneSource, WavSource, dominant_frequency, level
+from callbridge.sdk.meetings import (
+    AdmitAllOperationResult,
+    DominantSpeakersInfo,
+    Features,
+    Lobby,
+    RaisedHand,
+    TeamsMeetingAudioConferencingDetails,
+    TeamsMeetingIdLocator,
+    TeamsMeetingLinkLocator,
+)
 
 __all__ = [
-    "CallClient", "CallEndReason", "CallerInfo", "CallingError", "CallsUpdatedEvent", "CommunicationTokenCredential",
-    "CommunicationUserIdentifier", "IncomingCallEvent", "MicrosoftTeamsAppIdentifier", "MicrosoftTeamsUserIdentifier",
-    "PhoneNumberIdentifier", "Recorder", "RemoteParticipant", "SilenceSource", "TeamsCall", "TeamsCallAgent",
-    "TeamsIncomingCall", "ToneSource", "UnknownIdentifier", "WavSource", "dominant_frequency",
-    "identifier_from_raw_id", "level",
+    "AdmitAllOperationResult",
+    "CallClient",
+    "CallEndReason",
+    "CallerInfo",
+    "CallingError",
+    "CallsUpdatedEvent",
+    "CommunicationTokenCredential",
+    "CommunicationUserIdentifier",
+    "DominantSpeakersInfo",
+    "Features",
+    "IncomingCallEvent",
+    "Lobby",
+    "MicrosoftTeamsAppIdentifier",
+    "MicrosoftTeamsUserIdentifier",
+    "PhoneNumberIdentifier",
+    "RaisedHand",
+    "Recorder",
+    "RemoteParticipant",
+    "SilenceSource",
+    "TeamsCall",
+    "TeamsCallAgent",
+    "TeamsIncomingCall",
+    "TeamsMeetingAudioConferencingDetails",
+    "TeamsMeetingIdLocator",
+    "TeamsMeetingLinkLocator",
+    "ToneSource",
+    "UnknownIdentifier",
+    "WavSource",
+    "dominant_frequency",
+    "identifier_from_raw_id",
+    "level",
 ]

@@ -15,16 +15,17 @@ from aiortc import RTCIceServer
 
 from callbridge.sdk.calls import (
     CallerInfo,
-    CallingError,
     MediaSession,
     RemoteParticipant,
     TeamsCall,
     TeamsIncomingCall,
 )
 from callbridge.sdk.credential import CommunicationTokenCredential
+from callbridge.sdk.errors import CallingError
 from callbridge.sdk.events import Emitter
 from callbridge.sdk.identifiers import CommunicationIdentifier, identifier_from_raw_id
 from callbridge.sdk.media import AudioSource
+from callbridge.sdk.meetings import MeetingLocator, join_frame
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class CallClient:
 
 @dataclass
 class _Placing:
-    target: CommunicationIdentifier
+    target: CommunicationIdentifier | None  # None: a meeting
     media: MediaSession
     future: asyncio.Future[TeamsCall]
 
@@ -114,19 +115,29 @@ class TeamsCallAgent(Emitter):
         if self._ws is not None:
             await self._send({"type": "token.update", "token": token})
 
-    async def join(self, meeting_locator: dict[str, str]) -> TeamsCall:
-        """Joining meetings by link or by id and passcode comes with the meetings work."""
-        raise CallingError(501, 0, "Joining meetings is not available yet.")
+    async def join(self, meeting_locator: MeetingLocator, *, display_name: str | None = None,
+                   audio: AudioSource | None = None) -> TeamsCall:
+        """Join a meeting by its link or by its id and passcode (ACS's ``TeamsCallAgent.join``): the call is
+        ``Connected``, or ``InLobby`` until someone lets it in; the mixer then offers its media session. A guest
+        (a communication identity) gives the ``display_name`` the others see."""
+        request_id = uuid.uuid4().hex
+        return await self._place(request_id, None, MediaSession(audio, self.ice_servers),
+                                 join_frame(meeting_locator, request_id, display_name))
 
     async def start_call(self, target: CommunicationIdentifier, *, thread_id: str | None = None,
                          audio: AudioSource | None = None) -> TeamsCall:
         media = MediaSession(audio, self.ice_servers)
         offer = await media.offer()
         request_id = uuid.uuid4().hex
+        return await self._place(request_id, target, media, {
+            "type": "call.start", "requestId": request_id, "target": {"rawId": target.raw_id},
+            "threadId": thread_id, "sdp": offer})
+
+    async def _place(self, request_id: str, target: CommunicationIdentifier | None, media: MediaSession,
+                     frame: dict[str, Any]) -> TeamsCall:
         placing = _Placing(target, media, asyncio.get_running_loop().create_future())
         self._pending[request_id] = placing
-        await self._send({"type": "call.start", "requestId": request_id, "target": {"rawId": target.raw_id},
-                          "threadId": thread_id, "sdp": offer})
+        await self._send(frame)
         try:
             return await asyncio.wait_for(placing.future, 15)
         except (CallingError, TimeoutError):
@@ -171,8 +182,8 @@ class TeamsCallAgent(Emitter):
         if placing is None:
             return
         me = CallerInfo(identifier_from_raw_id(self.identity), None)
-        call = TeamsCall(call_id, "Outgoing", me, RemoteParticipant(placing.target, None, "Connecting"),
-                         placing.media, self._send)
+        remote = RemoteParticipant(placing.target, None, "Connecting") if placing.target is not None else None
+        call = TeamsCall(call_id, "Outgoing", me, remote, placing.media, self._send)
         self._adopt(call)
         if not placing.future.done():
             placing.future.set_result(call)

@@ -12,19 +12,22 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from callbridge.sdk.errors import CallingError
 from callbridge.sdk.events import Emitter
 from callbridge.sdk.identifiers import CommunicationIdentifier, identifier_from_raw_id
 from callbridge.sdk.media import AudioSource, Recorder, SilenceSource, ToneSource
+from callbridge.sdk.meetings import (
+    AudioConferencingFeature,
+    CapabilitiesFeature,
+    DominantSpeakersFeature,
+    Features,
+    Lobby,
+    LobbyParticipantsUpdated,
+    RaiseHandFeature,
+)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 HELD = ("LocalHold", "RemoteHold")
-
-
-class CallingError(Exception):
-    def __init__(self, code: int | str, sub_code: int, message: str) -> None:
-        super().__init__(f"{code}/{sub_code}: {message}")
-        self.code = code
-        self.sub_code = sub_code
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,14 @@ class RemoteParticipant:
     is_muted: bool = False
     participant_id: str = ""  # the service's id of this participant in the call (callbridge's addition)
     role: str = "Unknown"
+    is_speaking: bool = False
     call_end_reason: CallEndReason | None = None
+    _call: TeamsCall | None = None
+
+    async def mute(self) -> None:
+        """Mute this participant for everyone (meetings: organizers, co-organizers and presenters)."""
+        if self._call is not None:
+            await self._call._command("call.muteParticipant", participantId=self.participant_id)
 
 
 @dataclass(frozen=True)
@@ -121,14 +131,21 @@ class TeamsCall(Emitter):
 
     kind = "TeamsCall"
 
-    def __init__(self, call_id: str, direction: str, caller_info: CallerInfo, remote: RemoteParticipant,
+    def __init__(self, call_id: str, direction: str, caller_info: CallerInfo, remote: RemoteParticipant | None,
                  media: MediaSession, send: Send) -> None:
         super().__init__()
+        self.role = "Unknown"
+        self.lobby = Lobby(self)
+        self._speakers, self._hands = DominantSpeakersFeature(), RaiseHandFeature(self)
+        self._capabilities, self._conferencing = CapabilitiesFeature(), AudioConferencingFeature(self)
+        self._features: dict[Features, object] = {
+            Features.DOMINANT_SPEAKERS: self._speakers, Features.RAISE_HAND: self._hands,
+            Features.CAPABILITIES: self._capabilities, Features.TEAMS_MEETING_AUDIO_CONFERENCING: self._conferencing}
         self._adding: dict[str, tuple[CommunicationIdentifier, asyncio.Future[RemoteParticipant]]] = {}
         self.id = call_id
         self.direction = direction
         self.caller_info = caller_info
-        self.remote_participants = [remote]
+        self.remote_participants = [remote] if remote is not None else []
         self.media = media
         self.state = "None"
         self.is_muted = False
@@ -184,6 +201,14 @@ class TeamsCall(Emitter):
         finally:
             self._adding.pop(request_id, None)
 
+    def feature(self, name: Features) -> Any:
+        """A call feature (``Features.RAISE_HAND``, ``DOMINANT_SPEAKERS``, ``CAPABILITIES``,
+        ``TEAMS_MEETING_AUDIO_CONFERENCING``)."""
+        return self._features[name]
+
+    async def mute_all_remote_participants(self) -> None:
+        await self._command("call.muteAll")
+
     async def remove_participant(self, participant: RemoteParticipant) -> None:
         """Remove a participant from the call (it ends 0/5300)."""
         await self._command("call.removeParticipant", participantId=participant.participant_id)
@@ -215,6 +240,8 @@ class TeamsCall(Emitter):
             self._on_participant(frame["participant"])
         elif kind == "call.participantAdded":
             self._participant_added(frame)
+        elif self._on_meeting_frame(frame):
+            pass
         elif kind == "error" and frame.get("requestId") in self._adding:
             self._adding[frame["requestId"]][1].set_exception(
                 CallingError(frame["code"], frame.get("subCode", 0), frame["message"]))
@@ -227,6 +254,30 @@ class TeamsCall(Emitter):
         elif kind == "call.dtmf":
             self.emit("dtmf_received", frame["tone"])
         await self._notify()
+
+    def _on_meeting_frame(self, frame: dict[str, Any]) -> bool:
+        """A meeting's frame (role, capabilities, muted by others, hands, speakers, dial-in details): True when
+        it was one."""
+        kind = frame["type"]
+        if kind in ("call.audioConferencing", "error"):
+            return self._conferencing._on(frame)
+        if kind == "call.role":
+            self.role = frame["role"]
+            self.emit("role_changed", self)
+        elif kind == "call.capabilities":
+            self._capabilities._on(frame)
+        elif kind == "call.mutedByOthers":
+            self.is_muted = True
+            self.media.send_audio(False)
+            self.emit("muted_by_others", self)
+            self.emit("is_muted_changed", self)
+        elif kind in ("call.raisedHand", "call.loweredHand"):
+            self._hands._on(frame)
+        elif kind == "call.dominantSpeakers":
+            self._speakers._on(frame)
+        else:
+            return False
+        return True
 
     def _find(self, p: dict[str, Any]) -> RemoteParticipant | None:
         for remote in self.remote_participants:
@@ -245,13 +296,19 @@ class TeamsCall(Emitter):
             remote = RemoteParticipant(identifier_from_raw_id(p["rawId"]), None, p["state"])
             self.remote_participants.append(remote)
             added.append(remote)
+        was_waiting = remote.state == "InLobby" and not added
         remote.display_name, remote.state, remote.is_muted = p.get("displayName"), p["state"], p["isMuted"]
         remote.participant_id, remote.role = p.get("participantId", ""), p.get("role", "Unknown")
+        remote.is_speaking, remote._call = p.get("isSpeaking", False), self
         removed: list[RemoteParticipant] = []
         if remote.state == "Disconnected" and len(self.remote_participants) > 1:
             self.remote_participants.remove(remote)
             removed.append(remote)
         self.emit("remote_participants_updated", ParticipantsUpdated(self, added, removed))
+        waiting = remote.state == "InLobby"
+        if waiting != was_waiting:
+            self.lobby.emit("lobby_participants_updated",
+                            LobbyParticipantsUpdated([remote] if waiting else [], [] if waiting else [remote]))
 
     def _participant_added(self, frame: dict[str, Any]) -> None:
         identifier, adding = self._adding.get(frame["requestId"], (None, None))
