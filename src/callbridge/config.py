@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     rtp_port_max: int = 40999
     rtpengine_ng_port: int = 0  # its control port on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
     dead_media_timeout_s: float = 30.0  # no RTP from the phone this long ends the call (0: never)
+    # the conference mixer (meetings, group calls): a Janus AudioBridge child process (docs/operations.md)
+    janus_binary: str = "janus"  # the Debian package janus
+    janus_api_port: int = 0  # its WebSocket API on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
+    janus_webrtc_port_min: int = 41000  # ICE/WebRTC legs of the mixer; apart from rtp_port_min..rtp_port_max
+    janus_webrtc_port_max: int = 41499
+    janus_rtp_port_min: int = 41500  # plain-RTP legs of the mixer (load generators, phones without rtpengine)
+    janus_rtp_port_max: int = 41999
+    janus_rtp_address: str = "127.0.0.1"  # the mixer's plain-RTP legs bind here
+    conference_sampling_rate: int = 8000  # Hz of a room's mix; 8000 keeps G.711 phone legs clean (no resampling)
     carrier_enabled: bool = False  # run the built-in carrier (virtual phones) in this process; `callbridge demo` does
     carrier_port: int = 5070  # its SIP port (UDP); the demo's trunk points here
     carrier_allow_remote: bool = False  # serve the carrier (no sign-in!) on a non-loopback CALLBRIDGE_HOST too
