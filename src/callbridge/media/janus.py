@@ -101,6 +101,36 @@ def notification(room: str, participant: str, message: Message) -> ConferenceEve
     return None
 
 
+G711_STATIC_TYPES = {"PCMU/8000": 0, "PCMA/8000": 8}
+
+
+def static_g711_payload(sdp: str) -> str:
+    """Janus 1.1.2's own offer of a G.711 leg (``generate_offer`` with codec pcmu/pcma) maps G.711 to dynamic type
+    111, yet sends RTP with G.711's static type (0 or 8): a peer that believes the SDP drops every packet as of an
+    unknown type. The offer is rewritten to the static type, the one on the wire."""
+    dynamic: dict[str, str] = {}
+    for line in sdp.splitlines():
+        if line.startswith("a=rtpmap:"):
+            payload_type, _, encoding = line[len("a=rtpmap:"):].partition(" ")
+            static = G711_STATIC_TYPES.get(encoding.strip().upper())
+            if static is not None and payload_type != str(static):
+                dynamic[payload_type] = str(static)
+    if not dynamic:
+        return sdp
+    lines = []
+    for line in sdp.split("\r\n") if "\r\n" in sdp else sdp.split("\n"):
+        if line.startswith("m=audio "):
+            words = line.split(" ")
+            line = " ".join(words[:3] + [dynamic.get(word, word) for word in words[3:]])
+        elif line.startswith("a=") and ":" in line:
+            attribute, _, rest = line.partition(":")
+            payload_type, space, tail = rest.partition(" ")
+            if payload_type in dynamic and attribute in ("a=rtpmap", "a=fmtp", "a=rtcp-fb"):
+                line = f"{attribute}:{dynamic[payload_type]}{space}{tail}"
+        lines.append(line)
+    return ("\r\n" if "\r\n" in sdp else "\n").join(lines)
+
+
 def room_request(room_id: str, secret: str, admin_key: str, sampling_rate: int) -> Message:
     return {"request": "create", "room": room_id, "secret": secret, "admin_key": admin_key,
             "sampling_rate": sampling_rate, "allow_rtp_participants": True,
@@ -191,7 +221,7 @@ class JanusConference:
                             codec: RtpCodec = RtpCodec.OPUS) -> str:
         answer = await self._join(room_id, participant_id, display,
                                   {"generate_offer": True, "codec": codec.value}, None)
-        return _sdp_of(answer, "offer")
+        return static_g711_payload(_sdp_of(answer, "offer"))
 
     async def complete(self, room_id: str, participant_id: str, answer_sdp: str) -> None:
         record = self._participant(room_id, participant_id)
