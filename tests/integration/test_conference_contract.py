@@ -13,11 +13,13 @@ aiortc pinned to 127.0.0.1 does not complete ICE with it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import shutil
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +32,11 @@ from callbridge.media.conference import (
     DEFAULT_SAMPLING_RATE,
     ConferenceEngine,
     ConferenceEvent,
+    ConferenceRejected,
     ConferenceUnavailable,
     Left,
     LeftReason,
+    MediaLost,
     NoSuchParticipant,
     NoSuchRoom,
     RoomExists,
@@ -64,7 +68,7 @@ def tone_db(samples: np.ndarray, rate: int, hz: float) -> float:
     if len(samples) < rate // 10:
         return -200.0
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
-    centre = int(round(hz * len(samples) / rate))
+    centre = round(hz * len(samples) / rate)
     amplitude = 4 * spectrum[max(centre - 2, 0):centre + 3].max() / len(samples)
     return float(20 * np.log10(max(amplitude, 1e-10) / 32768))
 
@@ -372,6 +376,81 @@ async def test_a_g711_phone_as_a_browser_hears_it(engine: JanusConference, legs:
         assert image > HEARD_DB, f"the 1.1.2 resampler's image in a 16 kHz room ({tone:.1f}, {image:.1f} dB)"
 
 
+class CuttableLink:
+    """A TCP relay in front of Janus's API whose open connections can be cut (a dropped WebSocket)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = 0
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.writers += [writer, upstream_writer]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await source.read(65536):
+                    sink.write(data)
+            sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_a_dropped_connection_is_reclaimed_and_media_goes_on(janus: JanusProcess, legs: list[Leg]) -> None:
+    assert janus.access is not None
+    link = CuttableLink(int(janus.access.url.rsplit(":", 1)[1]))
+    engine = JanusConference(replace(janus.access, url=await link.start()))
+    events = events_of(engine)
+    try:
+        room = next(rooms)
+        await engine.open_room(room)
+        a, b = PlainLeg("a", 440), PlainLeg("b", 740)
+        legs += [a, b]
+        for leg in legs:
+            await leg.join(engine, room)
+        await until(lambda: all(leg.received() > 20 for leg in legs))
+        link.cut()
+        await engine.mute(room, "b", True)  # waits for the reclaim, on the same session and handles
+        await asyncio.sleep(0.3)
+        assert_mix(await hearing(legs, legs), heard={"a": set(), "b": {"a"}})
+        assert not any(isinstance(e, (MediaLost, Left)) for e in events)
+    finally:
+        await engine.close()
+        await link.close()
+
+
+async def test_janus_refuses_requests_without_its_secrets(janus: JanusProcess) -> None:
+    assert janus.access is not None
+    stranger = JanusConference(replace(janus.access, api_secret="guessed"))
+    with pytest.raises(ConferenceRejected) as refused:
+        await stranger.start()
+    assert refused.value.code == 403
+    await stranger.close()
+    no_admin_key = JanusConference(replace(janus.access, admin_key="guessed"))
+    try:
+        with pytest.raises(ConferenceRejected):
+            await no_admin_key.open_room(next(rooms))
+    finally:
+        await no_admin_key.close()
+
+
 async def test_unavailable_when_the_api_port_is_dead() -> None:
     dead = JanusAccess(url=f"ws://127.0.0.1:{free_tcp_port()}", api_secret="x", admin_key="y")
     engine = JanusConference(dead, request_timeout=1.0, connect_timeout=1.0)
@@ -395,11 +474,11 @@ async def test_unavailable_when_the_api_port_never_answers() -> None:
         assert time.monotonic() - started < 1.5
 
 
-async def test_unavailable_when_janus_exits(tmp_path: Path) -> None:
+async def test_unavailable_and_media_lost_when_janus_exits(tmp_path: Path) -> None:
     process = JanusProcess(tmp_path, webrtc_ports=PortRange(44_900, 44_949), rtp_ports=PortRange(44_950, 44_999))
-    access = await process.start()
+    access = replace(await process.start(), reclaim_timeout=1.0)
     engine = JanusConference(access, request_timeout=1.0, connect_timeout=0.5)
-    lost = events_of(engine)
+    events = events_of(engine)
     try:
         await engine.open_room("r")
         await process.stop()
@@ -407,7 +486,8 @@ async def test_unavailable_when_janus_exits(tmp_path: Path) -> None:
         with pytest.raises(ConferenceUnavailable):
             await engine.join_rtp("r", "p", "P", RtpCodec.PCMU, RtpAddress("127.0.0.1", 9))
         assert time.monotonic() - started < 2.5
+        await until(lambda: any(isinstance(e, MediaLost) for e in events), timeout=3.0)
+        assert engine.rooms() == frozenset()
     finally:
         await engine.close()
         await process.stop()
-    del lost

@@ -67,6 +67,11 @@ log = logging.getLogger("callbridge.media.janus")
 PLUGIN = "janus.plugin.audiobridge"
 OPUS_PAYLOAD_TYPE = 111
 Message = dict[str, Any]  # one JSON message of Janus's API: parsed here, never passed on
+IDEMPOTENT = frozenset({"mute", "unmute", "stop_file"})  # retried once when the connection drops under them
+
+
+class _Dropped(ConferenceUnavailable):
+    """The connection dropped while a request waited for its answer."""
 
 
 # -- sans-I/O: what Janus's answers and notifications mean ----------------------------------------------------------
@@ -168,6 +173,7 @@ class JanusConference:
         self._handlers: list[EventHandler] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._reclaiming: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._connecting = asyncio.Lock()
         self._closing = False
@@ -189,8 +195,9 @@ class JanusConference:
             with contextlib.suppress(ConferenceError):
                 await self._janus({"janus": "destroy"})
         await self._disconnect()
-        for task in list(self._tasks):
-            task.cancel()
+        for task in [*self._tasks, self._reclaiming]:
+            if task is not None:
+                task.cancel()
         self._tasks.clear()
 
     def rooms(self) -> frozenset[str]:
@@ -331,9 +338,16 @@ class JanusConference:
 
     # -- requests -----------------------------------------------------------------------------------------------
     async def _admin(self, body: Message) -> Message:
-        await self._ensure_session()
-        assert self._admin_handle is not None
-        return await self._plugin(self._admin_handle, body)
+        for attempt in (1, 2):
+            await self._ensure_session()
+            assert self._admin_handle is not None
+            try:
+                return await self._plugin(self._admin_handle, body)
+            except _Dropped:  # the connection dropped under the request: once more after the reclaim, if safe
+                if attempt == 2 or body["request"] not in IDEMPOTENT:
+                    raise
+                await asyncio.sleep(0)  # the reader sees the end of the connection and starts the reclaim
+        raise AssertionError("unreachable")
 
     async def _plugin(self, handle: int, body: Message, *, jsep: Message | None = None) -> Message:
         asynchronous = body["request"] in ("join", "configure", "changeroom")
@@ -369,7 +383,9 @@ class JanusConference:
         try:
             await asyncio.wait_for(socket.send(json.dumps(message)), self.request_timeout)
             answer = await asyncio.wait_for(pending.future, self.request_timeout)
-        except (TimeoutError, WebSocketException, OSError) as exc:
+        except (WebSocketException, OSError) as exc:
+            raise _Dropped(f"the connection to janus dropped: {exc}") from exc
+        except TimeoutError as exc:
             raise ConferenceUnavailable(f"janus did not answer {message['janus']} "
                                         f"{message.get('body', {}).get('request', '')} within "
                                         f"{self.request_timeout} s") from exc
@@ -394,6 +410,14 @@ class JanusConference:
     async def _ensure_session(self) -> None:
         if self._session is not None and self._socket is not None:
             return
+        reclaiming = self._reclaiming
+        if reclaiming is not None and not reclaiming.done():
+            try:  # a verb during a reclaim waits a little for it, and never starts a second session
+                await asyncio.wait_for(asyncio.shield(reclaiming), self.connect_timeout)
+            except TimeoutError as exc:
+                raise ConferenceUnavailable("the connection to janus dropped; reconnecting") from exc
+            if self._session is not None and self._socket is not None:
+                return
         async with self._connecting:
             if self._session is not None and self._socket is not None:
                 return
@@ -427,7 +451,7 @@ class JanusConference:
                 if isinstance(message, dict):
                     self._received(message)
         if socket is self._socket and not self._closing:
-            self._background(self._reclaim())
+            self._reclaiming = asyncio.ensure_future(self._reclaim())
 
     async def _keep_alive(self) -> None:
         """More often than Janus's session timeout; a keepalive not answered drops the connection (then reclaim)."""
@@ -473,7 +497,7 @@ class JanusConference:
     def _fail_pending(self) -> None:
         for pending in self._pending.values():
             if not pending.future.done():
-                pending.future.set_exception(ConferenceUnavailable("the connection to janus dropped"))
+                pending.future.set_exception(_Dropped("the connection to janus dropped"))
 
     async def _disconnect(self, *, keep_session: bool = False) -> None:
         socket, self._socket = self._socket, None
