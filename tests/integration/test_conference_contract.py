@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import shutil
 import socket
+import stat
 import time
+import wave
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from callbridge.media import audio_sdp
 from callbridge.media.audio import Tone
@@ -203,6 +208,19 @@ def events_of(engine: ConferenceEngine) -> list[ConferenceEvent]:
     return seen
 
 
+async def test_janus_runs_private_with_only_the_audiobridge_and_websockets(janus: JanusProcess) -> None:
+    assert janus.access is not None
+    assert stat.S_IMODE(janus.workdir.stat().st_mode) == 0o700
+    for config in janus.workdir.glob("*.jcfg"):
+        assert stat.S_IMODE(config.stat().st_mode) == 0o600, config
+    async with connect(janus.access.url, subprotocols=[Subprotocol("janus-protocol")]) as api:
+        await api.send(json.dumps({"janus": "info", "transaction": "i", "apisecret": janus.access.api_secret}))
+        info = json.loads(await api.recv())
+    assert list(info["plugins"]) == ["janus.plugin.audiobridge"]
+    assert list(info["transports"]) == ["janus.transport.websockets"]
+    assert not info.get("events") and info["api_secret"] is True
+
+
 async def test_each_leg_hears_every_other_and_not_itself(engine: JanusConference, legs: list[Leg]) -> None:
     room = next(rooms)
     await engine.open_room(room)
@@ -272,6 +290,36 @@ async def test_close_room_stops_media_and_reports_who_left(engine: JanusConferen
         await engine.close_room(room)
     with pytest.raises(NoSuchRoom):
         await engine.join_rtp(room, "late", "LATE", RtpCodec.PCMU, RtpAddress("127.0.0.1", 9))
+
+
+@pytest.mark.skipif(shutil.which("opusenc") is None, reason="opusenc is not installed (Debian opus-tools)")
+async def test_a_file_played_to_the_room_is_heard_until_stopped(engine: JanusConference, legs: list[Leg],
+                                                              tmp_path: Path) -> None:
+    wav, prompt = tmp_path / "tone.wav", tmp_path / "tone.opus"
+    samples = (np.sin(2 * np.pi * 2000 * np.arange(48_000 * 3) / 48_000) * 0.3 * 32767).astype(np.int16)
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(samples.tobytes())
+    encoder = await asyncio.create_subprocess_exec("opusenc", "--quiet", str(wav), str(prompt))
+    assert await encoder.wait() == 0
+    room = next(rooms)
+    await engine.open_room(room)
+    listener = PlainLeg("a", 440)
+    legs.append(listener)
+    await listener.join(engine, room)
+    await until(lambda: listener.received() > 20)
+    file_id = await engine.play_file(room, prompt, loop=True)
+    await asyncio.sleep(0.3)
+    marks = listener.mark()
+    await asyncio.sleep(0.6)
+    assert tone_db(listener.since(marks), 8000, 2000) > HEARD_DB, "the room hears the file"
+    await engine.stop_file(room, file_id)
+    await asyncio.sleep(0.3)
+    marks = listener.mark()
+    await asyncio.sleep(0.6)
+    assert tone_db(listener.since(marks), 8000, 2000) < ABSENT_DB, "and no more once stopped"
 
 
 async def test_talking_events_of_a_webrtc_leg(engine: JanusConference, legs: list[Leg]) -> None:

@@ -37,6 +37,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
+from websockets.typing import Subprotocol
 
 from callbridge.config import Settings
 from callbridge.media.conference import (
@@ -435,7 +436,7 @@ class JanusConference:
 
     async def _connect(self) -> None:
         try:
-            self._socket = await connect(self.access.url, subprotocols=["janus-protocol"],  # type: ignore[list-item]
+            self._socket = await connect(self.access.url, subprotocols=[Subprotocol("janus-protocol")],
                                          open_timeout=self.connect_timeout, close_timeout=1.0)
         except (OSError, TimeoutError, WebSocketException) as exc:
             raise ConferenceUnavailable(f"janus does not answer at {self.access.url}: {exc}") from exc

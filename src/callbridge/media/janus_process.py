@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from callbridge.media.conference import ConferenceUnavailable
 from callbridge.media.rtp_endpoint import PortRange
@@ -156,7 +157,7 @@ class JanusProcess:
                 await self.stop()
                 raise ConferenceUnavailable(f"janus exited with {code}; see {self.log_file}")
             with contextlib.suppress(OSError, TimeoutError):
-                async with connect(url, subprotocols=["janus-protocol"], open_timeout=0.5):  # type: ignore[list-item]
+                async with connect(url, subprotocols=[Subprotocol("janus-protocol")], open_timeout=0.5):
                     return
             await asyncio.sleep(0.05)
         await self.stop()
