@@ -31,6 +31,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from callbridge.config import Settings
 from callbridge.media import audio_sdp
 from callbridge.media.audio import Tone
 from callbridge.media.conference import (
@@ -51,7 +52,7 @@ from callbridge.media.conference import (
 )
 from callbridge.media.g711 import Codec
 from callbridge.media.gateway import MediaConfig, Side
-from callbridge.media.janus import JanusConference
+from callbridge.media.janus import JanusConference, running_conference
 from callbridge.media.janus_process import JanusAccess, JanusProcess, free_tcp_port
 from callbridge.media.rtp_endpoint import PortRange, RtpEndpoint
 from callbridge.media.rtpengine import RtpengineGateway
@@ -497,6 +498,19 @@ async def test_janus_refuses_requests_without_its_secrets(janus: JanusProcess) -
             await no_admin_key.open_room(next(rooms))
     finally:
         await no_admin_key.close()
+
+
+async def test_running_conference_from_settings(tmp_path: Path) -> None:
+    settings = Settings(janus_webrtc_port_min=44_900, janus_webrtc_port_max=44_949, janus_rtp_port_min=44_950,
+                        janus_rtp_port_max=44_999, conference_sampling_rate=16_000)
+    async with running_conference(settings, tmp_path / "janus") as engine:
+        await engine.open_room("from-settings")
+        assert engine.rooms() == {"from-settings"}
+        assert engine.sampling_rate == 16_000
+    with pytest.raises(ConferenceUnavailable, match="system-deps.sh"):
+        async with running_conference(settings.model_copy(update={"janus_binary": "janus-not-installed"}),
+                                      tmp_path / "none"):
+            pass
 
 
 async def test_unavailable_when_the_api_port_is_dead() -> None:

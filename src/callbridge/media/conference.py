@@ -133,8 +133,8 @@ class ConferenceEngine(Protocol):
     async def close(self) -> None:
         """Leaves every participant and closes every room this engine opened."""
 
-    async def open_room(self, room_id: str, sampling_rate: int = DEFAULT_SAMPLING_RATE) -> None:
-        """Raises RoomExists if open already."""
+    async def open_room(self, room_id: str, sampling_rate: int | None = None) -> None:
+        """A room mixing at ``sampling_rate`` Hz (None: the engine's default). Raises RoomExists if open already."""
 
     async def close_room(self, room_id: str) -> None:
         """Everyone in it leaves (Left with ROOM_CLOSED) and its media stops. Raises NoSuchRoom."""

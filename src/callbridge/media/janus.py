@@ -159,8 +159,9 @@ class _Pending:
 
 
 class JanusConference:
-    def __init__(self, access: JanusAccess, *, request_timeout: float = 5.0, connect_timeout: float = 2.0) -> None:
-        self.access = access
+    def __init__(self, access: JanusAccess, *, request_timeout: float = 5.0, connect_timeout: float = 2.0,
+                 sampling_rate: int = DEFAULT_SAMPLING_RATE) -> None:
+        self.access, self.sampling_rate = access, sampling_rate
         self.request_timeout, self.connect_timeout = request_timeout, connect_timeout
         self.secret = secrets.token_urlsafe(18)  # of every room this engine opens
         self._socket: ClientConnection | None = None
@@ -208,7 +209,8 @@ class JanusConference:
         return frozenset(p for p, record in self._participants.items() if record.room == room_id)
 
     # -- the port: rooms ----------------------------------------------------------------------------------------
-    async def open_room(self, room_id: str, sampling_rate: int = DEFAULT_SAMPLING_RATE) -> None:
+    async def open_room(self, room_id: str, sampling_rate: int | None = None) -> None:
+        sampling_rate = sampling_rate or self.sampling_rate
         if sampling_rate not in SAMPLING_RATES:
             raise ConferenceError(f"sampling rate {sampling_rate} is not one of {SAMPLING_RATES}")
         await self._admin(room_request(room_id, self.secret, self.access.admin_key, sampling_rate))
@@ -534,7 +536,7 @@ async def running_conference(settings: Settings, workdir: Path) -> AsyncIterator
                            rtp_ports=PortRange(settings.janus_rtp_port_min, settings.janus_rtp_port_max),
                            rtp_address=settings.janus_rtp_address)
     access = await process.start()
-    engine = JanusConference(access)
+    engine = JanusConference(access, sampling_rate=settings.conference_sampling_rate)
     try:
         await engine.start()
         yield engine
