@@ -507,7 +507,7 @@ async def test_running_conference_from_settings(tmp_path: Path) -> None:
         await engine.open_room("from-settings")
         assert engine.rooms() == {"from-settings"}
         assert engine.sampling_rate == 16_000
-    with pytest.raises(ConferenceUnavailable, match="system-deps.sh"):
+    with pytest.raises(ConferenceUnavailable, match=r"system-deps\.sh"):
         async with running_conference(settings.model_copy(update={"janus_binary": "janus-not-installed"}),
                                       tmp_path / "none"):
             pass
