@@ -32,7 +32,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from callbridge.config import Settings
-from callbridge.media import audio_sdp
+from callbridge.media import audio_sdp, bencode
 from callbridge.media.audio import Tone
 from callbridge.media.conference import (
     DEFAULT_SAMPLING_RATE,
@@ -54,6 +54,7 @@ from callbridge.media.g711 import Codec
 from callbridge.media.gateway import MediaConfig, Side
 from callbridge.media.janus import JanusConference, running_conference
 from callbridge.media.janus_process import JanusAccess, JanusProcess, free_tcp_port
+from callbridge.media.ng import NgClient
 from callbridge.media.rtp_endpoint import PortRange, RtpEndpoint
 from callbridge.media.rtpengine import RtpengineGateway
 from callbridge.media.rtpengine_process import RtpengineProcess
@@ -394,12 +395,53 @@ async def test_a_phone_through_the_media_gateway_hears_the_meeting(engine: Janus
 @pytest.mark.xfail(strict=True, reason=(
     "Janus 1.1.2 takes WebRTC RTP only of an SSRC declared in the answer (a=ssrc) or tagged with the mid header "
     "extension (ice.c, 'Unknown SSRC, dropping packet'); rtpengine 10.5 transcodes towards the agent side with an "
-    "SSRC of its own that it declares nowhere and adds no mid extension. Fix: a plain-RTP mixer side at the "
-    "gateway and join_rtp, or an SSRC the gateway declares"))
+    "SSRC of its own (random) that it declares nowhere, and adds no mid extension. What works: a plain-RTP "
+    "mixer side at rtpengine and join_rtp (test_a_phone_through_rtpengine_as_a_plain_rtp_participant)"))
 async def test_the_meeting_hears_a_phone_through_the_media_gateway(engine: JanusConference, legs: list[Leg],
                                                                    tmp_path: Path) -> None:
     _, heard_by_web = await phone_through_gateway(engine, legs, tmp_path)
     assert tone_db(heard_by_web, 48_000, 440) > HEARD_DB, "the meeting hears the phone"
+
+
+async def test_a_phone_through_rtpengine_as_a_plain_rtp_participant(engine: JanusConference, legs: list[Leg],
+                                                                     tmp_path: Path) -> None:
+    """The way that works both ways with Janus 1.1.2: rtpengine anchors the phone with plain RTP on both of its
+    sides (ng offer/answer with the trunk's flags each way), and the phone joins the mix with join_rtp, whose
+    plain-RTP legs take any SSRC. Audio both ways by FFT."""
+    room = next(rooms)
+    await engine.open_room(room)
+    web = WebLeg("w", 1620)
+    legs.append(web)
+    await web.join(engine, room)
+    process = RtpengineProcess(tmp_path / "rtpengine", ports=GATEWAY_PORTS)
+    await process.start()
+    ng = NgClient("127.0.0.1", process.ng_port)
+    plain: dict[str, bencode.Value] = {"transport-protocol": "RTP/AVP", "ICE": "remove", "DTLS": "off",
+                                       "replace": ["origin", "session-connection"]}
+    phone = RtpEndpoint(ports=LEG_PORTS, source=Tone(440))
+    await phone.open()
+    try:
+        offered = await ng.request("offer", **{"call-id": "mix-1", "from-tag": "phone", "sdp": phone.offer(),
+                                               **plain})
+        towards_mixer = audio_sdp.read(str(offered["sdp"]))
+        leg = await engine.join_rtp(room, "phone", "+1 555 0100", RtpCodec.PCMU,
+                                    RtpAddress(towards_mixer.address, towards_mixer.port))
+        mixer_sdp = audio_sdp.write(leg.local.ip, leg.local.port, [Codec.PCMU], telephone_event=None)
+        answered = await ng.request("answer", **{"call-id": "mix-1", "from-tag": "phone", "to-tag": "mixer",
+                                                 "sdp": mixer_sdp, **plain})
+        phone.accept(str(answered["sdp"]))
+        phone.start()
+        await until(lambda: len(phone.recording.chunks) > 50 and web.received() > 50)
+        mark, web_mark = phone.recording.mark(), web.mark()
+        await asyncio.sleep(0.8)
+        heard_by_phone, heard_by_web = phone.recording.since(mark).astype(np.float64), web.since(web_mark)
+        assert tone_db(heard_by_phone, 8000, 1620) > HEARD_DB, "the phone hears the meeting"
+        assert tone_db(heard_by_phone, 8000, 440) < ABSENT_DB, "and not itself"
+        assert tone_db(heard_by_web, 48_000, 440) > HEARD_DB, "the meeting hears the phone"
+    finally:
+        await phone.close()
+        await ng.close()
+        await process.stop()
 
 
 @pytest.mark.parametrize("rate", [DEFAULT_SAMPLING_RATE, 16_000])
