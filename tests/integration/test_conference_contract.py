@@ -19,6 +19,7 @@ import json
 import shutil
 import socket
 import stat
+import subprocess
 import time
 import wave
 from collections.abc import AsyncIterator, Callable
@@ -221,6 +222,21 @@ async def test_janus_runs_private_with_only_the_audiobridge_and_websockets(janus
     assert list(info["plugins"]) == ["janus.plugin.audiobridge"]
     assert list(info["transports"]) == ["janus.transport.websockets"]
     assert not info.get("events") and info["api_secret"] is True
+    table = subprocess.run(["ss", "-H", "-lnpt"], capture_output=True, text=True, check=True).stdout
+    port = janus.access.url.rsplit(":", 1)[1]
+    assert [line.split()[3] for line in table.splitlines() if f"pid={janus.pid}," in line] == [f"127.0.0.1:{port}"]
+
+
+async def test_a_bad_offer_is_refused_clearly_and_leaves_nothing_behind(engine: JanusConference) -> None:
+    room = next(rooms)
+    await engine.open_room(room)
+    with pytest.raises(ConferenceRejected):
+        await engine.join_webrtc(room, "w", "W", "v=0\r\nthis is not an SDP\r\n")
+    assert engine.participants(room) == frozenset()
+    with pytest.raises(NoSuchRoom):
+        await engine.join_offering("no-such-room", "w", "W")
+    leg = await engine.join_rtp(room, "w", "W", RtpCodec.PCMA, RtpAddress("127.0.0.1", 9))  # the id is free
+    assert leg.payload_type == 8
 
 
 async def test_each_leg_hears_every_other_and_not_itself(engine: JanusConference, legs: list[Leg]) -> None:

@@ -5,9 +5,11 @@ Rooms and participants are named by the caller of the port (strings: a meeting's
 participant joins one of three ways:
 
     browser / SDK       offer  -> join_webrtc(...)                    -> answer to the browser
-    phone (PSTN leg)    join_offering(...)  -> WebRTC offer -> media gateway offer(towards=AGENT)
-                        gateway answer(towards=TRUNK) ... the gateway's answer -> complete(...)
-                        (a phone reaches the mixer through rtpengine exactly as it reaches an agent in a 1:1 call)
+    WebRTC peer that    join_offering(...) -> the mixer's offer -> the peer ... its answer -> complete(...)
+      answers           (e.g. the media gateway's agent side in front of a phone: the phone hears the meeting,
+                        but Janus 1.1.2 drops rtpengine's undeclared SSRC, so the meeting does not hear the phone)
+    phone (PSTN leg)    rtpengine anchors it with plain RTP on both sides; join_rtp(pcmu, rtpengine's address)
+                        -> the mixer's plain RTP address, for rtpengine's answer (heard both ways)
     load generator      join_rtp(codec, remote address)               -> the mixer's plain RTP address
 
     lobby               move(participant, "<room>-lobby") and back: same media, another mix
