@@ -20,10 +20,20 @@ import pytest
 
 from callbridge.carrier.network import Carrier, PhoneSpec
 from callbridge.carrier.phone import PhoneState, VirtualPhone
+from callbridge.config import Settings
 from callbridge.media.rtp_endpoint import Pacer, PortRange
 from callbridge.meetings.dialin import DialinSettings, DialinState, HangUpReason, Verdict
-from callbridge.meetings.dialin_session import DialinEnded, DialinJoined, DialinMedia, DialinOutcome, DialinSession
-from callbridge.meetings.prompts import Prompt, Prompts, synthesise_now, voiced_fraction
+from callbridge.meetings.dialin_session import (
+    DialinEnded,
+    DialinJoined,
+    DialinMedia,
+    DialinOutcome,
+    DialinSession,
+    dialin_media,
+    dialin_settings,
+    prepare_prompts,
+)
+from callbridge.meetings.prompts import Prompt, PromptError, Prompts, synthesise_now, voiced_fraction
 from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.useragent import UserAgent
 
@@ -41,7 +51,8 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def envelope(samples: np.ndarray) -> np.ndarray:
     frames = len(samples) // FRAME
-    return np.sqrt(np.mean((samples[:frames * FRAME].astype(np.float64) / 32768).reshape(frames, FRAME) ** 2, axis=1))
+    pcm = samples[:frames * FRAME].astype(np.float64) / 32768
+    return np.asarray(np.sqrt(np.mean(pcm.reshape(frames, FRAME) ** 2, axis=1)), dtype=np.float64)
 
 
 def likeness(heard: np.ndarray, prompt: np.ndarray, max_lag: int = 10) -> float:
@@ -132,6 +143,10 @@ async def test_b_a_wrong_id_then_the_right_one_joins_with_the_call_up(line: Line
     await line.phone.send_dtmf("123#")  # typed over the prompt
     await until(lambda: line.lookups == ["123"] and dialin.machine.state is DialinState.PROMPTING)
     retry = line.phone.recording.mark()
+    before = line.heard_since(0)
+    welcome = prompts.samples[Prompt.WELCOME]
+    assert voiced_fraction(before) * len(before) < 0.5 * voiced_fraction(welcome) * len(welcome), \
+        "the keys stopped the welcome (barge-in)"
     await until(lambda: line.phone.recording.mark() >= retry + 50)
     assert likeness(line.heard_since(retry), prompts.samples[Prompt.NOT_FOUND_RETRY]) > 0.8
 
@@ -140,7 +155,7 @@ async def test_b_a_wrong_id_then_the_right_one_joins_with_the_call_up(line: Line
     joining = line.phone.recording.mark()
     outcome = await outcome_of(running)
     assert isinstance(outcome, DialinJoined) and outcome.conference_id == KNOWN_ID
-    assert line.lookups == ["123", KNOWN_ID]
+    assert line.lookups == ["123", KNOWN_ID]  # each key once, though its RFC 4733 end packet came three times
     assert likeness(line.heard_since(joining), prompts.samples[Prompt.JOINING]) > 0.8
     assert line.phone.state is PhoneState.CONNECTED, "the SIP session stays up for the meeting to take over"
     mark = line.phone.recording.mark()
@@ -190,3 +205,37 @@ async def test_a_failing_meeting_service_gets_a_goodbye_not_silence(line: Line, 
     await line.phone.send_dtmf("7#")
     assert await outcome_of(running) == DialinEnded(HangUpReason.UNAVAILABLE, HangUpReason.UNAVAILABLE.value)
     await until(lambda: line.phone.state is PhoneState.IDLE)
+
+
+# -- the prompts' files ------------------------------------------------------------------------------------------------
+async def test_prompts_are_made_once_and_again_when_the_voice_changes(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    first = await prepare_prompts(settings)
+    assert {path.parent for path in first.files.values()} == {tmp_path / "prompts"}
+    made = {path: path.stat().st_mtime_ns for path in first.files.values()}
+    again = await prepare_prompts(settings)
+    assert {path: path.stat().st_mtime_ns for path in again.files.values()} == made  # reused, not remade
+    faster = await prepare_prompts(Settings(data_dir=tmp_path, dialin_words_per_minute=220))
+    assert set(faster.files.values()).isdisjoint(made)
+    assert sorted((tmp_path / "prompts").iterdir()) == sorted(faster.files.values())  # the old ones are gone
+    assert faster.seconds(Prompt.WELCOME) < 0.8 * first.seconds(Prompt.WELCOME)
+    for prompt in Prompt:
+        assert voiced_fraction(faster.samples[prompt]) > 0.5
+
+
+async def test_a_missing_espeak_ng_names_the_debian_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(PromptError, match="Debian package espeak-ng"):
+        await prepare_prompts(Settings(data_dir=tmp_path))
+
+
+async def test_an_unknown_voice_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PromptError, match="voice 'xx-nonesuch'"):
+        await prepare_prompts(Settings(data_dir=tmp_path, dialin_voice="xx-nonesuch"))
+
+
+def test_the_settings_reach_the_machine_and_the_media() -> None:
+    settings = Settings(dialin_first_digit_timeout_s=7, dialin_inter_digit_timeout_s=3, dialin_max_attempts=2,
+                        dialin_max_digits=9, media_address="127.0.0.2", rtp_port_min=41000, rtp_port_max=41100)
+    assert dialin_settings(settings) == DialinSettings(7, 3, 2, 9)
+    assert dialin_media(settings) == DialinMedia("127.0.0.2", PortRange(41000, 41100))

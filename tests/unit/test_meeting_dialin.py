@@ -33,6 +33,7 @@ from callbridge.meetings.dialin import (
     Told,
     Verdict,
 )
+from callbridge.meetings.dialin_session import PromptPlayer
 from callbridge.meetings.prompts import Prompt, PromptError, check_voiced, parse_streamed_wav, resample
 
 SETTINGS = DialinSettings(first_digit_timeout_s=10.0, inter_digit_timeout_s=5.0, max_attempts=3, max_digits=6)
@@ -171,7 +172,7 @@ def test_no_digit_in_time_says_goodbye_then_hangs_up(caller: Caller) -> None:
     assert caller.wait(0.001) == [Play(Prompt.NO_DIGITS_GOODBYE)]
     assert caller.state is S.GOODBYE and caller.machine.next_deadline() is None
     assert caller.send(PromptFinished()) == [HangUp(HangUpReason.NO_DIGITS)]
-    assert caller.state is S.ENDED
+    assert caller.machine.state is S.ENDED
 
 
 def test_a_pause_after_digits_submits_them(caller: Caller) -> None:
@@ -342,6 +343,31 @@ def test_a_silent_prompt_is_refused() -> None:
     with pytest.raises(PromptError, match="silent"):
         check_voiced(Prompt.WELCOME, np.zeros(8000, dtype=np.int16))
     check_voiced(Prompt.WELCOME, tone(300, 8000))
+
+
+def test_the_player_sends_the_prompt_then_silence_and_tells_its_end_once() -> None:
+    ended: list[int] = []
+    player = PromptPlayer(ended.append)
+    assert not player.next_frame(160).any()  # silence before any prompt
+    player.play(np.full(400, 1000, dtype=np.int16))  # 2.5 frames
+    frames = [player.next_frame(160) for _ in range(3)]
+    assert [int(np.count_nonzero(f)) for f in frames] == [160, 160, 80] and ended == []
+    assert not player.next_frame(160).any() and ended == [1]  # told after the last frame went out
+    player.next_frame(160)
+    assert ended == [1]
+
+
+def test_a_stopped_prompt_is_silent_at_once_and_its_end_is_never_told() -> None:
+    ended: list[int] = []
+    player = PromptPlayer(ended.append)
+    player.play(np.full(1600, 1000, dtype=np.int16))
+    player.next_frame(160)
+    player.stop()
+    assert not any(player.next_frame(160).any() for _ in range(20)) and ended == []
+    player.play(np.full(160, 5, dtype=np.int16))
+    for _ in range(2):
+        player.next_frame(160)
+    assert ended == [3]  # the number of the play() that ended: the stopped one's (1) never comes
 
 
 @pytest.fixture(autouse=True, scope="module")

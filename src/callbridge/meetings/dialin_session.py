@@ -33,7 +33,7 @@ import numpy as np
 
 from callbridge.config import Settings
 from callbridge.media.audio import Source
-from callbridge.media.errors import BadSdp
+from callbridge.media.errors import BadSdp, MediaError
 from callbridge.media.g711 import Samples
 from callbridge.media.rtp_endpoint import Pacer, PortRange, RtpEndpoint
 from callbridge.meetings.dialin import (
@@ -164,7 +164,11 @@ class DialinSession:
 
     async def run(self) -> DialinOutcome:
         joined = False
-        await self.rtp.open()
+        try:
+            await self.rtp.open()
+        except MediaError as exc:  # no free port: the caller hears the network's busy, not silence
+            self.session.decline(503, "Service Unavailable")
+            return DialinEnded(None, f"no media: {exc}")
         try:
             try:
                 answer = self.rtp.answer(self.session.offer or "")
@@ -185,7 +189,6 @@ class DialinSession:
             raise
         finally:
             await cancelled(*self._tasks)
-            self.session.on_reinvite = None
             if not joined:
                 await self.rtp.close()
 
