@@ -125,12 +125,14 @@ async def outcome_of(running: asyncio.Task[DialinOutcome], timeout: float = 10.0
 
 async def test_a_the_caller_hears_the_welcome_prompt_spoken(line: Line, prompts: Prompts) -> None:
     dialin, running = await line.call_in()
-    await until(lambda: len(line.heard_since(0)) >= 100 * FRAME)  # 2 s at real pace
+    started = time.monotonic()
+    await until(lambda: len(line.heard_since(0)) >= 100 * FRAME)
+    assert 1.7 < time.monotonic() - started < 3.0, "100 frames of 20 ms take 2 s: real pace"
     heard = line.heard_since(0)[:100 * FRAME]
     assert voiced_fraction(heard) > 0.5, "speech, not silence"
     assert 10 * np.log10(np.mean((heard / 32768.0) ** 2)) > -30
     assert likeness(heard, prompts.samples[Prompt.WELCOME]) > 0.8, "the welcome prompt, not any noise"
-    assert dialin.machine.state is DialinState.PROMPTING and line.phone.recording.mark() < 150  # real pace
+    assert dialin.machine.state is DialinState.PROMPTING
 
     await line.phone.hang_up()
     assert await outcome_of(running) == DialinEnded(None, "the caller hung up")
@@ -194,6 +196,37 @@ async def test_d_three_wrong_ids_get_the_goodbye_and_a_bye(line: Line, prompts: 
     assert likeness(line.heard_since(goodbye), prompts.samples[Prompt.NOT_FOUND_GOODBYE], max_lag=20) > 0.8
     await until(lambda: line.phone.state is PhoneState.IDLE)
     assert line.phone.call is not None and line.phone.call.outcome == "hung up by the other side (BYE)"
+
+
+async def test_a_meeting_with_a_lobby_says_wait_then_joins_once_admitted(line: Line, prompts: Prompts) -> None:
+    let_in = asyncio.Event()
+
+    async def lobby(conference_id: str) -> Verdict:
+        return Verdict.LOBBY
+
+    async def admission(conference_id: str) -> Verdict:
+        await let_in.wait()
+        return Verdict.ADMITTED
+
+    await line.phone.dial(TOLL)
+    async with asyncio.timeout(5):
+        session = await line.ua.incoming.get()
+    dialin = DialinSession(session, prompts, lobby, settings=SHORT, media=DialinMedia(ports=DIALIN_PORTS),
+                           admission=admission, pacer=Pacer(speed=4.0))
+    running = asyncio.create_task(dialin.run())
+    await until(lambda: line.phone.state is PhoneState.CONNECTED)
+    await line.phone.send_dtmf("5#")
+    await until(lambda: dialin.machine.state is DialinState.LOBBY)
+    waiting = line.phone.recording.mark()
+    await until(lambda: not dialin.player.playing)  # the lobby prompt was said; the caller waits in silence
+    assert likeness(line.heard_since(waiting), prompts.samples[Prompt.LOBBY], max_lag=20) > 0.8
+    await asyncio.sleep(0.3)
+    assert not running.done() and dialin.machine.state is DialinState.LOBBY
+    let_in.set()
+    outcome = await outcome_of(running)
+    assert isinstance(outcome, DialinJoined) and outcome.conference_id == "5"
+    await outcome.rtp.close()
+    await line.phone.hang_up()
 
 
 async def test_a_failing_meeting_service_gets_a_goodbye_not_silence(line: Line, prompts: Prompts) -> None:
