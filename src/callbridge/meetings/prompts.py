@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import secrets
 import shutil
 import struct
 import subprocess
@@ -205,8 +207,9 @@ def read_wav(path: Path) -> Samples:
 
 
 def _write_wav(path: Path, samples: Samples) -> None:
-    """Written to a temporary name and renamed: a crash never leaves a half file under the final name."""
-    partial = path.with_suffix(".partial")
+    """Written to a temporary name of its own and renamed: a crash never leaves a half file under the final name,
+    and two processes starting at once (HTTP workers) never write into each other's file."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
     with wave.open(str(partial), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
