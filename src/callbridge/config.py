@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     carrier_streams_total: int = 32  # open event streams of the carrier page in all
     carrier_stream_idle_s: float = 300.0  # an event stream that carried no change this long ends (the page reopens)
 
+    # phone dial-in to meetings (meetings/dialin.py): espeak-ng prompts, cached under {data_dir}/prompts
+    dialin_voice: str = "en-us"  # the espeak-ng voice of the prompts (`espeak-ng --voices`)
+    dialin_words_per_minute: int = 150  # how fast the prompts are spoken (80-450)
+    dialin_synthesis_timeout_s: float = 20.0  # espeak-ng must make each prompt within this at start-up
+    dialin_first_digit_timeout_s: float = 10.0  # after a prompt, no key within this: goodbye
+    dialin_inter_digit_timeout_s: float = 5.0  # a pause this long after a key submits the entry (as # does)
+    dialin_max_attempts: int = 3  # conference ids not found before goodbye
+    dialin_max_digits: int = 15  # keys past this many are dropped
+    dialin_lookup_timeout_s: float = 10.0  # the meeting service must answer a lookup within this, else goodbye
+
     # token exchange
     hmac_max_skew_s: int = 900
     communication_user_token_lifetime_s: int = 24 * 3600
