@@ -22,7 +22,6 @@ command -v opusenc >/dev/null || missing+=(opus-tools)
 command -v sox >/dev/null || missing+=(sox)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-command -v espeak-ng >/dev/null || missing+=(espeak-ng)  # phone dial-in's spoken prompts
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
