@@ -3,6 +3,8 @@
 # the browser tests (driven by playwright from the venv; no browser is ever downloaded).
 # rtpengine (rtpengine-daemon) for the media gateway's tests and the demo, which run their own daemon.
 # sipp (sip-tester) for the SIP stack's interop test; baresip, a real phone, for the phone side's interop tests.
+# janus (Janus gateway, its AudioBridge plugin) mixes meetings' audio; callbridge runs its own instance.
+# espeak-ng, opus-tools and sox make spoken prompts (.opus files the mixer plays; G.711 WAVs).
 # Node.js (20 or later) and npm for the JavaScript clients' interop tests (tests/interop/node, node-acs).
 # Installs only what is missing, and only as root; otherwise says what to install.
 set -euo pipefail
@@ -14,6 +16,10 @@ command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v baresip >/dev/null || missing+=(baresip)
+command -v janus >/dev/null || missing+=(janus)
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v opusenc >/dev/null || missing+=(opus-tools)
+command -v sox >/dev/null || missing+=(sox)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 
@@ -32,4 +38,6 @@ command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | while read
 done
 # Nor is the packaged rtpengine service: tests and the demo start their own daemon with their own config.
 { command -v systemctl >/dev/null && systemctl disable --now rtpengine-daemon 2>/dev/null; } || true
+# Nor the packaged janus service: callbridge starts its own Janus with a generated config.
+{ command -v systemctl >/dev/null && systemctl disable --now janus 2>/dev/null; } || true
 exit 0

@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     rtp_port_max: int = 40999
     rtpengine_ng_port: int = 0  # its control port on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
     dead_media_timeout_s: float = 30.0  # no RTP from the phone this long ends the call (0: never)
+    # the conference mixer (meetings, group calls): a Janus AudioBridge child process (docs/operations.md)
+    janus_binary: str = "janus"  # the Debian package janus
+    janus_api_port: int = 0  # its WebSocket API on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
+    janus_webrtc_port_min: int = 41000  # ICE/WebRTC legs of the mixer; apart from rtp_port_min..rtp_port_max
+    janus_webrtc_port_max: int = 41499
+    janus_rtp_port_min: int = 41500  # plain-RTP legs of the mixer (load generators, phones without rtpengine)
+    janus_rtp_port_max: int = 41999
+    janus_rtp_address: str = "127.0.0.1"  # the mixer's plain-RTP legs bind here
+    conference_sampling_rate: int = 8000  # Hz of a room's mix; 8000 keeps G.711 phone legs clean (no resampling)
     carrier_enabled: bool = False  # run the built-in carrier (virtual phones) in this process; `callbridge demo` does
     carrier_port: int = 5070  # its SIP port (UDP); the demo's trunk points here
     carrier_allow_remote: bool = False  # serve the carrier (no sign-in!) on a non-loopback CALLBRIDGE_HOST too
@@ -106,6 +115,16 @@ class Settings(BaseSettings):
     carrier_streams_per_client: int = 4  # open event streams of the carrier page from one address
     carrier_streams_total: int = 32  # open event streams of the carrier page in all
     carrier_stream_idle_s: float = 300.0  # an event stream that carried no change this long ends (the page reopens)
+
+    # phone dial-in to meetings (meetings/dialin.py): espeak-ng prompts, cached under {data_dir}/prompts
+    dialin_voice: str = "en-us"  # the espeak-ng voice of the prompts (`espeak-ng --voices`)
+    dialin_words_per_minute: int = 150  # how fast the prompts are spoken (80-450)
+    dialin_synthesis_timeout_s: float = 20.0  # espeak-ng must make each prompt within this at start-up
+    dialin_first_digit_timeout_s: float = 10.0  # after a prompt, no key within this: goodbye
+    dialin_inter_digit_timeout_s: float = 5.0  # a pause this long after a key submits the entry (as # does)
+    dialin_max_attempts: int = 3  # conference ids not found before goodbye
+    dialin_max_digits: int = 15  # keys past this many are dropped
+    dialin_lookup_timeout_s: float = 10.0  # the meeting service must answer a lookup within this, else goodbye
 
     # token exchange
     hmac_max_skew_s: int = 900

@@ -1,0 +1,1 @@
+"""Meetings (use case 5): joining by link, the lobby, and phone dial-in."""
