@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from callbridge import __version__, heap, metrics
 from callbridge.acs.routes import router as acs_router
 from callbridge.bootstrap import Platform, build
+from callbridge.calling.conference import ConferenceMixer
 from callbridge.calling.ws import router as calling_router
 from callbridge.carrier.guard import Guards, is_loopback
 from callbridge.carrier.network import Carrier
@@ -29,6 +31,7 @@ from callbridge.heap import HeapPacer, HeapPacing
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
 from callbridge.logs import Throttled
+from callbridge.media.janus import running_conference
 from callbridge.pstn.side import PhoneSide, start_phone_side
 from callbridge.sip.transport import Address
 from callbridge.web.routes import router as web_router
@@ -44,6 +47,23 @@ async def _phone_side(settings: Settings, platform: Platform) -> PhoneSide | Non
         log.warning("SIP is off: it runs with one worker (--workers 1)")
         return None
     return await start_phone_side(settings, platform.calling, platform.db, platform.clock)
+
+
+@asynccontextmanager
+async def _mixer(settings: Settings, platform: Platform) -> AsyncIterator[None]:
+    """The conference mixer of group calls and meetings (Janus, run as a child process), when there is one."""
+    engine = settings.conference_engine
+    if engine == "auto":
+        engine = "janus" if shutil.which(settings.janus_binary) else "none"
+    if engine == "none":
+        log.warning("no conference mixer: group calls and meetings are refused (install the Debian package janus)")
+        yield
+        return
+    if engine != "janus":
+        raise ValueError(f"conference_engine {settings.conference_engine!r}: auto, janus or none")
+    async with running_conference(settings, settings.data_dir / "janus") as conference:
+        platform.calling.use_mixer(ConferenceMixer(conference, platform.calling.heard_talking))
+        yield
 
 
 def carrier_served(settings: Settings) -> bool:
@@ -116,20 +136,21 @@ def create_app(settings: Settings, clock: Clock | None = None, platform: Platfor
         _attach(app, ready)
         await ready.calling.start()
         ready.sockets.start()
-        phones = await _phone_side(settings, ready)
-        carrier = await _carrier(settings, phones, app)
-        listener = metrics.start_listener(settings)
-        heap.settle()  # what start-up made lives for good: later collections need not walk it (shorter pauses)
-        pacer = HeapPacer(HeapPacing(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s))
-        pacer.start()
-        yield
-        pacer.stop()
-        metrics.stop_listener(listener)
-        await _stop_carrier(app, carrier)
-        if phones is not None:
-            await phones.stop()
-        await ready.sockets.stop()
-        await ready.calling.stop()
+        async with _mixer(settings, ready):
+            phones = await _phone_side(settings, ready)
+            carrier = await _carrier(settings, phones, app)
+            listener = metrics.start_listener(settings)
+            heap.settle()  # what start-up made lives for good: later collections need not walk it (shorter pauses)
+            pacer = HeapPacer(HeapPacing(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s))
+            pacer.start()
+            yield
+            pacer.stop()
+            metrics.stop_listener(listener)
+            await _stop_carrier(app, carrier)
+            if phones is not None:
+                await phones.stop()
+            await ready.sockets.stop()
+            await ready.calling.stop()
         if platform is None:
             await ready.db.close()
 

@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     rtpengine_ng_port: int = 0  # its control port on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
     dead_media_timeout_s: float = 30.0  # no RTP from the phone this long ends the call (0: never)
     # the conference mixer (meetings, group calls): a Janus AudioBridge child process (docs/operations.md)
+    conference_engine: str = "auto"  # auto (janus if installed, else none: no group calls, meetings) | janus | none
     janus_binary: str = "janus"  # the Debian package janus
     janus_api_port: int = 0  # its WebSocket API on 127.0.0.1; 0: a free one at each start (fix it to firewall it)
     janus_webrtc_port_min: int = 41000  # ICE/WebRTC legs of the mixer; apart from rtp_port_min..rtp_port_max

@@ -47,6 +47,30 @@ class MeetingFacts:
     toll_number: str | None = None
 
 
+@dataclass(frozen=True)
+class Admission:
+    """How a joiner comes into a meeting, as the meeting's settings decide (``Meetings.admission``)."""
+
+    facts: MeetingFacts
+    role: ParticipantRole
+    lobby: bool  # waits in the lobby until someone lets it in
+    display_name: str | None
+    tenant_id: str | None = None
+
+
+class Meetings(Protocol):
+    """The meetings of the directory, as the calling service asks about them (``meetings/``'s adapter): which
+    meeting a locator names and how a joiner comes in, or a ``CallError`` with the refusal's code."""
+
+    roles: Roles
+    lobby_timeout: timedelta
+
+    async def admission(self, joiner_raw_id: str, *, meeting_link: str | None, meeting_id: str | None,
+                        passcode: str | None, display_name: str | None) -> Admission: ...
+
+    async def phone_admission(self, caller_raw_id: str, conference_id: str) -> Admission: ...
+
+
 class Meeting(Call):
     def __init__(self, id: str, facts: MeetingFacts, roles: Roles, lobby_timeout: timedelta, ring_time: timedelta,
                  created_at: datetime) -> None:

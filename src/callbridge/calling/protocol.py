@@ -37,10 +37,14 @@ class ProtocolError(Exception):
         return frame
 
 
+CLIENT_KINDS = ("browser", "app")  # what an agent says it runs in (for meeting records)
+
+
 @dataclass(frozen=True)
 class Hello:
     version: int
     token: str
+    client: str | None = None  # one of CLIENT_KINDS, when the SDK says
 
 
 @dataclass(frozen=True)
@@ -272,7 +276,8 @@ def _hello(frame: dict[str, Any]) -> Hello:
     version = frame.get("version")
     if type(version) is not int or version != VERSION:
         raise ProtocolError("UnsupportedVersion", f"This service speaks version {VERSION} of the protocol.")
-    return Hello(VERSION, _text(frame, "token", limit=8192) or "")
+    client = frame.get("client")
+    return Hello(VERSION, _text(frame, "token", limit=8192) or "", client if client in CLIENT_KINDS else None)
 
 
 def _join(frame: dict[str, Any]) -> JoinMeeting:

@@ -17,10 +17,11 @@ from callbridge.calling.call import Call, CallError, Leg, Out, Send
 from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.events import CallStarted, Event, ParticipantAdded
 from callbridge.calling.identifiers import Kind, parse_raw_id
+from callbridge.calling.meeting import Admission, Meetings
 from callbridge.calling.mixer_runner import MixerRunner
 from callbridge.calling.mixing import DialPhone, Mixer
 from callbridge.calling.policy import PhoneCleared, clear_call, clear_phone_call
-from callbridge.calling.protocol import AddParticipant, CallCommand, StartCall
+from callbridge.calling.protocol import AddParticipant, CallCommand, JoinMeeting, StartCall
 from callbridge.calling.quota import CallerLimits, CallerQuota
 from callbridge.calling.records import CallRecords, record_of, refused_record
 from callbridge.calling.registry import AgentRegistry, Bus
@@ -61,6 +62,7 @@ class CallingService:
         self.records = CallRecords(db)
         self.phones: PhoneNetwork | None = None  # set by bootstrap when the SIP side runs
         self.mixing: MixerRunner | None = None  # set by ``use_mixer`` when a conference mixer runs
+        self.meetings: Meetings | None = None  # set by bootstrap: the directory's meetings
         self._dialling: dict[tuple[str, str], PhoneCleared] = {}  # (call, participant) -> a number to dial
         self._tasks: set[asyncio.Task[None]] = set()
         metrics.CALLS_ACTIVE.set_function(lambda: len(self.switchboard.calls))
@@ -82,6 +84,10 @@ class CallingService:
     def use_mixer(self, mixer: Mixer) -> None:
         """Group calls (and meetings) mix their media on ``mixer``."""
         self.mixing = MixerRunner(mixer, self._mixer_sdp, self._mixer_failed)
+
+    def heard_talking(self, call_id: str, participant_id: str, talking: bool) -> None:
+        """The mixer heard a participant start or stop talking (called on its reader: the work is spawned)."""
+        self._spawn(self.talking(call_id, participant_id, talking))
 
     # -- agents ---------------------------------------------------------------------------------------------
     async def connect(self, raw_id: str, resume: str | None) -> tuple[str, int, asyncio.Queue[Event]]:
@@ -178,6 +184,40 @@ class CallingService:
 
     async def command(self, agent_id: str, cmd: CallCommand) -> None:
         await self._after(self.switchboard.command(agent_id, cmd, self.clock.now()))
+
+    # -- meetings -------------------------------------------------------------------------------------------
+    async def join_meeting(self, agent_id: str, cmd: JoinMeeting, client: str | None = None) -> None:
+        """An agent joins a meeting by its link, or its id and passcode: into it or its lobby, as the meeting's
+        settings decide for this joiner; refused with the code of why not."""
+        raw_id = self._owners[agent_id]
+        meetings = self._meetings_running()
+        admission = await meetings.admission(raw_id, meeting_link=cmd.meeting_link, meeting_id=cmd.meeting_id,
+                                             passcode=cmd.passcode, display_name=cmd.display_name)
+        meeting, sends = self._join(agent_id, raw_id, admission, client)
+        await self._after([Send(agent_id, CallStarted(cmd.request_id, meeting.id)), *sends])
+
+    async def join_from_phone(self, leg: str, caller_raw_id: str, conference_id: str) -> str:
+        """A phone that dialled in and gave a conference id joins its meeting (the leg attached with
+        ``attach_leg``); the mixer then offers the leg its media session. Returns the meeting's call id."""
+        admission = await self._meetings_running().phone_admission(caller_raw_id, conference_id)
+        meeting, sends = self._join(leg, caller_raw_id, admission, "phone")
+        await self._after(sends)
+        return meeting.id
+
+    def _meetings_running(self) -> Meetings:
+        if self.meetings is None or self.mixing is None:
+            raise CallError(503, 10124, "Meetings need the conference mixer (Janus), which is not running here.")
+        return self.meetings
+
+    def _join(self, agent_id: str, raw_id: str, admission: Admission, client: str | None) -> tuple[Call, list[Out]]:
+        assert self.meetings is not None
+        leg = Leg(raw_id, admission.display_name, admission.tenant_id, role=admission.role, client=client)
+        return self.switchboard.join(agent_id, admission.facts, self.meetings.roles, self.meetings.lobby_timeout,
+                                     leg, self.clock.now(), lobby=admission.lobby)
+
+    async def talking(self, call_id: str, participant_id: str, talking: bool) -> None:
+        """The mixer heard a participant start or stop talking."""
+        await self._after(self.switchboard.talking(call_id, participant_id, talking, self.clock.now()))
 
     # -- more than two parties ------------------------------------------------------------------------------
     async def add_participant(self, agent_id: str, adder_oid: str, cmd: CallCommand) -> None:

@@ -14,14 +14,18 @@ from datetime import datetime, timedelta
 
 from callbridge.calling.call import Call, CallError, Leg, Out
 from callbridge.calling.end_reasons import EndReason
+from callbridge.calling.meeting import Meeting, MeetingFacts, Roles
 from callbridge.calling.protocol import (
     Accept,
     CallCommand,
     CallCommandKind,
+    Details,
     Dtmf,
     EarlyMedia,
     HangUp,
     Ice,
+    LowerHand,
+    OfParticipant,
     Reject,
     RemoveParticipant,
     Sdp,
@@ -48,6 +52,31 @@ HANDLERS: dict[CallCommandKind, Handler] = {
 }
 
 
+def _meeting(call: Call) -> Meeting:
+    if not isinstance(call, Meeting):
+        raise CallError(400, 45950, "This call is not a meeting.")
+    return call
+
+
+def _of(cmd: CallCommand) -> str:
+    return cmd.payload_as(OfParticipant).participant_id
+
+
+HANDLERS.update({
+    K.ADMIT: lambda call, agent, cmd, now: _meeting(call).admit(agent, _of(cmd), now),
+    K.REJECT_FROM_LOBBY: lambda call, agent, cmd, now: _meeting(call).reject_from_lobby(agent, _of(cmd), now),
+    K.ADMIT_ALL: lambda call, agent, cmd, now: _meeting(call).admit_all(agent, now),
+    K.MUTE_PARTICIPANT: lambda call, agent, cmd, now: _meeting(call).mute_participant(agent, _of(cmd)),
+    K.MUTE_ALL: lambda call, agent, cmd, now: _meeting(call).mute_all(agent),
+    K.RAISE_HAND: lambda call, agent, cmd, now: _meeting(call).raise_hand(agent),
+    K.LOWER_HAND: lambda call, agent, cmd, now: _meeting(call).lower_hand(
+        agent, cmd.payload_as(LowerHand).participant_id),
+    K.LOWER_ALL_HANDS: lambda call, agent, cmd, now: _meeting(call).lower_all_hands(agent),
+    K.AUDIO_CONFERENCING: lambda call, agent, cmd, now: _meeting(call).audio_conferencing(
+        agent, cmd.payload_as(Details).request_id),
+})
+
+
 class Switchboard:
     def __init__(self, ring_time: timedelta, grace: timedelta, new_id: Callable[[], str]) -> None:
         self.ring_time = ring_time
@@ -59,6 +88,7 @@ class Switchboard:
         self._deadlines: list[tuple[datetime, str]] = []  # a heap of (deadline, call id), stale entries skipped
         self._filed: dict[str, datetime] = {}  # call -> its deadline in the heap (the live entry)
         self._ended: list[Call] = []
+        self._meetings: dict[str, str] = {}  # a meeting's thread -> the call of its meeting in progress
 
     def start(self, caller: Leg, callee: Leg, callee_agents: list[str], thread_id: str | None, offer: str | None,
               now: datetime, *, alerting: bool = True) -> tuple[Call, list[Out]]:
@@ -85,6 +115,27 @@ class Switchboard:
         if call is None or call_id not in self._by_agent.get(agent_id, set()):
             raise CallError(404, 0, f"There is no call '{call_id[:128]}' on this endpoint.")
         return call
+
+    # -- meetings -------------------------------------------------------------------------------------------
+    def join(self, agent_id: str, facts: MeetingFacts, roles: Roles, lobby_timeout: timedelta, leg: Leg, now: datetime,
+             *, lobby: bool) -> tuple[Meeting, list[Out]]:
+        """``leg`` joins the meeting in progress of ``facts.thread_id`` through ``agent_id`` (the first to join
+        starts it)."""
+        current = self.calls.get(self._meetings.get(facts.thread_id, ""))
+        meeting = current if isinstance(current, Meeting) else \
+            Meeting(self._new_id(), facts, roles, lobby_timeout, self.ring_time, now)
+        out = meeting.join(agent_id, leg, now, lobby=lobby)
+        if meeting is not current:
+            self.calls[meeting.id], self._agents[meeting.id] = meeting, ()
+            self._meetings[facts.thread_id] = meeting.id
+        self._index(meeting, [agent_id])
+        return meeting, self._settle(meeting, out)
+
+    def talking(self, call_id: str, participant_id: str, talking: bool, now: datetime) -> list[Out]:
+        call = self.calls.get(call_id)
+        if not isinstance(call, Meeting):
+            return []
+        return self._settle(call, call.talking(participant_id, talking, now))
 
     # -- more than two parties ------------------------------------------------------------------------------
     def add_participant(self, agent_id: str, call_id: str, leg: Leg, agents: list[str], now: datetime
@@ -160,6 +211,8 @@ class Switchboard:
             self._filed.pop(call.id, None)
             if self.calls.pop(call.id, None) is not None:
                 self._ended.append(call)
+                if call.thread_id is not None and self._meetings.get(call.thread_id) == call.id:
+                    del self._meetings[call.thread_id]
                 for agent in self._agents.pop(call.id):
                     self._unindex(agent, call.id)
             return sends

@@ -23,6 +23,7 @@ from callbridge.calling.protocol import (
     CallCommand,
     CallCommandKind,
     Hello,
+    JoinMeeting,
     Ping,
     ProtocolError,
     StartCall,
@@ -63,6 +64,7 @@ class Connection:
         self.ws, self.service, self.acs = ws, service, acs
         self.token: comm_tokens.CommunicationToken | None = None
         self.agent_id = ""
+        self.client: str | None = None  # "browser" or "app", as its hello says
         self.generation = 0
         self.buckets = TokenBuckets(FRAMES_PER_SECOND, FRAME_BURST, max_keys=1)
         self.strikes = 0
@@ -80,6 +82,7 @@ class Connection:
             if not isinstance(hello, Hello):
                 raise ProtocolError("HelloRequired", "The first frame must be 'hello'.")
             self.token = await _identity(self.acs, hello.token, self.service.clock.now())
+            self.client = hello.client
         except (TimeoutError, ProtocolError) as exc:
             await self.ws.close(CLOSE_PROTOCOL, str(exc)[:120] or "hello expected")
             return False
@@ -158,7 +161,7 @@ class Connection:
         except ProtocolError as exc:
             await self.send(exc.to_wire())
         except CallError as exc:
-            request_id = cmd.request_id if isinstance(cmd, StartCall) else None
+            request_id = cmd.request_id if isinstance(cmd, StartCall | JoinMeeting) else None
             if isinstance(cmd, CallCommand) and isinstance(cmd.payload, AddParticipant):
                 request_id = cmd.payload.request_id
             call_id = cmd.call_id if isinstance(cmd, CallCommand) else None
@@ -187,6 +190,8 @@ class Connection:
             await self.send({"type": "token.accepted", "expiresOn": fresh.expires_at.isoformat()})
         elif isinstance(cmd, StartCall):
             await self.service.start_call(self.agent_id, self._teams_user(), cmd)
+        elif isinstance(cmd, JoinMeeting):
+            await self.service.join_meeting(self.agent_id, cmd, self.client)
         elif isinstance(cmd, CallCommand) and cmd.kind is CallCommandKind.ADD_PARTICIPANT:
             await self.service.add_participant(self.agent_id, self._teams_user(), cmd)
         elif isinstance(cmd, CallCommand):

@@ -97,7 +97,7 @@ class TeamsCallAgent(Emitter):
     async def connect(self, token: str) -> str:
         host = self._client.base_url.split("://", 1)[1]
         self._ws = await websockets.connect(f"wss://{host}/calling/ws", ssl=self._client.ssl_context)
-        await self._ws.send(json.dumps({"type": "hello", "version": 1, "token": token}))
+        await self._ws.send(json.dumps({"type": "hello", "version": 1, "token": token, "client": "app"}))
         welcome = json.loads(await asyncio.wait_for(self._ws.recv(), 10))
         if welcome.get("type") != "welcome":
             raise CallingError(welcome.get("code", 401), 0, welcome.get("message", "the service refused the agent"))
