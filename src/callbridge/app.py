@@ -31,6 +31,7 @@ from callbridge.heap import HeapPacer, HeapPacing
 from callbridge.identity.admin_consent import router as admin_consent_router
 from callbridge.identity.routes import router as identity_router
 from callbridge.logs import Throttled
+from callbridge.media.conference import RtpCodec
 from callbridge.media.janus import running_conference
 from callbridge.pstn.side import PhoneSide, start_phone_side
 from callbridge.sip.transport import Address
@@ -62,7 +63,8 @@ async def _mixer(settings: Settings, platform: Platform) -> AsyncIterator[None]:
     if engine != "janus":
         raise ValueError(f"conference_engine {settings.conference_engine!r}: auto, janus or none")
     async with running_conference(settings, settings.data_dir / "janus") as conference:
-        platform.calling.use_mixer(ConferenceMixer(conference, platform.calling.heard_talking))
+        codec = RtpCodec.PCMU if settings.conference_sampling_rate == 8000 else RtpCodec.OPUS
+        platform.calling.use_mixer(ConferenceMixer(conference, platform.calling.heard_talking, codec))
         yield
 
 

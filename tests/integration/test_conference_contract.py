@@ -60,25 +60,14 @@ from callbridge.media.rtp_endpoint import PortRange, RtpEndpoint
 from callbridge.media.rtpengine import RtpengineGateway
 from callbridge.media.rtpengine_process import RtpengineProcess
 from callbridge.sdk.media import Recorder, SilenceSource, ToneSource
+from tests.support.tones import ABSENT_DB, HEARD_DB, tone_db
 
 pytestmark = pytest.mark.skipif(shutil.which("janus") is None,
                                 reason="the Janus gateway is not installed (scripts/system-deps.sh installs janus)")
 
 LEG_PORTS = PortRange(44_600, 44_799)
 GATEWAY_PORTS = PortRange(44_800, 44_899)
-HEARD_DB, ABSENT_DB = -30.0, -45.0  # a tone sent at amplitude 0.3 (-10.5 dB) is heard at about -10 to -20 dB
 rooms = (f"room-{n}" for n in itertools.count())
-
-
-def tone_db(samples: np.ndarray, rate: int, hz: float) -> float:
-    """The amplitude of the ``hz`` tone in the samples, in dB of full scale (Hann-windowed FFT, peak within 2
-    bins)."""
-    if len(samples) < rate // 10:
-        return -200.0
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
-    centre = round(hz * len(samples) / rate)
-    amplitude = 4 * spectrum[max(centre - 2, 0):centre + 3].max() / len(samples)
-    return float(20 * np.log10(max(amplitude, 1e-10) / 32768))
 
 
 class PlainLeg:

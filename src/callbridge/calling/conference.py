@@ -46,8 +46,9 @@ def is_plain_rtp(sdp: str) -> bool:
 
 
 class ConferenceMixer:
-    def __init__(self, engine: ConferenceEngine, on_talking: TalkingHandler) -> None:
-        self.engine, self._on_talking = engine, on_talking
+    def __init__(self, engine: ConferenceEngine, on_talking: TalkingHandler, codec: RtpCodec = RtpCodec.PCMU) -> None:
+        """``codec``: what the mixer offers endpoints (G.711 in 8 kHz rooms: nothing is resampled)."""
+        self.engine, self._on_talking, self.codec = engine, on_talking, codec
         engine.on_event(self._event)
 
     async def open_room(self, room_id: str) -> None:
@@ -56,7 +57,7 @@ class ConferenceMixer:
     async def offer(self, room_id: str, participant_id: str, display_name: str | None) -> str:
         pid = _engine_id(room_id, participant_id)
         await self._quietly(self.engine.leave(room_id, pid))  # a new media session replaces the last one
-        return await self._do(self.engine.join_offering(room_id, pid, display_name or participant_id))
+        return await self._do(self.engine.join_offering(room_id, pid, display_name or participant_id, self.codec))
 
     async def answer(self, room_id: str, participant_id: str, display_name: str | None, offer: str) -> str:
         pid, display = _engine_id(room_id, participant_id), display_name or participant_id

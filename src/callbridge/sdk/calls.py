@@ -212,7 +212,8 @@ class TeamsCall(Emitter):
     async def remove_participant(self, participant: RemoteParticipant) -> None:
         """Remove a participant from the call (it ends 0/5300)."""
         await self._command("call.removeParticipant", participantId=participant.participant_id)
-        await self.wait_for(lambda: participant not in self.remote_participants)
+        await self.wait_for(lambda: participant not in self.remote_participants or
+                            participant.state == "Disconnected")
 
     # -- waiting --------------------------------------------------------------------------------------------
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
