@@ -135,7 +135,7 @@ async def test_adding_refusals_have_their_codes(demo: Demo, agents: dict[str, Te
     with pytest.raises(CallingError) as refused:  # already in the call
         await alice.add_participant(MicrosoftTeamsUserIdentifier(demo.user("megan")["id"]),
                                     thread_id=chat_between(demo, "alice", "megan"))
-    assert (refused.value.code, refused.value.sub_code) == (400, 10121)
+    assert (refused.value.code, refused.value.sub_code) == (400, 10141)
     with pytest.raises(CallingError) as refused:  # not a number
         await alice.add_participant(PhoneNumberIdentifier("+1 425 555"))
     assert refused.value.code == 400

@@ -126,7 +126,7 @@ def test_a_removed_participant_ends_5300_and_the_others_stay() -> None:
     assert refused.value.code == 404
     with pytest.raises(CallError) as refused:
         call.remove_participant("alice-1", "p1", T0)
-    assert (refused.value.code, refused.value.sub_code) == (400, 10123)
+    assert (refused.value.code, refused.value.sub_code) == (400, 10143)
 
 
 def test_removing_the_other_party_of_a_1_to_1_call_ends_it() -> None:
@@ -174,7 +174,7 @@ def test_a_phones_early_answer_goes_to_the_mixer_and_its_200_connects_the_same_m
 def test_the_mixer_failing_a_participant_ends_their_leg_with_503() -> None:
     call, _ = group_call()
     out = call.mixer_failed("p3", T0)
-    assert to(out, "nestor-1")[-1]["endReason"] == {"code": 503, "subCode": 10120}
+    assert to(out, "nestor-1")[-1]["endReason"] == {"code": 503, "subCode": 10140}
     assert not call.ended
 
 
@@ -206,7 +206,7 @@ def test_a_lost_agent_leaves_a_group_call_after_the_grace_and_the_call_goes_on()
 
 @pytest.mark.parametrize("setup,target,code", [
     ("ringing", NESTOR, (400, 41008)),  # not connected yet
-    ("connected", MEGAN, (400, 10121)),  # already in the call
+    ("connected", MEGAN, (400, 10141)),  # already in the call
 ])
 def test_add_participant_refusals(setup: str, target: str, code: tuple[int, int]) -> None:
     call = connected_call()

@@ -378,9 +378,9 @@ class Call:
                                                                          ParticipantState.HOLD):
             raise CallError(400, 41008, "Participants can be added to a connected call only.")
         if any(p.raw_id == leg.raw_id for p in self.live_legs()):
-            raise CallError(400, 10121, "This participant is already in the call.")
+            raise CallError(400, 10141, "This participant is already in the call.")
         if sum(1 for _ in self.live_legs()) >= MAX_PARTICIPANTS:
-            raise CallError(403, 10122, f"A call has at most {MAX_PARTICIPANTS} participants.")
+            raise CallError(403, 10142, f"A call has at most {MAX_PARTICIPANTS} participants.")
         self._admit(leg)
         leg.step(ParticipantEvent.DIAL)
         out = [] if self.mixed else self._go_mixed()
@@ -406,7 +406,7 @@ class Call:
         remover = self.leg_of(agent_id)
         leg = self.participant(participant_id)
         if leg is remover:
-            raise CallError(400, 10123, "To leave the call, hang up.")
+            raise CallError(400, 10143, "To leave the call, hang up.")
         if not self.mixed:
             return self._finish(reasons.REMOVED, now, local=remover)
         out: list[Out] = [self._incoming_ended(a, reasons.CANCELLED) for a in sorted(leg.ringing)]

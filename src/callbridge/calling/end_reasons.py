@@ -63,6 +63,6 @@ def from_phone(status: int) -> EndReason:
 # -- calls of more than two parties (group calls, meetings) ----------------------------------------------------
 ENDED_FOR_EVERYONE = EndReason(0, 4097, "the call was ended for all users by the organizer (hang up for everyone)")
 REMOVED = EndReason(0, 5300, "another participant removed this one from the call")
-MIXER_FAILED = EndReason(503, 10120, "the conference mixer could not take this participant's media")
+MIXER_FAILED = EndReason(503, 10140, "the conference mixer could not take this participant's media")
 LOBBY_DENIED = EndReason(0, 5854, "an organizer or presenter did not let this participant in from the lobby")
 LOBBY_TIMEOUT = EndReason(0, 5855, "nobody let this participant in from the lobby in time (lobby_timeout_s)")

@@ -206,7 +206,7 @@ class CallingService:
 
     def _meetings_running(self) -> Meetings:
         if self.meetings is None or self.mixing is None:
-            raise CallError(503, 10124, "Meetings need the conference mixer (Janus), which is not running here.")
+            raise CallError(503, 10144, "Meetings need the conference mixer (Janus), which is not running here.")
         return self.meetings
 
     def _join(self, agent_id: str, raw_id: str, admission: Admission, client: str | None) -> tuple[Call, list[Out]]:
@@ -226,7 +226,7 @@ class CallingService:
         add = cmd.payload_as(AddParticipant)
         self.switchboard.call_of(agent_id, cmd.call_id)  # 404 before any directory work
         if self.mixing is None:
-            raise CallError(503, 10124, "Group calls need the conference mixer (Janus), which is not running here.")
+            raise CallError(503, 10144, "Group calls need the conference mixer (Janus), which is not running here.")
         now = self.clock.now()
         if parse_raw_id(add.target).kind is Kind.PHONE_NUMBER:
             cleared = await clear_phone_call(self.db.fetch_all, adder_oid, add.target)
