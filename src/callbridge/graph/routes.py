@@ -348,6 +348,15 @@ async def delete_event(request: Request, event_id: str) -> Response:
     return await _handle(request, act, writes=True)
 
 
+@router.post("/me/events/{event_id}/cancel", status_code=202)
+async def cancel_event(request: Request, event_id: str) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        await calendar.cancel_event(s, caller, event_id, ctx.clock.now())
+        return 202, None, {}
+
+    return await _handle(request, act, writes=True)
+
+
 @router.api_route("/{segment:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def unknown_segment(request: Request, segment: str) -> Response:
     """Anything else under /graph/v1.0 is answered as Graph answers it, not with the framework's 404."""
