@@ -192,3 +192,19 @@ async def test_a_cancelled_meeting_shows_as_cancelled_and_can_no_longer_be_joine
     with pytest.raises(MeetingRefused) as caught:
         await _meeting(demo, event["onlineMeeting"]["joinUrl"])
     assert caught.value.refusal is MeetingRefusal.CANCELLED
+
+
+def test_an_attendee_of_another_tenant_stays_an_address(demo: Demo) -> None:
+    """Inviting another tenant's user by UPN must not tell the organizer who that is (id, name, tenant)."""
+    with _graph(demo, "alice") as g:
+        event = _new_event(g)
+        meeting_id = _by_link(g, event["onlineMeeting"]["joinUrl"]).json()["value"][0]["id"]
+        r = g.patch(f"/me/onlineMeetings/{meeting_id}", json={"participants": {"attendees": [
+            {"upn": "nina@northwind.example", "role": "presenter"},
+            {"identity": {"user": {"id": demo.user("nina")["id"]}}, "role": "presenter"}]}})
+    assert r.status_code == 400  # by id alone: no such user in the organizer's tenant
+    with _graph(demo, "alice") as g:
+        r = g.patch(f"/me/onlineMeetings/{meeting_id}", json={"participants": {"attendees": [
+            {"upn": "nina@northwind.example", "role": "presenter"}]}})
+    nina = next(a for a in r.json()["participants"]["attendees"] if a["upn"] == "nina@northwind.example")
+    assert r.status_code == 200 and nina["identity"]["user"] is None and nina["role"] == "presenter"

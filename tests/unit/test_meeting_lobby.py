@@ -26,6 +26,7 @@ from callbridge.meetings.refusals import MeetingRefusal, MeetingRefused
 HOME, PARTNER, STRANGER = (str(uuid.uuid4()) for _ in range(3))
 ORGANIZER = str(uuid.uuid4())
 INVITED_MEMBER, INVITED_GUEST, INVITED_PARTNER, CO_ORGANIZER = (str(uuid.uuid4()) for _ in range(4))
+PARTNER_ADDRESS = "pat@partner.example"  # an invitee of another tenant: the event knows only the address
 J, L = Admission.JOIN, Admission.LOBBY
 S = LobbyScope
 
@@ -37,7 +38,7 @@ def meeting(scope: LobbyScope, *, dial_in_bypass: bool = False, federates: bool 
                    "123456789", "37124488901122", now, now, LobbySettings(scope, dial_in_bypass),
                    AllowedPresenters.EVERYONE,
                    (Invitee("m@home", INVITED_MEMBER), Invitee("g@home", INVITED_GUEST),
-                    Invitee("p@partner", INVITED_PARTNER), Invitee("c@home", CO_ORGANIZER, AttendeeRole.COORGANIZER),
+                    Invitee(PARTNER_ADDRESS, None), Invitee("c@home", CO_ORGANIZER, AttendeeRole.COORGANIZER),
                     Invitee("ext@nowhere", None)),
                    federates, interop)
 
@@ -51,7 +52,7 @@ JOINERS: dict[str, Who] = {
     "guest account": TeamsUser(str(uuid.uuid4()), HOME, True, is_guest_account=True),
     "invited guest account": TeamsUser(INVITED_GUEST, HOME, True, is_guest_account=True),
     "federated": TeamsUser(str(uuid.uuid4()), PARTNER, True),
-    "invited federated": TeamsUser(INVITED_PARTNER, PARTNER, True),
+    "invited federated": TeamsUser(INVITED_PARTNER, PARTNER, True, email="Pat@Partner.example"),
     "acs guest": CommunicationGuest("8:acs:res_" + str(uuid.uuid4()), "Kim (visitor)"),
     "phone": PhoneCaller("+12065550100"),
 }
@@ -123,6 +124,15 @@ def test_guests_are_refused_when_the_organizers_tenant_has_interop_off() -> None
 
 def test_a_co_organizer_role_is_only_for_the_organizers_tenant() -> None:
     m = meeting(S.ORGANIZER)
-    promoted = replace(m, invitees=(Invitee("p@partner", INVITED_PARTNER, AttendeeRole.COORGANIZER),))
+    promoted = replace(m, invitees=(Invitee(PARTNER_ADDRESS, None, AttendeeRole.COORGANIZER),))
     assert admission(promoted, JOINERS["invited federated"])[1] is L
     assert admission(replace(m, lobby=LobbySettings(S.INVITED)), JOINERS["invited federated"])[1] is J
+
+
+def test_an_address_matches_only_an_invitation_the_event_could_not_resolve_to_a_user() -> None:
+    m = meeting(S.INVITED)
+    # a colleague whose address is an invitee resolved to another user is not that invitee
+    impostor = TeamsUser(str(uuid.uuid4()), HOME, True, email="m@home")
+    assert admission(m, impostor)[1] is L
+    stranger_with_address = TeamsUser(str(uuid.uuid4()), PARTNER, True, email=PARTNER_ADDRESS)
+    assert admission(m, stranger_with_address)[1] is J

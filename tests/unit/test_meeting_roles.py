@@ -21,7 +21,7 @@ from callbridge.meetings.roles import (
     role_of,
     to_wire,
 )
-from tests.unit.test_meeting_lobby import INVITED_MEMBER, INVITED_PARTNER, JOINERS, meeting
+from tests.unit.test_meeting_lobby import INVITED_MEMBER, JOINERS, PARTNER_ADDRESS, meeting
 
 R, N, W = ParticipantRole, CapabilityName, CapabilityReason
 P = AllowedPresenters
@@ -39,8 +39,8 @@ PRESENTING: dict[AllowedPresenters, set[str]] = {
 @pytest.mark.parametrize("name", list(JOINERS))
 def test_role_of_each_joiner_under_each_presenters_option(presenters: AllowedPresenters, name: str) -> None:
     base = meeting(LobbyScope.EVERYONE)
-    invitees = tuple(replace(i, role=AttendeeRole.PRESENTER) if i.user_id in (INVITED_MEMBER, INVITED_PARTNER)
-                     else i for i in base.invitees)
+    invitees = tuple(replace(i, role=AttendeeRole.PRESENTER) if i.user_id == INVITED_MEMBER
+                     or i.email == PARTNER_ADDRESS else i for i in base.invitees)
     m = replace(base, allowed_presenters=presenters, invitees=invitees)
     role = role_of(m, classify(m, JOINERS[name]))
     if name == "organizer":
@@ -54,7 +54,7 @@ def test_role_of_each_joiner_under_each_presenters_option(presenters: AllowedPre
 def test_a_co_organizer_role_outside_the_organizers_tenant_is_a_presenter_invitation() -> None:
     base = meeting(LobbyScope.EVERYONE)
     m = replace(base, allowed_presenters=P.ROLE_IS_PRESENTER,
-                invitees=(Invitee("p@partner", INVITED_PARTNER, AttendeeRole.COORGANIZER),))
+                invitees=(Invitee(PARTNER_ADDRESS, None, AttendeeRole.COORGANIZER),))
     assert role_of(m, classify(m, JOINERS["invited federated"])) is R.PRESENTER
     assert role_of(replace(m, allowed_presenters=P.ORGANIZER), classify(m, JOINERS["invited federated"])) \
         is R.ATTENDEE

@@ -222,7 +222,7 @@ async def _apply_roles(s: AsyncSession, event: Event, participants: Any) -> None
     raw = participants.get("attendees") if isinstance(participants, dict) else None
     if not isinstance(raw, list) or len(raw) > MAX_ATTENDEES:
         raise bad_request(f"'participants.attendees' must be a list of at most {MAX_ATTENDEES} attendees.")
-    wanted = [await _attendee(s, item) for item in raw]
+    wanted = [await _attendee(s, event.tenant_id, item) for item in raw]
     by_email = {a.email: a for a in event.attendees}
     for attendee in event.attendees:
         attendee.role = "attendee"
@@ -236,7 +236,9 @@ async def _apply_roles(s: AsyncSession, event: Event, participants: Any) -> None
         current.role = role
 
 
-async def _attendee(s: AsyncSession, item: Any) -> tuple[str, str | None, str]:
+async def _attendee(s: AsyncSession, tenant_id: str, item: Any) -> tuple[str, str | None, str]:
+    """An attendee resolved to a user of the organizer's tenant (as the event's attendees are); another tenant's
+    user stays an address: the answer must not tell the organizer about other tenants' users."""
     if not isinstance(item, dict):
         raise bad_request("Each attendee is an object with 'upn' or 'identity.user.id', and 'role'.")
     role = item.get("role", "attendee")
@@ -254,7 +256,7 @@ async def _attendee(s: AsyncSession, item: Any) -> tuple[str, str | None, str]:
         conditions.append(User.id == user_id.lower())
     if isinstance(upn, str):
         conditions += [User.user_principal_name == upn.lower(), User.mail == upn.lower()]
-    user = await s.scalar(select(User).where(or_(*conditions)).limit(1))
+    user = await s.scalar(select(User).where(User.tenant_id == tenant_id, or_(*conditions)).limit(1))
     if user is not None:
         return str(user.mail or user.user_principal_name), str(user.id), str(role)
     if not isinstance(upn, str):

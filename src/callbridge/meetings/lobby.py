@@ -55,6 +55,7 @@ class TeamsUser:
     tenant_id: str
     tenant_federates: bool
     is_guest_account: bool = False
+    email: str | None = None  # mail or userPrincipalName: how an invitation of another tenant's user names them
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Joiner:
     kind: JoinerKind
     user_id: str | None = None  # a Teams user's object id
     display_name: str | None = None
+    email: str | None = None  # a Teams user's address, lower case
 
 
 _ORG = frozenset({JoinerKind.ORGANIZER, JoinerKind.MEMBER, JoinerKind.TENANT_GUEST})
@@ -100,7 +102,8 @@ def classify(meeting: Meeting, who: Who) -> Joiner:
         if not meeting.organizer_tenant_interop:
             raise MeetingRefused(MeetingRefusal.INTEROP_OFF)
         return Joiner(JoinerKind.ACS_GUEST, display_name=name)
-    return Joiner(_teams_kind(meeting, who), user_id=who.user_id.lower())
+    return Joiner(_teams_kind(meeting, who), user_id=who.user_id.lower(),
+                  email=who.email.lower() if who.email else None)
 
 
 def _teams_kind(meeting: Meeting, who: TeamsUser) -> JoinerKind:
@@ -122,7 +125,7 @@ def decide(meeting: Meeting, joiner: Joiner) -> Admission:
         return Admission.JOIN
     if joiner.kind is JoinerKind.PHONE:
         return Admission.JOIN if meeting.lobby.dial_in_bypass else Admission.LOBBY
-    invitation = meeting.invitee(joiner.user_id)
+    invitation = meeting.invitee(joiner.user_id, joiner.email)
     if (invitation is not None and invitation.role is AttendeeRole.COORGANIZER
             and joiner.kind is JoinerKind.MEMBER):
         return Admission.JOIN

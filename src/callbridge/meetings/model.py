@@ -73,12 +73,16 @@ class Meeting:
     organizer_tenant_federates: bool
     organizer_tenant_interop: bool
 
-    def invitee(self, user_id: str | None) -> Invitee | None:
-        """The invitation of this user, if the event has one (object ids compare case-insensitively)."""
-        if user_id is None:
+    def invitee(self, user_id: str | None, email: str | None = None) -> Invitee | None:
+        """The invitation of this user, by object id (case-insensitively) or, for an invitee the event could not
+        resolve to a user of its tenant (a federated user), by address."""
+        wanted = user_id.lower() if user_id else None
+        address = email.lower() if email else None
+        if wanted is None and address is None:
             return None
-        wanted = user_id.lower()
-        return next((i for i in self.invitees if i.user_id and i.user_id.lower() == wanted), None)
+        return next((i for i in self.invitees
+                     if (wanted and i.user_id and i.user_id.lower() == wanted)
+                     or (address and i.user_id is None and i.email == address)), None)
 
     def is_organizer(self, user_id: str | None) -> bool:
         return user_id is not None and user_id.lower() == self.organizer_id.lower()

@@ -143,7 +143,7 @@ def role_of(meeting: Meeting, joiner: Joiner) -> ParticipantRole:
         return R.ORGANIZER
     if joiner.kind is JoinerKind.UNFEDERATED:
         return R.UNKNOWN
-    invitation = meeting.invitee(joiner.user_id)
+    invitation = meeting.invitee(joiner.user_id, joiner.email)
     invited_as = invitation.role if invitation else AttendeeRole.ATTENDEE
     if invited_as is AttendeeRole.COORGANIZER and joiner.kind is JoinerKind.MEMBER:
         return R.CO_ORGANIZER
