@@ -132,14 +132,15 @@ def user() -> None:
 @click.option("--licence", "licences", multiple=True, help="TEAMS, TEAMS_PHONE (repeatable)")
 @click.option("--number", default=None, help="assigned phone number, E.164")
 @click.option("--admin", "is_admin", is_flag=True, help="tenant administrator")
+@click.option("--guest", is_flag=True, help="a guest account (userType Guest; meetings' lobby tells them apart)")
 @click.option("--id", "user_id", default=None, help="object id GUID (default: a new one)")
 def user_create(tenant_ref: str, upn: str, display_name: str, password: str | None, given_name: str | None,
                 surname: str | None, job_title: str | None, licences: tuple[str, ...], number: str | None,
-                is_admin: bool, user_id: str | None) -> None:
+                is_admin: bool, guest: bool, user_id: str | None) -> None:
     async def act(s: AsyncSession) -> list[str]:
         new = users.NewUser(upn=upn, display_name=display_name, password=password, given_name=given_name,
                             surname=surname, job_title=job_title, licences=list(licences), phone_number=number,
-                            enterprise_voice=number is not None, admin=is_admin, user_id=user_id)
+                            enterprise_voice=number is not None, admin=is_admin, user_id=user_id, guest=guest)
         u = await users.create_user(s, tenant_ref, new)
         return [f"{u.id}\t{u.user_principal_name}"]
 

@@ -34,7 +34,7 @@ CUSTOMERS = [
 ]
 
 GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "Chat.Create", "Chat.Read", "Calendars.Read",
-                "Calendars.ReadWrite", "OnlineMeetings.Read"]
+                "Calendars.ReadWrite", "OnlineMeetings.Read", "OnlineMeetings.ReadWrite"]
 COLLEAGUES = [
     "Adele Vance", "Alex Wilber", "Diego Siciliani", "Grady Archie", "Henrietta Mueller", "Isaiah Langer",
     "Johanna Lorenz", "Joni Sherman", "Lee Gu", "Lidia Holloway", "Lynne Robbins", "Miriam Graham",

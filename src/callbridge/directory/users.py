@@ -38,6 +38,7 @@ class NewUser:
     enterprise_voice: bool = False
     admin: bool = False
     user_id: str | None = None
+    guest: bool = False  # a guest account (Graph userType Guest), as Entra's B2B guests are
 
 
 def _optional_fields(new: NewUser) -> list[tuple[str | None, str, int]]:
@@ -86,6 +87,7 @@ async def create_user(s: AsyncSession, tenant_ref: str, new: NewUser) -> User:
         password_hash=hash_password(new.password) if new.password else None,
         account_enabled=True,
         is_tenant_admin=new.admin,
+        user_type="Guest" if new.guest else "Member",
         enterprise_voice_enabled=new.enterprise_voice,
         phone_number=number,
         licences=[UserLicence(sku=lic.value) for lic in dict.fromkeys(licences)],

@@ -18,7 +18,7 @@ from callbridge.graph.paging import PageTokens
 from callbridge.graph.query import count_rows
 from callbridge.graph.timezones import graph_datetime, parse_graph_datetime, resolve
 from callbridge.store.db import ReadSession
-from callbridge.store.models import Event, EventAttendee, User
+from callbridge.store.models import DeletedMeeting, Event, EventAttendee, User
 
 READ = {"Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"}
 WRITE = {"Calendars.ReadWrite"}
@@ -45,7 +45,7 @@ def event_to_graph(event: Event, organizer: Row[Any], viewer_id: str | None, ctx
     etag = hashlib.sha256(f"{event.id}{event.modified_at.isoformat()}".encode()).hexdigest()[:16]
     info = meetings.online_meeting_info(event.meeting_thread_id, event.join_url, event.conference_id,
                                         event.join_meeting_id, event.passcode, event.lobby_bypass_scope,
-                                        ctx.toll_number)
+                                        ctx.toll_number, event.dial_in_bypass)
     return {
         "@odata.etag": f'W/"{etag}"',
         "id": event.id,
@@ -62,6 +62,7 @@ def event_to_graph(event: Event, organizer: Row[Any], viewer_id: str | None, ctx
         "importance": event.importance,
         "type": "singleInstance",
         "isOrganizer": viewer_id == event.organizer_id,
+        "isCancelled": event.is_cancelled,
         "isOnlineMeeting": event.is_online_meeting,
         "onlineMeetingProvider": event.online_provider,
         "onlineMeeting": info,
@@ -112,7 +113,7 @@ async def _attendees(s: AsyncSession, tenant_id: str, raw: Any) -> list[EventAtt
         given = email.get("name")
         name = given if isinstance(given, str) else (user.display_name if user else address)
         out[address.lower()] = EventAttendee(email=address.lower(), position=i, name=name[:256], kind=kind,
-                                             user_id=user.id if user else None)
+                                             role="attendee", user_id=user.id if user else None)
     return list(out.values())
 
 
@@ -129,10 +130,20 @@ def _apply_fields(event: Event, body: dict[str, Any]) -> None:
     if "importance" in body:
         event.importance = _choice(body, "importance", IMPORTANCE, "normal")
     bypass = body.get("lobbyBypassSettings")
-    if isinstance(bypass, dict) and "scope" in bypass:
-        event.lobby_bypass_scope = _choice(bypass, "scope", meetings.LOBBY_SCOPES, "organization")
+    if isinstance(bypass, dict):
+        apply_lobby_bypass(event, bypass)
     if event.end_at <= event.start_at:
         raise bad_request("The end of the event must be after its start.", "ErrorInvalidRequest")
+
+
+def apply_lobby_bypass(event: Event, bypass: dict[str, Any]) -> None:
+    """Graph ``lobbyBypassSettings``: ``scope`` and ``isDialInBypassEnabled``, each only when given."""
+    if "scope" in bypass:
+        event.lobby_bypass_scope = _choice(bypass, "scope", meetings.LOBBY_SCOPES, "organization")
+    if "isDialInBypassEnabled" in bypass:
+        if not isinstance(bypass["isDialInBypassEnabled"], bool):
+            raise bad_request("'isDialInBypassEnabled' must be true or false.", "ErrorInvalidRequest")
+        event.dial_in_bypass = bypass["isDialInBypassEnabled"]
 
 
 def _apply_text_fields(event: Event, body: dict[str, Any]) -> None:
@@ -173,9 +184,11 @@ async def create_event(s: AsyncSession, caller: Caller, body: Any, ctx: Calendar
     event = Event(id=f"AAMkA{secrets.token_urlsafe(45)}", tenant_id=caller.tenant_id, organizer_id=caller.me(),
                   created_at=now, modified_at=now, subject="", body_type="text", body_content="", location="",
                   is_all_day=False, show_as="busy", importance="normal", is_online_meeting=False,
-                  online_provider="unknown", lobby_bypass_scope="organization")
+                  online_provider="unknown", lobby_bypass_scope="organization", dial_in_bypass=False,
+                  allowed_presenters="everyone", is_cancelled=False)
     _apply_fields(event, body)
     _apply_meeting(event, body, ctx.base_url)
+    await _free_conference_id(s, event)
     event.attendees = await _attendees(s, caller.tenant_id, body.get("attendees"))
     s.add(event)
     await s.flush()
@@ -200,9 +213,15 @@ async def update_event(s: AsyncSession, caller: Caller, event_id: str, body: Any
     if not isinstance(body, dict):
         raise bad_request("The request body must be an event.", "ErrorInvalidRequest")
     _apply_fields(event, body)
+    had_meeting = event.conference_id is not None
     _apply_meeting(event, body, ctx.base_url)
+    if not had_meeting:
+        await _free_conference_id(s, event)
     if "attendees" in body:
+        roles = {a.email: a.role for a in event.attendees}  # their meeting roles stay with them
         event.attendees = await _attendees(s, caller.tenant_id, body["attendees"])
+        for attendee in event.attendees:
+            attendee.role = roles.get(attendee.email, "attendee")
     event.modified_at = now
     await s.flush()
     return event
@@ -213,7 +232,38 @@ async def delete_event(s: AsyncSession, caller: Caller, event_id: str) -> None:
     event = await visible_event(s, caller, event_id)
     if event.organizer_id != caller.me():
         raise access_denied("Only the organizer can delete this event.")
+    if event.meeting_thread_id:  # so that joining it says "deleted", not "not found"
+        await s.merge(DeletedMeeting(thread_id=event.meeting_thread_id, tenant_id=event.tenant_id,
+                                     join_meeting_id=event.join_meeting_id, passcode=event.passcode,
+                                     conference_id=event.conference_id))
     await s.delete(event)
+
+
+async def cancel_event(s: AsyncSession, caller: Caller, event_id: str, now: datetime) -> None:
+    """``POST /me/events/{id}/cancel``: the organizer cancels; the event stays, ``isCancelled``, and its online
+    meeting can no longer be joined."""
+    caller.require(WRITE)
+    event = await visible_event(s, caller, event_id)
+    if event.organizer_id != caller.me():
+        raise bad_request("Your request can't be completed. You can't cancel a meeting unless you're the "
+                          "organizer.", "ErrorAccessDenied")
+    event.is_cancelled = True
+    event.modified_at = now
+
+
+async def _free_conference_id(s: AsyncSession, event: Event) -> None:
+    """A new meeting's dial-in conference id must be no other meeting's, live or deleted (callers key it in)."""
+    if event.conference_id is None:
+        return
+    for _ in range(20):
+        taken = await s.scalar(select(Event.id).where(Event.conference_id == event.conference_id,
+                                                      Event.id != event.id).limit(1))
+        gone = await s.scalar(select(DeletedMeeting.thread_id)
+                              .where(DeletedMeeting.conference_id == event.conference_id).limit(1))
+        if taken is None and gone is None:
+            return
+        event.conference_id = meetings.new_conference_id()
+    raise GraphError(503, "ServiceNotAvailable", "No free conference id; try again.")
 
 
 async def page_of_events(s: ReadSession, caller: Caller, window: tuple[datetime, datetime] | None, top_raw: str | None,

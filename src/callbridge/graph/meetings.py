@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+# the values of callbridge.meetings.model's LobbyScope, AllowedPresenters and AttendeeRole, as Graph spells them
 LOBBY_SCOPES = ("organizer", "organization", "organizationAndFederated", "everyone", "invited",
                 "organizationExcludingGuests")
+PRESENTERS = ("everyone", "organization", "roleIsPresenter", "organizer")
+ATTENDEE_ROLES = ("attendee", "presenter", "coorganizer")
 PROVIDERS = ("teamsForBusiness", "skypeForBusiness", "skypeForConsumer", "unknown")
 
 
@@ -35,6 +38,10 @@ def _digits(n: int) -> str:
     return secrets.choice("123456789") + "".join(secrets.choice(string.digits) for _ in range(n - 1))
 
 
+def new_conference_id() -> str:
+    return _digits(9)
+
+
 def new_meeting(base_url: str, tenant_id: str, organizer_id: str) -> MeetingInfo:
     thread = f"19:meeting_{secrets.token_urlsafe(36).replace('-', 'a').replace('_', 'b')}@thread.v2"
     context = json.dumps({"Tid": tenant_id, "Oid": organizer_id}, separators=(",", ":"))
@@ -45,7 +52,7 @@ def new_meeting(base_url: str, tenant_id: str, organizer_id: str) -> MeetingInfo
 
 def online_meeting_info(thread_id: str | None, join_url: str | None, conference_id: str | None,
                         join_meeting_id: str | None, passcode: str | None, lobby_scope: str,
-                        toll_number: str | None) -> dict[str, Any] | None:
+                        toll_number: str | None, dial_in_bypass: bool = False) -> dict[str, Any] | None:
     if not join_url:
         return None
     phones = [{"number": toll_number, "type": "toll"}] if toll_number else []
@@ -58,6 +65,6 @@ def online_meeting_info(thread_id: str | None, join_url: str | None, conference_
         "quickDial": f"{toll_number},,{conference_id}#" if toll_number and conference_id else None,
         "joinMeetingIdSettings": {"joinMeetingId": join_meeting_id, "passcode": passcode,
                                   "isPasscodeRequired": True},
-        "lobbyBypassSettings": {"scope": lobby_scope, "isDialInBypassEnabled": False},
+        "lobbyBypassSettings": {"scope": lobby_scope, "isDialInBypassEnabled": dial_in_bypass},
         "threadId": thread_id,
     }

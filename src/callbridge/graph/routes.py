@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match
 
-from callbridge.graph import calendar, chats, odata, schemas, users
+from callbridge.graph import calendar, chats, odata, online_meetings, schemas, users
 from callbridge.graph.auth import Caller, authenticate
 from callbridge.graph.context import GraphContext
 from callbridge.graph.errors import GraphError, bad_request, new_request_id, odata_error, throttled
@@ -344,6 +344,86 @@ async def delete_event(request: Request, event_id: str) -> Response:
     async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         await calendar.delete_event(s, caller, event_id)
         return 204, None, {}
+
+    return await _handle(request, act, writes=True)
+
+
+@router.post("/me/events/{event_id}/cancel", status_code=202)
+async def cancel_event(request: Request, event_id: str) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        await calendar.cancel_event(s, caller, event_id, ctx.clock.now())
+        return 202, None, {}
+
+    return await _handle(request, act, writes=True)
+
+
+# -- online meetings ------------------------------------------------------------------------------------------
+def _meeting_ctx(ctx: GraphContext) -> online_meetings.MeetingContext:
+    return online_meetings.MeetingContext(ctx.settings.public_base_url, ctx.settings.meeting_toll_number)
+
+
+def _meetings_root(ctx: GraphContext, owner_ref: str | None) -> str:
+    return f"{ctx.root}/$metadata#users('{owner_ref or 'me'}')/onlineMeetings"
+
+
+@router.get("/me/onlineMeetings")
+async def find_my_online_meetings(request: Request, filter_: str | None = Query(None, alias="$filter")) -> Response:
+    """Only ``$filter=JoinWebUrl eq '<join link>'``, as Graph."""
+    return await _find_online_meetings(request, None, filter_)
+
+
+@router.get("/users/{owner_ref}/onlineMeetings")
+async def find_online_meetings(request: Request, owner_ref: str,
+                               filter_: str | None = Query(None, alias="$filter")) -> Response:
+    return await _find_online_meetings(request, owner_ref, filter_)
+
+
+async def _find_online_meetings(request: Request, owner_ref: str | None, filter_: str | None) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        owner = await online_meetings.owner_of(s, caller, owner_ref)
+        events = await online_meetings.by_join_url(s, caller, owner, filter_, ctx.settings.public_base_url)
+        value = [await online_meetings.to_graph(s, e, _meeting_ctx(ctx)) for e in events]
+        return 200, {"@odata.context": _meetings_root(ctx, owner_ref), "value": value}, {}
+
+    return await _handle(request, act)
+
+
+@router.get("/me/onlineMeetings/{meeting_id}")
+async def get_my_online_meeting(request: Request, meeting_id: str) -> Response:
+    return await _get_online_meeting(request, None, meeting_id)
+
+
+@router.get("/users/{owner_ref}/onlineMeetings/{meeting_id}")
+async def get_online_meeting(request: Request, owner_ref: str, meeting_id: str) -> Response:
+    return await _get_online_meeting(request, owner_ref, meeting_id)
+
+
+async def _get_online_meeting(request: Request, owner_ref: str | None, meeting_id: str) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        owner = await online_meetings.owner_of(s, caller, owner_ref)
+        event = await online_meetings.meeting_of(s, caller, owner, meeting_id)
+        body = await online_meetings.to_graph(s, event, _meeting_ctx(ctx))
+        return 200, {"@odata.context": f"{_meetings_root(ctx, owner_ref)}/$entity", **body}, {}
+
+    return await _handle(request, act)
+
+
+@router.patch("/me/onlineMeetings/{meeting_id}", openapi_extra=schemas.ONLINE_MEETING_PATCH_BODY)
+async def update_my_online_meeting(request: Request, meeting_id: str) -> Response:
+    return await _update_online_meeting(request, None, meeting_id)
+
+
+@router.patch("/users/{owner_ref}/onlineMeetings/{meeting_id}", openapi_extra=schemas.ONLINE_MEETING_PATCH_BODY)
+async def update_online_meeting(request: Request, owner_ref: str, meeting_id: str) -> Response:
+    return await _update_online_meeting(request, owner_ref, meeting_id)
+
+
+async def _update_online_meeting(request: Request, owner_ref: str | None, meeting_id: str) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        owner = await online_meetings.owner_of(s, caller, owner_ref)
+        event = await online_meetings.update(s, caller, owner, meeting_id, await _json(request), ctx.clock.now())
+        body = await online_meetings.to_graph(s, event, _meeting_ctx(ctx))
+        return 200, {"@odata.context": f"{_meetings_root(ctx, owner_ref)}/$entity", **body}, {}
 
     return await _handle(request, act, writes=True)
 

@@ -50,7 +50,19 @@ _EVENT_PROPERTIES = {
     "importance": {"enum": ["low", "normal", "high"]},
     "lobbyBypassSettings": {"type": "object", "properties": {"scope": {"enum": [
         "organizer", "organization", "organizationAndFederated", "everyone", "invited",
-        "organizationExcludingGuests"]}}},
+        "organizationExcludingGuests"]}, "isDialInBypassEnabled": {"type": "boolean"}}},
+}
+_ONLINE_MEETING_PROPERTIES = {
+    "subject": {"type": "string", "maxLength": 255},
+    "startDateTime": {"type": "string", "format": "date-time"},
+    "endDateTime": {"type": "string", "format": "date-time"},
+    "lobbyBypassSettings": _EVENT_PROPERTIES["lobbyBypassSettings"],
+    "allowedPresenters": {"enum": ["everyone", "organization", "roleIsPresenter", "organizer"]},
+    "participants": {"type": "object", "properties": {"attendees": {"type": "array", "items": {
+        "type": "object", "properties": {
+            "upn": {"type": "string"}, "role": {"enum": ["attendee", "presenter", "coorganizer"]},
+            "identity": {"type": "object", "properties": {"user": {"type": "object", "properties": {
+                "id": {"type": "string"}}}}}}}}}},
 }
 
 
@@ -66,3 +78,4 @@ CHAT_BODY = json_body({"type": "object", "required": ["chatType", "members"], "p
         "user@odata.bind": {"type": "string"}}}}}})
 NEW_EVENT_BODY = json_body({"type": "object", "required": ["start", "end"], "properties": _EVENT_PROPERTIES})
 EVENT_PATCH_BODY = json_body({"type": "object", "properties": _EVENT_PROPERTIES})
+ONLINE_MEETING_PATCH_BODY = json_body({"type": "object", "properties": _ONLINE_MEETING_PROPERTIES})

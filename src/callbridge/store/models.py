@@ -63,6 +63,8 @@ class User(Base):
     is_tenant_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     enterprise_voice_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     phone_number: Mapped[str | None] = mapped_column(String(16), unique=True)  # E.164
+    # Graph userType: Member, or Guest for a guest account (meetings' organizationExcludingGuests leaves them out)
+    user_type: Mapped[str] = mapped_column(String(8), default="Member", server_default="Member")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     licences: Mapped[list[UserLicence]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 
@@ -247,7 +249,8 @@ class Event(Base):
     """A calendar event in its organizer's calendar; with an online meeting when ``is_online_meeting``."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_organizer_start", "organizer_id", "start_at"),)
+    __table_args__ = (Index("ix_events_organizer_start", "organizer_id", "start_at"),
+                      Index("ix_events_conference_id", "conference_id"))
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     organizer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -270,6 +273,9 @@ class Event(Base):
     join_meeting_id: Mapped[str | None] = mapped_column(String(20), unique=True)
     passcode: Mapped[str | None] = mapped_column(String(16))
     lobby_bypass_scope: Mapped[str] = mapped_column(String(32), default="organization")
+    dial_in_bypass: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    allowed_presenters: Mapped[str] = mapped_column(String(24), default="everyone", server_default="everyone")
+    is_cancelled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     attendees: Mapped[list[EventAttendee]] = relationship(lazy="selectin", cascade="all, delete-orphan",
@@ -284,7 +290,22 @@ class EventAttendee(Base):
     name: Mapped[str] = mapped_column(String(256), default="")
     kind: Mapped[str] = mapped_column(String(16), default="required")  # required | optional | resource
     response: Mapped[str] = mapped_column(String(24), default="none")
+    # Graph onlineMeetingRole in the event's online meeting: attendee | presenter | coorganizer
+    role: Mapped[str] = mapped_column(String(16), default="attendee", server_default="attendee")
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+
+class DeletedMeeting(Base):
+    """What is left of a deleted event's online meeting: enough to tell a joiner it was deleted (rather than never
+    existed). The passcode is kept so that only someone who knew it learns that the meeting id existed."""
+
+    __tablename__ = "deleted_meetings"
+    thread_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    join_meeting_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    passcode: Mapped[str | None] = mapped_column(String(16))
+    conference_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    deleted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class CallRecord(Base):
