@@ -1012,11 +1012,11 @@ class TeamsIncomingCall extends Emitter {
     this.#offer = frame.sdp;
   }
 
-  /** Takes the call; resolves with the TeamsCall once it is Connected (ACS's `AcceptCallOptions`: audio only). */
+  /** Takes the call; resolves with the TeamsCall once it is Connected (`{audioOptions: {muted}}` as ACS's). */
   async accept(options = {}) {
     if (this.#done) throw new CallingError(400, 41006, 'The call is no longer ringing.');
     this.#done = true;
-    return this.#agent._accept(this, this.#offer, this.#candidates);
+    return this.#agent._accept(this, this.#offer, this.#candidates, Boolean(options?.audioOptions?.muted));
   }
 
   async reject() {
@@ -1114,6 +1114,7 @@ class TeamsCallAgent extends Emitter {
       remote: new RemoteParticipant(createIdentifierFromRawId(rawId), undefined, 'Connecting'),
     });
     this.#add(call);
+    if (options?.audioOptions?.muted) call.mute().catch(warn); // sent once the service has named the call
     this.#place(call, { target: { rawId }, threadId: options?.threadId });
     return call;
   }
@@ -1163,7 +1164,7 @@ class TeamsCallAgent extends Emitter {
     return ack.promise;
   }
 
-  async _accept(incoming, offer, candidates) {
+  async _accept(incoming, offer, candidates, muted) {
     const media = await MediaSession.open(this.#iceServers, this.#deviceManager);
     const { callerInfo } = incoming;
     const call = new TeamsCall(this, {
@@ -1177,6 +1178,7 @@ class TeamsCallAgent extends Emitter {
       candidates.forEach((candidate) => media.remoteCandidate(candidate).catch(warn));
       const sdp = offer ? await media.answer(offer) : undefined;
       await this._command({ type: 'call.accept', callId: call.id, ...(sdp ? { sdp } : {}) });
+      if (muted) await call.mute();
     } catch (error) {
       this.#byId.delete(call.id);
       media.close();
