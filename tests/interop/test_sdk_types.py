@@ -40,6 +40,14 @@ def tsc(against: str, files: list[Path], tmp_path: Path, *extra: str) -> tuple[i
     return done.returncode, done.stdout + done.stderr
 
 
+def compile_to_js(source: Path, out_dir: Path) -> Path:
+    """`source` compiled by tsc against ACS's declarations into an ES module in `out_dir` (its imports unchanged:
+    `@azure/communication-calling` and `@azure/communication-common`, for an import map to resolve)."""
+    code, output = tsc("acs", [source], out_dir, "--noEmit", "false", "--outDir", str(out_dir))
+    assert code == 0, output
+    return out_dir / source.with_suffix(".js").name
+
+
 def errors(output: str) -> list[str]:
     """`file(line,col): error TSnnnn: ...` lines, without the folder (it differs between the two runs)."""
     return [re.sub(r"^.*/", "", line) for line in output.splitlines() if ": error TS" in line]

@@ -1323,7 +1323,7 @@ class TeamsCallAgent extends Emitter {
   #onClose(event) {
     clearTimeout(this.#renewTimer);
     const code = CLOSE_CODES[event.code] ?? 503;
-    const message = event.reason || 'The connection to the calling service closed.';
+    const message = event.reason || `The connection to the calling service closed (${event.code}).`;
     this.#welcome.reject(new CallingError(code, 0, message));
     this.#acks.splice(0).forEach((ack) => ack.reject(new CallingError(503, 0, message)));
     this.calls.forEach((call) => call._end(LOST_SOCKET));
