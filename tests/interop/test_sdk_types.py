@@ -31,12 +31,12 @@ def tsc(against: str, files: list[Path], tmp_path: Path, *extra: str) -> tuple[i
     """`tsc --noEmit` of `files` with the project's settings for `against` (its `paths`, if any, included)."""
     node = shutil.which("node")
     assert node, "node is not installed: `make install` installs it"
-    assert TSC.is_file() and ACS_TYPES.is_file(), \
-        "the TypeScript compiler or ACS's calling SDK is missing: run `make test-deps` (npm ci in tests/interop/node-types)"
+    assert TSC.is_file() and ACS_TYPES.is_file(), "the TypeScript compiler or ACS's calling SDK is missing: run " \
+        "`make test-deps` (npm ci in tests/interop/node-types)"
     config = tmp_path / f"tsconfig.{against}.json"
     config.write_text(json.dumps({"extends": str(CONFIGS[against]), "files": [str(f) for f in files]}))
-    done = subprocess.run([node, str(TSC), "-p", str(config), "--noEmit", "--pretty", "false", *extra], capture_output=True,
-                          text=True, cwd=NODE_DIR, timeout=120, check=False)
+    done = subprocess.run([node, str(TSC), "-p", str(config), "--noEmit", "--pretty", "false", *extra],
+                          capture_output=True, text=True, cwd=NODE_DIR, timeout=120, check=False)
     return done.returncode, done.stdout + done.stderr
 
 
