@@ -3,6 +3,9 @@ program written against Microsoft's published declarations (the seed's use-case 
 places, receives, holds and ends calls and joins a meeting, tests/interop/node-types/app) compiles with `tsc` against
 them and, with only the package names resolved elsewhere (tsconfig `paths`), against callbridge's /sdk/calling.d.ts.
 
+Beside the compiler: every value the declarations promise is what the module exports, and the identifier helpers
+give what communication-common's own give on the same inputs (Node runs both).
+
 The checks that the two compilations are real ones: code that treats `startCall` as a promise fails against both;
 ACS's page's incoming-call snippet (`args.teamsIncomingCall`) fails against both with the same error; and a call to
 something callbridge does not have (video) compiles against ACS's declarations and fails against callbridge's.
@@ -23,7 +26,8 @@ from callbridge.web.routes import FILES
 NODE_DIR = Path(__file__).parent / "node-types"
 TSC = NODE_DIR / "node_modules" / "typescript" / "bin" / "tsc"
 ACS_TYPES = NODE_DIR / "node_modules" / "@azure" / "communication-calling" / "types" / "communication-calling.d.ts"
-CALLBRIDGE_TYPES = Path(__file__).parents[2] / "src" / "callbridge" / "web" / "sdk" / "calling.d.ts"
+SDK_MODULE = Path(__file__).parents[2] / "src" / "callbridge" / "web" / "sdk" / "calling.js"
+CALLBRIDGE_TYPES = SDK_MODULE.with_suffix(".d.ts")
 CONFIGS = {"acs": NODE_DIR / "tsconfig.json", "callbridge": NODE_DIR / "tsconfig.callbridge.json"}
 
 
@@ -108,3 +112,27 @@ export async function video(call: TeamsCall, stream: LocalVideoStream): Promise<
 
 def test_the_declarations_are_served_beside_the_sdk() -> None:
     assert FILES["calling.d.ts"].startswith("application/typescript")
+
+
+def run_node(*args: str) -> str:
+    node = shutil.which("node")
+    assert node, "node is not installed: `make install` installs it"
+    done = subprocess.run([node, *args], capture_output=True, text=True, cwd=NODE_DIR, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_every_value_the_declarations_promise_is_exported_and_nothing_else() -> None:
+    exported = json.loads(run_node("--input-type=module", "-e",
+                                   f"const m = await import({json.dumps(str(SDK_MODULE))});"
+                                   "console.log(JSON.stringify(Object.keys(m).sort()));"))
+    declared = sorted(re.findall(r"^export declare (?:const|class|enum) (\w+)", CALLBRIDGE_TYPES.read_text(), re.M))
+    assert exported == declared
+
+
+def test_the_identifier_helpers_give_what_communication_commons_do() -> None:
+    """The same raw ids and identifiers through both (callbridge's identifiers also carry `rawId`)."""
+    cases = [json.loads(line) for line in run_node("identifiers_parity.mjs", str(SDK_MODULE)).splitlines()]
+    assert len(cases) == 40
+    different = [case for case in cases if case["callbridge"] != case["common"] or not case["rawIdKept"]]
+    assert different == []
