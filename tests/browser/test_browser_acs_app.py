@@ -215,3 +215,36 @@ async def test_joining_a_meeting_returns_the_call_at_once_and_ends_it_with_a_rea
     ended = await until_state(alice, "Disconnected")
     assert isinstance(ended["callEndReason"]["code"], int) and ended["callEndReason"]["code"] >= 400, ended
     assert alice.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_device_manager_lists_and_selects_the_browsers_devices(open_app: OpenApp) -> None:
+    """The app's DeviceManager (ACS's interface) on Chromium's fake devices: permission, lists by kind, selection
+    events, and a speaker refused as a microphone."""
+    alice = await open_app("alice")
+    seen = await alice.evaluate("""async () => {
+        const devices = window.phone.devices;
+        const changes = [];
+        devices.on('selectedMicrophoneChanged', () => changes.push('microphone'));
+        devices.on('selectedSpeakerChanged', () => changes.push('speaker'));
+        const access = await devices.askDevicePermission({ audio: true, video: true });
+        const microphones = await devices.getMicrophones();
+        const speakers = await devices.getSpeakers();
+        const cameras = await devices.getCameras();
+        await devices.selectMicrophone(microphones.at(-1));
+        if (devices.isSpeakerSelectionAvailable && speakers.length) await devices.selectSpeaker(speakers.at(-1));
+        const refused = await devices.selectMicrophone(speakers[0] ?? {}).then(() => null, (e) => e.name);
+        return { access, changes, speakerSelection: devices.isSpeakerSelectionAvailable,
+                 microphoneTypes: [...new Set(microphones.map((d) => d.deviceType))],
+                 speakerTypes: [...new Set(speakers.map((d) => d.deviceType))],
+                 cameraTypes: [...new Set(cameras.map((d) => d.deviceType))],
+                 selected: devices.selectedMicrophone.id === microphones.at(-1).id,
+                 selectedSpeaker: devices.selectedSpeaker?.id ?? null, speakers: speakers.at(-1)?.id ?? null,
+                 microphones: microphones.length, refused };
+    }""")
+    # Chromium's fake devices: microphones, speakers (setSinkId), a camera; signIn selected the first microphone
+    assert seen["access"] == {"audio": True, "video": True} and seen["speakerSelection"] is True
+    assert seen["changes"] == (["microphone"] if seen["microphones"] > 1 else []) + ["speaker"]
+    assert (seen["microphoneTypes"], seen["speakerTypes"], seen["cameraTypes"]) == (["Microphone"], ["Speaker"],
+                                                                                     ["Unknown"])
+    assert seen["selected"] is True and seen["selectedSpeaker"] == seen["speakers"] is not None
+    assert seen["refused"] == "TypeError"  # a speaker is not a microphone

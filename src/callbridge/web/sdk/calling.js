@@ -1115,7 +1115,7 @@ class TeamsCallAgent extends Emitter {
     });
     this.#add(call);
     if (options?.audioOptions?.muted) call.mute().catch(warn); // sent once the service has named the call
-    this.#place(call, { target: { rawId }, threadId: options?.threadId });
+    this.#place(call, { type: 'call.start', target: { rawId }, threadId: options?.threadId });
     return call;
   }
 
@@ -1201,8 +1201,12 @@ class TeamsCallAgent extends Emitter {
     this._emit('callsUpdated', { added: [call], removed: [] });
   }
 
-  /** Opens the microphone, makes the offer and sends `call.start`; any failure ends the call with its reason. */
-  async #place(call, start) {
+  /**
+   * Opens the microphone, makes the offer and sends `frame` (`call.start` and its fields) with a `requestId` and
+   * the offer; the service's `call.started` with that `requestId` names the call. Any failure ends the call with
+   * its reason.
+   */
+  async #place(call, frame) {
     await null; // the caller has the call and its listeners before anything happens
     call._setState('Connecting');
     const requestId = randomId();
@@ -1215,9 +1219,9 @@ class TeamsCallAgent extends Emitter {
       call._attach(media);
       const sdp = await media.offer();
       if (call.state === 'Disconnected') return undefined;
-      const named = deferred(ANSWER_TIMEOUT_MS, timedOut('call.start'));
+      const named = deferred(ANSWER_TIMEOUT_MS, timedOut(frame.type));
       this.#starting.set(requestId, { call, named });
-      await this._command({ type: 'call.start', requestId, ...start, sdp });
+      await this._command({ ...frame, requestId, sdp });
       await named.promise;
     } catch (error) {
       call._end(endReasonOf(error));
