@@ -2,6 +2,8 @@
 // use-cases-source.md), verbatim inside functions that declare what the page leaves implicit. One change, marked:
 // the page's incoming-call handler reads `args.teamsIncomingCall`, which ACS's declarations do not have (the key is
 // `incomingCall`); seed_snippet_as_published.ts keeps the page's text, and tsc refuses it against both SDKs.
+// Use case 5's snippet (`callAgent.startCallJoinAsync(new TeamsMeetingLinkLocator(...), new JoinCallOptions())`) is
+// another platform's; its JavaScript form, `callAgent.join({ meetingLink })`, is the soft phone's joinMeeting.
 import { CallClient, CallerInfo, TeamsCall, TeamsCallAgent, TeamsIncomingCall } from '@azure/communication-calling';
 import { AzureCommunicationTokenCredential } from '@azure/communication-common';
 
