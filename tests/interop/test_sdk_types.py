@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from callbridge.web.routes import FILES
+from tests.conftest import Demo
 
 NODE_DIR = Path(__file__).parent / "node-types"
 TSC = NODE_DIR / "node_modules" / "typescript" / "bin" / "tsc"
@@ -110,8 +110,13 @@ export async function video(call: TeamsCall, stream: LocalVideoStream): Promise<
     assert code != 0 and "'LocalVideoStream'" in output and "'startVideo' does not exist" in output, output
 
 
-def test_the_declarations_are_served_beside_the_sdk() -> None:
-    assert FILES["calling.d.ts"].startswith("application/typescript")
+def test_the_declarations_are_served_beside_the_sdk(demo: Demo) -> None:
+    with demo.client() as c:
+        served = c.get("/sdk/calling.d.ts")
+        assert served.status_code == 200 and served.content == CALLBRIDGE_TYPES.read_bytes()
+        assert served.headers["content-type"] == "application/typescript; charset=utf-8"
+        assert served.headers["cache-control"] == "no-cache"
+        assert c.get("/sdk/calling.d.ts", headers={"If-None-Match": served.headers["etag"]}).status_code == 304
 
 
 def run_node(*args: str) -> str:
