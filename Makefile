@@ -7,8 +7,8 @@ LOCK_TOOL ?= /tmp/callbridge-lock-tool
 LOCK_ARGS ?=
 
 # The Node clients of the interop tests: MSAL for Node and openid-client (node), Microsoft's communication identity
-# client (node-acs).
-NODE_DIRS := tests/interop/node tests/interop/node-acs
+# client (node-acs), Microsoft's calling SDK for browsers (its declarations) and the TypeScript compiler (node-types).
+NODE_DIRS := tests/interop/node tests/interop/node-acs tests/interop/node-types
 
 .PHONY: install test-deps system-deps demo test lint bench clean lock
 

@@ -51,11 +51,13 @@ def chromium() -> str:
 @pytest.fixture(scope="session")
 async def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Browser]:
     tone = write_tone(tmp_path_factory.mktemp("audio") / "tone750.wav", BROWSER_HZ)
+    # LocalNetworkAccessChecks off: a page the test serves through playwright's routing (no address of its own)
+    # counts as public to Chromium, which then refuses its WebSocket to the service on localhost
     async with async_playwright() as p:
         launched = await p.chromium.launch(executable_path=chromium, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={tone}", "--allow-loopback-in-peer-connection",
-            "--disable-features=WebRtcHideLocalIpsWithMdns", "--disable-background-networking",
+            "--disable-features=WebRtcHideLocalIpsWithMdns,LocalNetworkAccessChecks", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
             "--autoplay-policy=no-user-gesture-required"])
         yield launched

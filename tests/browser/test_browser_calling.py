@@ -165,11 +165,19 @@ async def test_d_refusals_reject_with_code_and_subcode_shown_in_words(demo: Demo
     megan = await open_page("megan")
     alice_id = demo.user("alice")["id"]
     refused = await megan.page.evaluate("""async (oid) => {
-        try { await window.callbridgeTest.page.agent.startCall({microsoftTeamsUserId: oid}, {}); return null; }
-        catch (e) { return {name: e.name, code: e.code, subCode: e.subCode, message: e.message}; }
+        const call = window.callbridgeTest.page.agent.startCall({microsoftTeamsUserId: oid}, {});
+        const atOnce = call.state;
+        const states = [];
+        await new Promise((resolve) => call.on('stateChanged', () => {
+            states.push(call.state);
+            if (call.state === 'Disconnected') resolve();
+        }));
+        return {atOnce, states, callEndReason: call.callEndReason};
     }""", alice_id)
-    assert refused == {"name": "CallingError", "code": 400, "subCode": 10101, "message":
-                       "A call to a Teams user needs the threadId of a chat that has both people as members."}
+    # as ACS's: startCall returns the call at once, and the refusal ends it with its code and subCode
+    assert refused == {"atOnce": "None", "states": ["Connecting", "Disconnected"], "callEndReason": {
+        "code": 400, "subCode": 10101,
+        "message": "A call to a Teams user needs the threadId of a chat that has both people as members."}}
 
     await call_from_page(megan, alice_id, "")
     await expect(megan.page.locator("#error")).to_have_text(
@@ -181,7 +189,8 @@ async def test_d_refusals_reject_with_code_and_subcode_shown_in_words(demo: Demo
     await call_from_page(megan, demo.user("megan")["id"], chat_between(demo, "alice", "megan"))
     await expect(megan.page.locator("#error")).to_have_text(
         "The call was refused: A user cannot call themselves. (code 400, subCode 10103)")
-    await expect(megan.page.locator("#call-state")).to_have_text("None")
+    await expect(megan.page.locator("#call-state")).to_have_text("Disconnected")
+    await expect(megan.page.locator("#end-reason")).to_have_text("A user cannot call themselves. (400/10103)")
     assert await megan.page.locator("#call").is_enabled()
     assert megan.errors == []
 
@@ -285,4 +294,4 @@ async def test_h_the_agent_hands_the_socket_a_fresh_token_before_it_expires(demo
         return result;
     }""", [short_lived(demo, "lee", 4), demo.communication_token("lee"), short_lived(demo, "nina", 4)])
     assert result == {"asked": 2, "renewing": "Connected", "expiring": "Disconnected", "changes": [
-        {"oldValue": "Connected", "newValue": "Disconnected", "reason": "tokenExpired"}]}
+        {"oldValue": "Connected", "newValue": "Disconnected", "reason": "invalidToken"}]}

@@ -1,23 +1,30 @@
 /**
- * callbridge's browser calling SDK, first version: the Teams subset of Azure Communication Services'
- * `@azure/communication-calling`, with its names and shapes, against callbridge's `/calling/ws` (docs/protocol.md).
+ * callbridge's browser calling SDK: the Teams subset of Azure Communication Services' `@azure/communication-calling`
+ * (2.x), with its names and shapes, against callbridge's `/calling/ws` (docs/protocol.md). Its declarations are
+ * `/sdk/calling.d.ts`; a program written against ACS's compiles against them and runs here with only its import
+ * changed (tests/interop/test_sdk_types.py, tests/browser/test_browser_acs_app.py).
  *
  *   import { CallClient, AzureCommunicationTokenCredential } from '/sdk/calling.js';
  *   const client = new CallClient();
  *   const agent = await client.createTeamsCallAgent(new AzureCommunicationTokenCredential(token));
  *   agent.on('incomingCall', async ({ incomingCall }) => { const call = await incomingCall.accept(); });
- *   const call = await agent.startCall({ microsoftTeamsUserId: oid }, { threadId });
+ *   const call = agent.startCall({ microsoftTeamsUserId: oid }, { threadId });   // the call, at once
+ *   call.on('stateChanged', () => console.log(call.state, call.callEndReason));
+ *
+ * As ACS's: `startCall` and `join` return the call at once, in state `None`; it goes `Connecting` as soon as the
+ * caller's code has run, and the service's refusal (or a microphone that cannot be opened) ends it: `Disconnected`
+ * with `callEndReason {code, subCode}`. Until the service has named the call, `call.id` is a local one, and
+ * `idChanged` fires when the service's arrives (as ACS's). Arguments that are not identifiers throw at once.
  *
  * As in callbridge's Python SDK (callbridge.sdk), which this module mirrors frame for frame:
  * - audio only, one remote participant per call, media peer to peer through an RTCPeerConnection;
  * - the offer and the answer carry the ICE candidates gathered so far (the Python side does not trickle), and
  *   candidates found later are trickled with `call.ice`; candidates from the other side are applied as they come;
- * - hold and mute keep the RTP stream and send silence (the track is disabled), as the Python side does;
- * - `startCall` and `accept` return promises (ACS's `startCall` returns the call at once); every error from the
- *   service rejects the promise of the command with a CallingError `{code, subCode, message}`.
+ * - hold and mute keep the RTP stream and send silence (the track is disabled), as the Python side does.
  *
  * Every frame this module sends is followed by a `ping`. The service answers frames in order, so the `pong`
- * settles that command: an `error` frame before it is that command's refusal.
+ * settles that command: an `error` frame before it is that command's refusal (a rejected promise with a
+ * CallingError `{code, subCode, message}`, or for `call.start` the call's end reason).
  */
 
 const PROTOCOL_VERSION = 1;
@@ -29,13 +36,21 @@ const MAX_RETRY_MS = 60 * 1000;
 const ANSWER_TIMEOUT_MS = 10 * 1000;
 const WELCOME_TIMEOUT_MS = 15 * 1000;
 const GATHERING_TIMEOUT_MS = 2000;
-const EARLY_FRAME_MS = 5000;
 const CLOSE_CODES = { 4000: 400, 4001: 401, 4008: 429, 4029: 429 };
 const LOST_SOCKET = Object.freeze({ code: 0, subCode: 4521 }); // what the service records for a leg whose agent went
+const HUNG_UP = Object.freeze({ code: 0, subCode: 0 });
+const MEDIA_SETUP_FAILED = Object.freeze({ code: 410, subCode: 3100 }); // ACS: the client's media setup failed
+const NOT_YET = 501; // what this service does not do yet (meetings, adding people): docs/protocol.md
+const PROTOCOL_ERROR_CODES = { RateLimited: 429, FrameTooLarge: 413 }; // a protocol error as a call's end reason
 const DTMF_TONES = {
   Num0: '0', Num1: '1', Num2: '2', Num3: '3', Num4: '4', Num5: '5', Num6: '6', Num7: '7', Num8: '8', Num9: '9',
   Star: '*', Pound: '#', A: 'A', B: 'B', C: 'C', D: 'D', Flash: 'Flash',
 };
+
+/** The kinds of ACS's objects (its enums; the values are the strings of `kind`). */
+export const CallKind = Object.freeze({ Call: 'Call', TeamsCall: 'TeamsCall' });
+export const CallAgentKind = Object.freeze({ CallAgent: 'CallAgent', TeamsCallAgent: 'TeamsCallAgent' });
+export const IncomingCallKind = Object.freeze({ IncomingCall: 'IncomingCall', TeamsIncomingCall: 'TeamsIncomingCall' });
 
 // -- errors, events, small helpers ---------------------------------------------------------------------------
 
@@ -57,12 +72,25 @@ function timedOut(what) {
   return () => new CallingError(408, 0, `The calling service did not answer in time (${what}).`);
 }
 
+function notYet(what) {
+  return new CallingError(NOT_YET, 0, `${what} is not supported by this callbridge service yet.`);
+}
+
+/**
+ * A failure as a call's end reason: `{code, subCode}` as ACS's, and callbridge's `message`. A protocol error's
+ * string code (`InvalidFrame`, `RateLimited`) becomes an HTTP-like number, as a call end reason's code is one.
+ */
+function endReasonOf(error) {
+  const code = typeof error?.code === 'number' ? error.code : (PROTOCOL_ERROR_CODES[error?.code] ?? 400);
+  return { code, subCode: typeof error?.subCode === 'number' ? error.subCode : 0, message: error?.message };
+}
+
 /** A promise with its resolve and reject outside, rejected by `timeoutError()` after `timeoutMs`. */
 function deferred(timeoutMs, timeoutError) {
   let resolve;
   let reject;
   const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-  const timer = setTimeout(() => reject(timeoutError()), timeoutMs);
+  const timer = timeoutMs ? setTimeout(() => reject(timeoutError()), timeoutMs) : null;
   const settle = (fn) => (value) => { clearTimeout(timer); fn(value); };
   promise.catch(() => {}); // a rejection nobody waits for is not an unhandled one
   return { promise, resolve: settle(resolve), reject: settle(reject) };
@@ -72,6 +100,11 @@ function randomId() {
   return crypto.randomUUID().replaceAll('-', '');
 }
 
+function warn(error) {
+  console.warn('callbridge:', error);
+}
+
+/** `on`/`off` with ACS's event names; a handler that throws is logged, and the others still run. */
 class Emitter {
   #handlers = new Map();
 
@@ -93,56 +126,95 @@ class Emitter {
       }
     }
   }
+
+  _forgetHandlers() {
+    this.#handlers.clear();
+  }
 }
 
-// -- identifiers (as @azure/communication-common) --------------------------------------------------------------
+// -- identifiers (as @azure/communication-common 2.5) ------------------------------------------------------------
 
-const TEAMS_USER_PREFIXES = { public: '8:orgid:', dod: '8:dod:', gcch: '8:gcch:' };
-const TEAMS_APP_PREFIXES = { public: '28:orgid:', dod: '28:dod:', gcch: '28:gcch:' };
-const COMMUNICATION_USER_PREFIXES = ['8:acs:', '8:spool:', '8:dod-acs:', '8:gcch-acs:'];
+const CLOUD_OF_TEAMS_USER = { '8:orgid:': 'public', '8:dod:': 'dod', '8:gcch:': 'gcch' };
+const CLOUD_OF_TEAMS_APP = { '28:orgid:': 'public', '28:dod:': 'dod', '28:gcch:': 'gcch' };
+const CLOUD_OF_ACS = { '8:acs:': 'public', '8:dod-acs:': 'dod', '8:gcch-acs:': 'gcch' };
+const TEAMS_USER_PREFIX = { public: '8:orgid:', dod: '8:dod:', gcch: '8:gcch:' };
+const TEAMS_APP_PREFIX = { public: '28:orgid:', dod: '28:dod:', gcch: '28:gcch:' };
+const ACS_PREFIX = { public: '8:acs:', dod: '8:dod-acs:', gcch: '8:gcch-acs:' };
 
-/** The raw id of an identifier: `{microsoftTeamsUserId}`, `{communicationUserId}`, `{phoneNumber}`,
- * `{teamsAppId}`, `{id}`, anything with a `rawId`, or a raw id string. */
+export const isCommunicationUserIdentifier = (identifier) => typeof identifier.communicationUserId === 'string';
+export const isPhoneNumberIdentifier = (identifier) => typeof identifier.phoneNumber === 'string';
+export const isMicrosoftTeamsUserIdentifier = (identifier) => typeof identifier.microsoftTeamsUserId === 'string';
+export const isMicrosoftTeamsAppIdentifier = (identifier) => typeof identifier.teamsAppId === 'string';
+export const isTeamsExtensionUserIdentifier = (identifier) => ['userId', 'tenantId', 'resourceId']
+  .every((key) => typeof identifier[key] === 'string');
+export const isUnknownIdentifier = (identifier) => typeof identifier.id === 'string';
+
+/** The identifier with its `kind`, decided by its fields in communication-common's order. */
+export function getIdentifierKind(identifier) {
+  if (isCommunicationUserIdentifier(identifier)) return { ...identifier, kind: 'communicationUser' };
+  if (isPhoneNumberIdentifier(identifier)) return { ...identifier, kind: 'phoneNumber' };
+  if (isMicrosoftTeamsUserIdentifier(identifier)) return { ...identifier, kind: 'microsoftTeamsUser' };
+  if (isMicrosoftTeamsAppIdentifier(identifier)) return { ...identifier, kind: 'microsoftTeamsApp' };
+  if (isTeamsExtensionUserIdentifier(identifier)) return { ...identifier, kind: 'teamsExtensionUser' };
+  return { ...identifier, kind: 'unknown' };
+}
+
+/** The raw id of an identifier (callbridge also takes a raw id string as it is). */
 export function getIdentifierRawId(identifier) {
   if (typeof identifier === 'string') return identifier;
-  if (!identifier || typeof identifier !== 'object') throw new CallingError(400, 0, 'Not a communication identifier.');
-  if (identifier.rawId) return identifier.rawId;
-  if (identifier.microsoftTeamsUserId) {
-    if (identifier.isAnonymous) return `8:teamsvisitor:${identifier.microsoftTeamsUserId}`;
-    return TEAMS_USER_PREFIXES[identifier.cloud ?? 'public'] + identifier.microsoftTeamsUserId;
+  if (!identifier || typeof identifier !== 'object') throw new TypeError('Not a communication identifier.');
+  const id = getIdentifierKind(identifier);
+  if (id.rawId && id.kind !== 'communicationUser') return id.rawId;
+  switch (id.kind) {
+    case 'communicationUser': return id.communicationUserId;
+    case 'microsoftTeamsUser':
+      return id.isAnonymous ? `8:teamsvisitor:${id.microsoftTeamsUserId}`
+        : (TEAMS_USER_PREFIX[id.cloud] ?? TEAMS_USER_PREFIX.public) + id.microsoftTeamsUserId;
+    case 'microsoftTeamsApp': return (TEAMS_APP_PREFIX[id.cloud] ?? TEAMS_APP_PREFIX.public) + id.teamsAppId;
+    case 'phoneNumber': return `4:${id.phoneNumber}`;
+    case 'teamsExtensionUser':
+      return `${ACS_PREFIX[id.cloud] ?? ACS_PREFIX.public}${id.resourceId}_${id.tenantId}_${id.userId}`;
+    default:
+      if (typeof id.id === 'string') return id.id;
+      throw new TypeError('Not a communication identifier.');
   }
-  if (identifier.teamsAppId) return TEAMS_APP_PREFIXES[identifier.cloud ?? 'public'] + identifier.teamsAppId;
-  if (identifier.communicationUserId) return identifier.communicationUserId;
-  if (identifier.phoneNumber) return `4:${identifier.phoneNumber}`;
-  if (identifier.id) return identifier.id;
-  throw new CallingError(400, 0, 'Not a communication identifier.');
 }
 
-function prefixed(prefixes, rawId) {
-  return Object.entries(prefixes).find(([, prefix]) => rawId.startsWith(prefix));
-}
-
-/** The identifier (with its `kind`) of a raw id. */
+/**
+ * The identifier (with its `kind`) of a raw id, as communication-common's; callbridge's also carries the `rawId`
+ * (an optional field of the identifier types), so that an app can show or store it without converting back.
+ */
 export function createIdentifierFromRawId(rawId) {
-  if (rawId.startsWith('8:teamsvisitor:')) {
-    return { kind: 'microsoftTeamsUser', microsoftTeamsUserId: rawId.slice(15), isAnonymous: true, rawId };
+  if (rawId.startsWith('4:')) {
+    const phoneNumber = rawId.slice(2);
+    const isAnonymous = phoneNumber === 'anonymous';
+    const asserted = isAnonymous ? -1 : phoneNumber.lastIndexOf('_') + 1;
+    const assertedId = asserted > 0 && asserted < phoneNumber.length ? phoneNumber.slice(asserted) : undefined;
+    return { kind: 'phoneNumber', phoneNumber, isAnonymous, assertedId, rawId };
   }
-  const teamsUser = prefixed(TEAMS_USER_PREFIXES, rawId);
-  if (teamsUser) {
-    const [cloud, prefix] = teamsUser;
-    return { kind: 'microsoftTeamsUser', microsoftTeamsUserId: rawId.slice(prefix.length), isAnonymous: false,
-      cloud, rawId };
+  const segments = rawId.split(':');
+  if (segments.length !== 3) return { kind: 'unknown', id: rawId };
+  const prefix = `${segments[0]}:${segments[1]}:`;
+  const suffix = segments[2];
+  if (prefix === '8:teamsvisitor:') {
+    return { kind: 'microsoftTeamsUser', microsoftTeamsUserId: suffix, isAnonymous: true, rawId };
   }
-  const teamsApp = prefixed(TEAMS_APP_PREFIXES, rawId);
-  if (teamsApp) return { kind: 'microsoftTeamsApp', teamsAppId: rawId.slice(teamsApp[1].length), cloud: teamsApp[0], rawId };
-  if (COMMUNICATION_USER_PREFIXES.some((prefix) => rawId.startsWith(prefix))) {
-    return { kind: 'communicationUser', communicationUserId: rawId };
+  if (CLOUD_OF_TEAMS_USER[prefix]) {
+    return { kind: 'microsoftTeamsUser', microsoftTeamsUserId: suffix, isAnonymous: false,
+      cloud: CLOUD_OF_TEAMS_USER[prefix], rawId };
   }
-  if (rawId.startsWith('4:')) return { kind: 'phoneNumber', phoneNumber: rawId.slice(2), rawId };
+  if (CLOUD_OF_TEAMS_APP[prefix]) return { kind: 'microsoftTeamsApp', teamsAppId: suffix, cloud: CLOUD_OF_TEAMS_APP[prefix], rawId };
+  if (CLOUD_OF_ACS[prefix]) {
+    const parts = suffix.split('_');
+    if (parts.length !== 3) return { kind: 'communicationUser', communicationUserId: rawId };
+    const [resourceId, tenantId, userId] = parts;
+    return { kind: 'teamsExtensionUser', userId, tenantId, resourceId, cloud: CLOUD_OF_ACS[prefix], rawId };
+  }
+  if (prefix === '8:spool:') return { kind: 'communicationUser', communicationUserId: rawId };
   return { kind: 'unknown', id: rawId };
 }
 
-// -- the token credential (as ACS's AzureCommunicationTokenCredential) -------------------------------------------
+// -- the token credential (as communication-common's AzureCommunicationTokenCredential) --------------------------
 
 function tokenExpiry(token) {
   try {
@@ -155,11 +227,23 @@ function tokenExpiry(token) {
   throw new TypeError('The token is not a JWT with an "exp" claim.');
 }
 
+/** A token string or an AccessToken `{token, expiresOnTimestamp}`, as `{token, expiresOnTimestamp}`. */
+function accessTokenOf(tokenOrAccessToken) {
+  if (typeof tokenOrAccessToken === 'string') {
+    return { token: tokenOrAccessToken, expiresOnTimestamp: tokenExpiry(tokenOrAccessToken) };
+  }
+  if (tokenOrAccessToken && typeof tokenOrAccessToken.token === 'string'
+      && typeof tokenOrAccessToken.expiresOnTimestamp === 'number') {
+    return { token: tokenOrAccessToken.token, expiresOnTimestamp: tokenOrAccessToken.expiresOnTimestamp };
+  }
+  throw new TypeError('A token is a JWT string or an AccessToken {token, expiresOnTimestamp}.');
+}
+
 /**
- * `new AzureCommunicationTokenCredential(token)` or `({tokenRefresher, token?, refreshProactively?})`.
- * A token is "expiring soon" with less than 10 minutes left; with `refreshProactively` a timer refreshes it 10
- * minutes before expiry (or at half the remaining time when already inside that window), retrying a failing
- * refresher with back-off.
+ * `new AzureCommunicationTokenCredential(token)` (a string or an AccessToken) or
+ * `({tokenRefresher, token?, refreshProactively?})`. A token is "expiring soon" with less than 10 minutes left;
+ * with `refreshProactively` a timer refreshes it 10 minutes before expiry (or at half the remaining time when
+ * already inside that window), retrying a failing refresher with back-off.
  */
 export class AzureCommunicationTokenCredential {
   #token = null;
@@ -170,7 +254,8 @@ export class AzureCommunicationTokenCredential {
   #disposed = false;
 
   constructor(tokenOrOptions) {
-    const options = typeof tokenOrOptions === 'string' ? { token: tokenOrOptions } : (tokenOrOptions ?? {});
+    const isOptions = tokenOrOptions && typeof tokenOrOptions === 'object' && 'tokenRefresher' in tokenOrOptions;
+    const options = isOptions ? tokenOrOptions : { token: tokenOrOptions };
     if (!options.token && typeof options.tokenRefresher !== 'function') {
       throw new TypeError('Give a token, a tokenRefresher, or both.');
     }
@@ -194,15 +279,18 @@ export class AzureCommunicationTokenCredential {
   }
 
   #keep(token) {
-    this.#expiresOn = tokenExpiry(token);
-    this.#token = token;
+    const { token: text, expiresOnTimestamp } = accessTokenOf(token);
+    this.#expiresOn = expiresOnTimestamp;
+    this.#token = text;
   }
 
   #refresh(abortSignal) {
     this.#refreshing ??= (async () => {
       try {
         const token = await this.#refresher(abortSignal);
-        if (tokenExpiry(token) <= Date.now()) throw new Error('The token returned from the tokenRefresher is expired.');
+        if (accessTokenOf(token).expiresOnTimestamp <= Date.now()) {
+          throw new Error('The token returned from the tokenRefresher is expired.');
+        }
         this.#keep(token);
       } finally {
         this.#refreshing = null;
@@ -238,25 +326,76 @@ async function tokenOf(credential) {
 
 // -- devices --------------------------------------------------------------------------------------------------
 
-/** `askDevicePermission({audio, video})` and the microphones; the one selected is used by later calls. */
+const byId = (a, b) => a.id === b.id;
+
+/**
+ * The browser's devices as ACS's DeviceManager: lists, the microphone and speaker later calls use, permission.
+ * Events: `audioDevicesUpdated` and `videoDevicesUpdated` ({added, removed}, from the browser's `devicechange`),
+ * `selectedMicrophoneChanged`, `selectedSpeakerChanged`. Speakers can be chosen where the browser has
+ * `HTMLMediaElement.setSinkId`.
+ */
 class DeviceManager extends Emitter {
   selectedMicrophone = undefined;
+  selectedSpeaker = undefined;
+  #known = null; // {audio, video} as last listed, to tell what a `devicechange` added or removed
 
+  constructor() {
+    super();
+    navigator.mediaDevices?.addEventListener?.('devicechange', () => this.#devicesChanged().catch(warn));
+  }
+
+  get isSpeakerSelectionAvailable() {
+    return typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
+  }
+
+  /** `{audio, video}`: whether each asked for could be opened (the browser asks the user once). */
   async askDevicePermission({ audio = false, video = false } = {}) {
-    return { audio: audio && await canOpen({ audio: true }), video: video && await canOpen({ video: true }) };
+    const access = { audio: audio && await canOpen({ audio: true }), video: video && await canOpen({ video: true }) };
+    await this.#devicesChanged(); // labels appear once permission is given
+    return access;
+  }
+
+  async getCameras() {
+    return (await devicesOf('videoinput')).map((d) => ({ id: d.deviceId, name: d.label, deviceType: 'Unknown' }));
   }
 
   async getMicrophones() {
-    return (await devicesOf('audioinput')).map((d) => deviceInfo(d, 'Microphone'));
+    return (await devicesOf('audioinput')).map((d) => audioDeviceInfo(d, 'Microphone'));
   }
 
   async getSpeakers() {
-    return (await devicesOf('audiooutput')).map((d) => deviceInfo(d, 'Speaker'));
+    return (await devicesOf('audiooutput')).map((d) => audioDeviceInfo(d, 'Speaker'));
   }
 
   async selectMicrophone(microphone) {
+    if (microphone?.deviceType !== 'Microphone') throw new TypeError('selectMicrophone takes one of getMicrophones().');
+    if (this.selectedMicrophone?.id === microphone.id) return;
     this.selectedMicrophone = microphone;
     this._emit('selectedMicrophoneChanged');
+  }
+
+  /** Where the calls' audio plays, now and for later calls (`selectedSpeakerChanged`). */
+  async selectSpeaker(speaker) {
+    if (speaker?.deviceType !== 'Speaker') throw new TypeError('selectSpeaker takes one of getSpeakers().');
+    if (!this.isSpeakerSelectionAvailable) {
+      throw new CallingError(400, 0, 'This browser cannot choose where audio plays (no setSinkId).');
+    }
+    if (this.selectedSpeaker?.id === speaker.id) return;
+    this.selectedSpeaker = speaker;
+    this._emit('selectedSpeakerChanged');
+  }
+
+  async #devicesChanged() {
+    const now = { audio: [...await this.getMicrophones(), ...await this.getSpeakers()], video: await this.getCameras() };
+    const before = this.#known;
+    this.#known = now;
+    if (!before) return;
+    for (const [kind, event] of [['audio', 'audioDevicesUpdated'], ['video', 'videoDevicesUpdated']]) {
+      const same = (d) => (other) => byId(d, other) && d.deviceType === other.deviceType;
+      const added = now[kind].filter((d) => !before[kind].some(same(d)));
+      const removed = before[kind].filter((d) => !now[kind].some(same(d)));
+      if (added.length || removed.length) this._emit(event, { added, removed });
+    }
   }
 }
 
@@ -274,7 +413,7 @@ async function devicesOf(kind) {
   return (await navigator.mediaDevices.enumerateDevices()).filter((device) => device.kind === kind);
 }
 
-function deviceInfo(device, deviceType) {
+function audioDeviceInfo(device, deviceType) {
   return { id: device.deviceId, name: device.label, deviceType, isSystemDefault: device.deviceId === 'default' };
 }
 
@@ -302,19 +441,24 @@ class MediaSession {
   #signal = null;
   #sdpTaken = false;
   #closed = false;
+  #devices;
+  #speakerChanged;
 
-  static async open(iceServers, microphone) {
+  /** Opens the selected microphone (or the default one) and plays the other side on the selected speaker. */
+  static async open(iceServers, devices) {
+    const microphone = devices.selectedMicrophone;
     const audio = microphone ? { deviceId: { exact: microphone.id } } : true;
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio, video: false });
     } catch (error) {
-      throw new CallingError('MicrophoneUnavailable', 0, `The microphone could not be opened (${error.name}).`);
+      const { code, subCode } = MEDIA_SETUP_FAILED;
+      throw new CallingError(code, subCode, `The microphone could not be opened (${error.name}).`);
     }
-    return new MediaSession(stream, iceServers);
+    return new MediaSession(stream, iceServers, devices);
   }
 
-  constructor(stream, iceServers) {
+  constructor(stream, iceServers, devices) {
     this.stream = stream;
     this.track = stream.getAudioTracks()[0];
     this.pc = new RTCPeerConnection({ iceServers });
@@ -323,6 +467,10 @@ class MediaSession {
     this.player.autoplay = true;
     this.pc.ontrack = (event) => this.#play(event);
     this.pc.onicecandidate = (event) => this.#foundCandidate(event.candidate);
+    this.#devices = devices;
+    this.#speakerChanged = () => this.#useSpeaker();
+    devices.on('selectedSpeakerChanged', this.#speakerChanged);
+    this.#useSpeaker();
   }
 
   async offer() {
@@ -368,6 +516,11 @@ class MediaSession {
     this.track.enabled = on; // a disabled track sends silence: the stream goes on, as the Python side's does
   }
 
+  /** The other side's audio off or on here (ACS's muteIncomingAudio); what is sent does not change. */
+  hearAudio(on) {
+    this.player.muted = !on;
+  }
+
   getStats() {
     return this.pc.getStats();
   }
@@ -375,6 +528,7 @@ class MediaSession {
   close() {
     if (this.#closed) return;
     this.#closed = true;
+    this.#devices.off('selectedSpeakerChanged', this.#speakerChanged);
     this.pc.close();
     this.stream.getTracks().forEach((track) => track.stop());
     this.player.srcObject = null;
@@ -405,15 +559,127 @@ class MediaSession {
     else this.#lateLocal.push(wire);
   }
 
+  #useSpeaker() {
+    const speaker = this.#devices.selectedSpeaker;
+    if (speaker && this.player.setSinkId) this.player.setSinkId(speaker.id).catch(warn);
+  }
+
   #play(event) {
     this.player.srcObject = event.streams[0] ?? new MediaStream([event.track]);
     this.player.play().catch(() => {}); // no speaker, or autoplay refused: the call goes on
   }
 }
 
+// -- call features (ACS's `call.feature(Features.X)`) -------------------------------------------------------------
+
+/** What every feature object has (ACS's BaseFeature): its `name`, `dispose()`, `on`/`off`. */
+class CallFeatureBase extends Emitter {
+  constructor(name, context) {
+    super();
+    this.name = name;
+    this._call = context.call;
+  }
+
+  dispose() {
+    this._forgetHandlers();
+  }
+}
+
+/**
+ * `Features.DominantSpeakers`: who spoke last, as the service tells it. callbridge's calls are 1:1 and the service
+ * does not rank speakers, so the list stays empty and `dominantSpeakersChanged` does not fire (as ACS's in a 1:1
+ * call).
+ */
+class DominantSpeakersCallFeature extends CallFeatureBase {
+  constructor(context) {
+    super('DominantSpeakers', context);
+    this.dominantSpeakers = Object.freeze({ speakersList: Object.freeze([]), timestamp: new Date() });
+  }
+}
+
+/**
+ * `Features.RaiseHand`: hands raised in a meeting or group call. A 1:1 call has none: `getRaisedHands()` is
+ * empty, no event fires, and raising or lowering a hand is refused with a CallingError.
+ */
+class RaiseHandCallFeature extends CallFeatureBase {
+  constructor(context) {
+    super('RaiseHand', context);
+  }
+
+  getRaisedHands() {
+    return [];
+  }
+
+  async raiseHand() {
+    throw this.#notHere();
+  }
+
+  async lowerHand() {
+    throw this.#notHere();
+  }
+
+  async lowerHands() {
+    throw this.#notHere();
+  }
+
+  async lowerAllHands() {
+    throw this.#notHere();
+  }
+
+  #notHere() {
+    return new CallingError(400, 0, 'Hands are raised in meetings and group calls; this is a 1:1 call.');
+  }
+}
+
+/** What a participant of a callbridge 1:1 audio call can do, and why not (ACS's reasons). */
+function capabilitiesOfOneToOneCall() {
+  const can = { isPresent: true, reason: 'Capable' };
+  const unsupported = { isPresent: false, reason: 'FeatureNotSupported' };
+  const notForThisCall = { isPresent: false, reason: 'CapabilityNotApplicableForTheCallType' };
+  return Object.freeze({
+    unmuteMic: can,
+    turnVideoOn: unsupported,
+    shareScreen: unsupported,
+    blurBackground: unsupported,
+    addTeamsUser: unsupported,
+    addPhoneNumber: unsupported,
+    addCommunicationUser: unsupported,
+    removeParticipant: unsupported,
+    useReactions: unsupported,
+    startLiveCallingCaptions: unsupported,
+    realTimeText: unsupported,
+    raiseHand: notForThisCall,
+    hangUpForEveryOne: notForThisCall,
+    manageLobby: notForThisCall,
+    muteOthers: notForThisCall,
+    spotlightParticipant: notForThisCall,
+  });
+}
+
+/**
+ * `Features.Capabilities`: what this participant may do in this call. In a 1:1 call they do not change, so
+ * `capabilitiesChanged` does not fire.
+ */
+class CapabilitiesFeature extends CallFeatureBase {
+  constructor(context) {
+    super('Capabilities', context);
+    this.capabilities = capabilitiesOfOneToOneCall();
+  }
+}
+
+/** The features callbridge provides: `call.feature(Features.X)` makes one per call and keeps it. */
+export const Features = Object.freeze({
+  DominantSpeakers: Object.freeze({ callApiCtor: DominantSpeakersCallFeature }),
+  RaiseHand: Object.freeze({ callApiCtor: RaiseHandCallFeature }),
+  Capabilities: Object.freeze({ callApiCtor: CapabilitiesFeature }),
+});
+
 // -- calls ---------------------------------------------------------------------------------------------------
 
-/** The other side of a call. Events: `stateChanged`, `isMutedChanged`, `displayNameChanged`. */
+/**
+ * The other side of a call (ACS's RemoteParticipant). Events: `stateChanged`, `isMutedChanged`,
+ * `displayNameChanged`. `isSpeaking` stays false, `role` 'Unknown' and `videoStreams` empty (audio-only 1:1 calls).
+ */
 class RemoteParticipant extends Emitter {
   constructor(identifier, displayName, state) {
     super();
@@ -422,7 +688,15 @@ class RemoteParticipant extends Emitter {
     this.state = state;
     this.isMuted = false;
     this.isSpeaking = false;
+    this.role = 'Unknown';
+    this.videoStreams = [];
+    this.endpointDetails = [];
     this.callEndReason = undefined;
+  }
+
+  /** Muting someone else is a meeting organiser's power (ACS's); a 1:1 call has none. */
+  async mute() {
+    throw new CallingError(400, 0, 'Muting another participant needs a meeting; this is a 1:1 call.');
   }
 
   _update(participant) {
@@ -432,7 +706,7 @@ class RemoteParticipant extends Emitter {
   }
 
   _ended(reason) {
-    this.callEndReason = { ...reason };
+    this.callEndReason = { code: reason.code, subCode: reason.subCode };
     this.#change('state', 'Disconnected', 'stateChanged');
   }
 
@@ -444,66 +718,155 @@ class RemoteParticipant extends Emitter {
 }
 
 /**
- * A call of this agent (`kind` 'TeamsCall'). `state` follows the service's `call.state` frames.
- * Events: `stateChanged`, `remoteParticipantsUpdated` ({added, removed}), `isMutedChanged`, and callbridge's own
- * `dtmfReceived` ({tone}).
+ * ACS's TeamsCallInfo: the chat `threadId`, this endpoint's `participantId` (callbridge: its agent id), and the
+ * service's id of the call (`getServerCallId()`, once the service has named it).
+ */
+class TeamsCallInfo {
+  #serverCallId = deferred(0);
+  #handlers = new Set();
+
+  constructor(threadId, participantId) {
+    this.threadId = threadId;
+    this.participantId = participantId;
+  }
+
+  getServerCallId() {
+    return this.#serverCallId.promise;
+  }
+
+  onCallInfoChanged(event, listener) {
+    if (event === 'callInfoChanged') this.#handlers.add(listener);
+  }
+
+  offCallInfoChanged(event, listener) {
+    this.#handlers.delete(listener);
+  }
+
+  _named(callId) {
+    this.#serverCallId.resolve(callId);
+    this.#handlers.forEach((handler) => handler());
+  }
+
+  _ended(reason) {
+    this.#serverCallId.reject(new CallingError(reason.code, reason.subCode ?? 0, 'The call ended before the service named it.'));
+  }
+}
+
+/**
+ * A call of this agent (`kind` 'TeamsCall'). `state` follows the service's `call.state` frames. Events:
+ * `stateChanged`, `idChanged`, `remoteParticipantsUpdated` ({added, removed}), `isMutedChanged`,
+ * `isIncomingAudioMutedChanged`, and callbridge's own `dtmfReceived` ({tone}).
  */
 class TeamsCall extends Emitter {
-  kind = 'TeamsCall';
+  kind = CallKind.TeamsCall;
   #agent;
-  #media;
+  #media = null;
+  #named = false;
+  #features = new Map();
   #waiters = new Set();
 
-  constructor(agent, { id, direction, callerInfo, remote, threadId, media }) {
+  constructor(agent, { id, direction, callerInfo, remote, threadId }) {
     super();
     this.id = id;
     this.direction = direction;
     this.callerInfo = callerInfo;
-    this.info = { threadId };
+    this.transferorInfo = undefined;
+    this.info = new TeamsCallInfo(threadId, agent.agentId);
     this.state = 'None';
-    this.isMuted = false;
     this.callEndReason = undefined;
-    this.remoteParticipants = [remote];
+    this.isMuted = false;
+    this.isIncomingAudioMuted = false;
+    this.isScreenSharingOn = false;
+    this.isLocalVideoStarted = false;
+    this.localVideoStreams = [];
+    this.remoteParticipants = remote ? [remote] : [];
+    this.role = 'Unknown';
     this.#agent = agent;
-    this.#media = media;
-    media.signalWith((candidate) => this.#relay('call.ice', { candidate }));
   }
 
   async mute() {
     this.#setMuted(true);
-    await this.#command('call.mute');
+    if (this.#named) await this.#command('call.mute');
   }
 
   async unmute() {
     this.#setMuted(false);
-    await this.#command('call.unmute');
+    if (this.#named) await this.#command('call.unmute');
+  }
+
+  /** The other side's audio off here (nothing is sent): `isIncomingAudioMutedChanged`. */
+  async muteIncomingAudio() {
+    this.#setIncomingMuted(true);
+  }
+
+  async unmuteIncomingAudio() {
+    this.#setIncomingMuted(false);
   }
 
   async hold() {
+    this.#mustBeNamed('held');
     await this.#command('call.hold');
     await this._until((state) => state === 'LocalHold');
   }
 
   async resume() {
+    this.#mustBeNamed('resumed');
     await this.#command('call.resume');
     await this._until((state) => state === 'Connected' || state === 'RemoteHold');
   }
 
-  /** Leaves the call, which ends it for both sides (a 1:1 call: `forEveryone` changes nothing). */
+  /**
+   * Leaves the call, which ends it for both sides (a 1:1 call: `forEveryone` changes nothing). Before the service
+   * has named the call, the call ends here at once (0/0) and the agent cancels it when the name comes.
+   */
   async hangUp(options = {}) {
     if (this.state === 'Disconnected') return;
+    if (!this.#named) {
+      this._end(HUNG_UP);
+      return;
+    }
     await this.#command('call.hangUp');
     await this._until((state) => state === 'Disconnected');
   }
 
   /** A tone by ACS's name (`Num0`..`Num9`, `Star`, `Pound`, `A`..`D`, `Flash`) or as sent (`0`, `*`, `#`). */
-  async sendDtmf(tone) {
-    await this.#command('call.dtmf', { tone: DTMF_TONES[tone] ?? tone });
+  async sendDtmf(dtmfTone) {
+    this.#mustBeNamed('sent tones', 'DTMF needs a connected call.');
+    await this.#command('call.dtmf', { tone: DTMF_TONES[dtmfTone] ?? dtmfTone });
   }
 
-  /** callbridge's own: the RTCStatsReport of the call's peer connection. */
-  getStats() {
-    return this.#media.getStats();
+  /**
+   * ACS returns the new participant at once. This service does not add people to a call yet, so this throws a
+   * CallingError (501) rather than return someone who will never join.
+   */
+  addParticipant(participant, options = {}) {
+    getIdentifierRawId(participant); // not an identifier: a TypeError, as for startCall
+    throw notYet('Adding a participant to a call');
+  }
+
+  async removeParticipant(participant) {
+    getIdentifierRawId(participant);
+    throw notYet('Removing a participant from a call');
+  }
+
+  /** `call.feature(Features.Capabilities)` and the like: one object per feature and call. */
+  feature(factory) {
+    const Feature = factory?.callApiCtor;
+    if (typeof Feature !== 'function') throw new TypeError('Not a call feature of this SDK (see Features).');
+    if (!this.#features.has(Feature)) this.#features.set(Feature, new Feature({ callAgent: this.#agent, call: this }));
+    return this.#features.get(Feature);
+  }
+
+  /** The call's listeners and features go (ACS's Disposable); the call itself goes on. */
+  dispose() {
+    this.#features.forEach((feature) => feature.dispose());
+    this.#features.clear();
+    this._forgetHandlers();
+  }
+
+  /** callbridge's own: the RTCStatsReport of the call's peer connection (empty before it has one). */
+  async getStats() {
+    return this.#media ? this.#media.getStats() : new Map();
   }
 
   /** Resolves when `predicate(state)` holds; rejects when the call ends first, or after `timeoutMs`. */
@@ -516,23 +879,54 @@ class TeamsCall extends Emitter {
     return waiter.promise;
   }
 
+  /** The media of the call; later ICE candidates go to the service once it has named the call. */
+  _attach(media) {
+    this.#media = media;
+    media.hearAudio(!this.isIncomingAudioMuted);
+    media.sendAudio(!this.isMuted);
+    if (this.#named) media.signalWith((candidate) => this.#relay('call.ice', { candidate }));
+  }
+
+  /** The service's id for the call: `idChanged`, then what was asked before it (mute) goes out. */
+  _named(callId) {
+    this.#named = true;
+    const changed = this.id !== callId;
+    this.id = callId;
+    this.#media?.signalWith((candidate) => this.#relay('call.ice', { candidate }));
+    this.info._named(callId);
+    if (changed) this._emit('idChanged');
+    if (this.isMuted) this.#relay('call.mute', {});
+  }
+
+  _setState(state) {
+    if (this.state === state || this.state === 'Disconnected') return;
+    this.state = state;
+    this._emit('stateChanged');
+    this.#settleWaiters();
+  }
+
   _onFrame(frame) {
     switch (frame.type) {
       case 'call.state': return this.#onState(frame);
       case 'call.participant': return this.remoteParticipants[0]?._update(frame.participant);
       case 'call.sdp': return this.#onSdp(frame.sdp);
-      case 'call.ice': return frame.candidate && this.#media.remoteCandidate(frame.candidate).catch(warn);
+      case 'call.ice': return frame.candidate && this.#media?.remoteCandidate(frame.candidate).catch(warn);
       case 'call.dtmf': return this._emit('dtmfReceived', { tone: frame.tone });
       default: return undefined;
     }
   }
 
-  /** The call is over: `reason` from the service, or the lost socket's. */
+  /**
+   * The call is over: `reason` from the service, a refusal, or the lost socket's. `callEndReason` is ACS's
+   * `{code, subCode}`, with callbridge's `message` when the call never started because something refused it.
+   */
   _end(reason) {
     if (this.state === 'Disconnected') return;
     this.state = 'Disconnected';
-    this.callEndReason = { code: reason.code, subCode: reason.subCode };
-    this.#media.close();
+    this.callEndReason = { code: reason.code, subCode: reason.subCode ?? 0 };
+    if (reason.message) this.callEndReason.message = reason.message;
+    this.#media?.close();
+    if (!this.#named) this.info._ended(this.callEndReason);
     const removed = this.remoteParticipants.splice(0);
     removed.forEach((participant) => participant._ended(this.callEndReason));
     this._emit('stateChanged');
@@ -543,11 +937,9 @@ class TeamsCall extends Emitter {
 
   #onState(frame) {
     if (this.state === 'Disconnected') return;
-    if (frame.state === 'Disconnected') return this._end(frame.endReason ?? { code: 0, subCode: 0 });
-    this.state = frame.state;
-    this.#media.sendAudio(!HELD_STATES.has(this.state) && !this.isMuted);
-    this._emit('stateChanged');
-    this.#settleWaiters();
+    if (frame.state === 'Disconnected') return this._end(frame.endReason ?? HUNG_UP);
+    this.#media?.sendAudio(!HELD_STATES.has(frame.state) && !this.isMuted);
+    this._setState(frame.state);
   }
 
   async #onSdp(sdp) {
@@ -572,8 +964,20 @@ class TeamsCall extends Emitter {
   #setMuted(muted) {
     if (this.isMuted === muted) return;
     this.isMuted = muted;
-    this.#media.sendAudio(!HELD_STATES.has(this.state) && !muted);
+    this.#media?.sendAudio(!HELD_STATES.has(this.state) && !muted);
     this._emit('isMutedChanged');
+  }
+
+  #setIncomingMuted(muted) {
+    if (this.isIncomingAudioMuted === muted) return;
+    this.isIncomingAudioMuted = muted;
+    this.#media?.hearAudio(!muted);
+    this._emit('isIncomingAudioMutedChanged');
+  }
+
+  /** Hold, resume and DTMF need a call the service knows and has answered: before that, the service's refusal. */
+  #mustBeNamed(what, message = `The call is not in a state to be ${what}.`) {
+    if (!this.#named) throw new CallingError(400, 41008, message);
   }
 
   #command(type, fields = {}) {
@@ -585,13 +989,9 @@ class TeamsCall extends Emitter {
   }
 }
 
-function warn(error) {
-  console.warn('callbridge:', error);
-}
-
 /** A call ringing on this agent (`kind` 'TeamsIncomingCall'). Event: `callEnded` ({callEndReason}). */
 class TeamsIncomingCall extends Emitter {
-  kind = 'TeamsIncomingCall';
+  kind = IncomingCallKind.TeamsIncomingCall;
   #agent;
   #offer;
   #candidates = [];
@@ -604,17 +1004,19 @@ class TeamsIncomingCall extends Emitter {
       identifier: createIdentifierFromRawId(frame.caller.rawId),
       displayName: frame.caller.displayName ?? undefined,
     };
-    this.info = { threadId: frame.threadId };
+    this.transferorInfo = undefined;
+    this.info = new TeamsCallInfo(frame.threadId, agent.agentId);
+    this.info._named(frame.callId);
     this.callEndReason = undefined;
     this.#agent = agent;
     this.#offer = frame.sdp;
   }
 
-  /** Takes the call; resolves with the TeamsCall once it is Connected. */
+  /** Takes the call; resolves with the TeamsCall once it is Connected (`{audioOptions: {muted}}` as ACS's). */
   async accept(options = {}) {
     if (this.#done) throw new CallingError(400, 41006, 'The call is no longer ringing.');
     this.#done = true;
-    return this.#agent._accept(this, this.#offer, this.#candidates);
+    return this.#agent._accept(this, this.#offer, this.#candidates, Boolean(options?.audioOptions?.muted));
   }
 
   async reject() {
@@ -636,12 +1038,20 @@ class TeamsIncomingCall extends Emitter {
 
 // -- the agent: one WebSocket to /calling/ws --------------------------------------------------------------------
 
+/** `{meetingLink}` or `{meetingId, passcode?}` (ACS's TeamsMeetingLinkLocator and TeamsMeetingIdLocator). */
+function checkMeetingLocator(locator) {
+  if (typeof locator?.meetingLink === 'string' && locator.meetingLink) return;
+  if (typeof locator?.meetingId === 'string' && locator.meetingId) return;
+  throw new TypeError('join takes a TeamsMeetingLinkLocator {meetingLink} or a TeamsMeetingIdLocator {meetingId, passcode}.');
+}
+
 /**
  * A Teams user's endpoint (`kind` 'TeamsCallAgent'). Events: `incomingCall` ({incomingCall}), `callsUpdated`
- * ({added, removed}), `connectionStateChanged` ({oldValue, newValue, reason}).
+ * ({added, removed}), `connectionStateChanged` ({oldValue, newValue, reason}: ACS's 'invalidToken' when the
+ * service closed the socket over its token, else 'connectionIssue'; none when the agent was disposed).
  */
 class TeamsCallAgent extends Emitter {
-  kind = 'TeamsCallAgent';
+  kind = CallAgentKind.TeamsCallAgent;
   connectionState = 'Disconnected';
   agentId = '';
   identity = '';
@@ -654,10 +1064,10 @@ class TeamsCallAgent extends Emitter {
   #welcome = null;
   #iceServers = [];
   #acks = [];
-  #started = new Map();
-  #calls = new Map();
+  #starting = new Map(); // requestId -> {call, named}: calls placed that the service has not named yet
+  #calls = new Set();
+  #byId = new Map();
   #incoming = new Map();
-  #early = new Map();
   #renewTimer = null;
   #disposed = false;
 
@@ -671,7 +1081,7 @@ class TeamsCallAgent extends Emitter {
 
   /** The calls that have not ended. */
   get calls() {
-    return [...this.#calls.values()].filter((call) => call.state !== 'Disconnected');
+    return [...this.#calls];
   }
 
   async _connect() {
@@ -690,30 +1100,43 @@ class TeamsCallAgent extends Emitter {
     }
   }
 
-  /** Calls a Teams user (`{microsoftTeamsUserId}`, or a raw id) over the chat `threadId` they share with us. */
-  async startCall(target, options = {}) {
-    const rawId = getIdentifierRawId(Array.isArray(target) ? onlyOne(target) : target);
-    const media = await MediaSession.open(this.#iceServers, this.#deviceManager.selectedMicrophone);
-    const requestId = randomId();
-    const started = deferred(ANSWER_TIMEOUT_MS, timedOut('call.start'));
-    this.#started.set(requestId, started);
-    try {
-      const sdp = await media.offer();
-      await this._command({ type: 'call.start', requestId, target: { rawId }, threadId: options.threadId, sdp });
-      const { callId } = await started.promise;
-      const call = new TeamsCall(this, {
-        id: callId, direction: 'Outgoing', threadId: options.threadId, media,
-        callerInfo: { identifier: createIdentifierFromRawId(this.identity), displayName: undefined },
-        remote: new RemoteParticipant(createIdentifierFromRawId(rawId), undefined, 'Connecting'),
-      });
-      this.#adopt(call);
-      return call;
-    } catch (error) {
-      media.close();
-      throw error;
-    } finally {
-      this.#started.delete(requestId);
-    }
+  /**
+   * Calls a Teams user (`{microsoftTeamsUserId}`) over the chat `threadId` they share with us, or a phone number
+   * (`{phoneNumber}`), and returns the call at once (state `None`, then `Connecting`). One participant, alone or
+   * in an array. A refusal ends the call: `Disconnected` with `callEndReason` (400/10101 without a chat, ...).
+   */
+  startCall(participants, options = {}) {
+    const target = Array.isArray(participants) ? onlyOne(participants) : participants;
+    const rawId = getIdentifierRawId(target);
+    const call = new TeamsCall(this, {
+      id: `local-${randomId()}`, direction: 'Outgoing', threadId: options?.threadId,
+      callerInfo: { identifier: this.identity ? createIdentifierFromRawId(this.identity) : undefined, displayName: undefined },
+      remote: new RemoteParticipant(createIdentifierFromRawId(rawId), undefined, 'Connecting'),
+    });
+    this.#add(call);
+    if (options?.audioOptions?.muted) call.mute().catch(warn); // sent once the service has named the call
+    this.#place(call, { type: 'call.start', target: { rawId }, threadId: options?.threadId });
+    return call;
+  }
+
+  /**
+   * Joins a Teams meeting by its link or its id and passcode, and returns the call at once. This service does not
+   * host meetings yet: the call goes `Connecting`, then `Disconnected` with 501/0 and a message saying so.
+   */
+  join(meetingLocator, options = {}) {
+    checkMeetingLocator(meetingLocator);
+    const call = new TeamsCall(this, {
+      id: `local-${randomId()}`, direction: 'Outgoing', threadId: undefined,
+      callerInfo: { identifier: this.identity ? createIdentifierFromRawId(this.identity) : undefined, displayName: undefined },
+      remote: null,
+    });
+    this.#add(call);
+    (async () => {
+      await null; // the caller has the call and its listeners before anything happens
+      call._setState('Connecting');
+      call._end(endReasonOf(notYet('Joining a Teams meeting')));
+    })();
+    return call;
   }
 
   async dispose() {
@@ -741,40 +1164,85 @@ class TeamsCallAgent extends Emitter {
     return ack.promise;
   }
 
-  async _accept(incoming, offer, candidates) {
-    const media = await MediaSession.open(this.#iceServers, this.#deviceManager.selectedMicrophone);
+  async _accept(incoming, offer, candidates, muted) {
+    const media = await MediaSession.open(this.#iceServers, this.#deviceManager);
     const { callerInfo } = incoming;
     const call = new TeamsCall(this, {
-      id: incoming.id, direction: 'Incoming', threadId: incoming.info.threadId, media, callerInfo,
+      id: incoming.id, direction: 'Incoming', threadId: incoming.info.threadId, callerInfo,
       remote: new RemoteParticipant(callerInfo.identifier, callerInfo.displayName, 'Connected'),
     });
-    this.#calls.set(call.id, call); // from here the call's frames reach it
+    call._named(incoming.id);
+    call._attach(media);
+    this.#byId.set(call.id, call); // from here the call's frames reach it
     try {
       candidates.forEach((candidate) => media.remoteCandidate(candidate).catch(warn));
       const sdp = offer ? await media.answer(offer) : undefined;
       await this._command({ type: 'call.accept', callId: call.id, ...(sdp ? { sdp } : {}) });
+      if (muted) await call.mute();
     } catch (error) {
-      this.#calls.delete(call.id);
+      this.#byId.delete(call.id);
       media.close();
       throw error;
     }
     this.#incoming.delete(call.id);
-    this._emit('callsUpdated', { added: [call], removed: [] });
+    if (call.state !== 'Disconnected') this.#add(call);
     await call._until((state) => state === 'Connected');
     return call;
   }
 
   _forget(call) {
-    if (this.#calls.get(call.id) !== call) return;
-    this.#calls.delete(call.id);
+    if (this.#byId.get(call.id) === call) this.#byId.delete(call.id);
+    if (!this.#calls.delete(call)) return;
     this._emit('callsUpdated', { added: [], removed: [call] });
   }
 
-  #adopt(call) {
-    this.#calls.set(call.id, call);
+  #add(call) {
+    this.#calls.add(call);
     this._emit('callsUpdated', { added: [call], removed: [] });
-    for (const frame of this.#early.get(call.id) ?? []) call._onFrame(frame);
-    this.#early.delete(call.id);
+  }
+
+  /**
+   * Opens the microphone, makes the offer and sends `frame` (`call.start` and its fields) with a `requestId` and
+   * the offer; the service's `call.started` with that `requestId` names the call. Any failure ends the call with
+   * its reason.
+   */
+  async #place(call, frame) {
+    await null; // the caller has the call and its listeners before anything happens
+    call._setState('Connecting');
+    const requestId = randomId();
+    try {
+      if (this.connectionState !== 'Connected') {
+        throw new CallingError(503, 0, 'The agent is not connected to the calling service.');
+      }
+      const media = await MediaSession.open(this.#iceServers, this.#deviceManager);
+      if (call.state === 'Disconnected') return media.close(); // hung up meanwhile
+      call._attach(media);
+      const sdp = await media.offer();
+      if (call.state === 'Disconnected') return undefined;
+      const named = deferred(ANSWER_TIMEOUT_MS, timedOut(frame.type));
+      this.#starting.set(requestId, { call, named });
+      await this._command({ ...frame, requestId, sdp });
+      await named.promise;
+    } catch (error) {
+      call._end(endReasonOf(error));
+    } finally {
+      this.#starting.delete(requestId);
+    }
+    return undefined;
+  }
+
+  /** `call.started`: the call has the service's id from here; one hung up meanwhile is cancelled. */
+  #onStarted(frame) {
+    const starting = this.#starting.get(frame.requestId);
+    if (!starting) return;
+    const { call, named } = starting;
+    named.resolve();
+    if (call.state === 'Disconnected') {
+      this._command({ type: 'call.hangUp', callId: frame.callId }).catch(warn);
+      return;
+    }
+    this.#byId.set(frame.callId, call);
+    call._named(frame.callId);
   }
 
   #onWelcome(frame) {
@@ -797,7 +1265,7 @@ class TeamsCallAgent extends Emitter {
       case 'pong': return this.#settleAck();
       case 'error': return this.#onError(frame);
       case 'token.accepted': return this.#scheduleRenewal(frame.expiresOn);
-      case 'call.started': return this.#started.get(frame.requestId)?.resolve(frame);
+      case 'call.started': return this.#onStarted(frame);
       case 'call.incoming': return this.#onIncoming(frame);
       case 'call.incoming.ended': return this.#onIncomingEnded(frame);
       default: return this.#route(frame);
@@ -825,24 +1293,15 @@ class TeamsCallAgent extends Emitter {
   #onIncomingEnded(frame) {
     const incoming = this.#incoming.get(frame.callId);
     this.#incoming.delete(frame.callId);
-    incoming?._ended(frame.endReason ?? { code: 0, subCode: 0 });
+    incoming?._ended(frame.endReason ?? HUNG_UP);
   }
 
   #route(frame) {
-    const call = this.#calls.get(frame.callId);
+    const call = this.#byId.get(frame.callId);
     if (call) return call._onFrame(frame);
     const incoming = this.#incoming.get(frame.callId);
-    if (incoming) return frame.type === 'call.ice' ? incoming._addCandidate(frame.candidate) : undefined;
-    if (frame.callId) this.#keepEarly(frame);
-  }
-
-  /** A frame about a call whose `call.started` has not been read yet: kept a few seconds for it. */
-  #keepEarly(frame) {
-    if (!this.#early.has(frame.callId)) {
-      this.#early.set(frame.callId, []);
-      setTimeout(() => this.#early.delete(frame.callId), EARLY_FRAME_MS);
-    }
-    this.#early.get(frame.callId).push(frame);
+    if (incoming && frame.type === 'call.ice') incoming._addCandidate(frame.candidate);
+    return undefined;
   }
 
   #scheduleRenewal(expiresOn) {
@@ -868,17 +1327,18 @@ class TeamsCallAgent extends Emitter {
   #onClose(event) {
     clearTimeout(this.#renewTimer);
     const code = CLOSE_CODES[event.code] ?? 503;
-    const message = event.reason || 'The connection to the calling service closed.';
+    const message = event.reason || `The connection to the calling service closed (${event.code}).`;
     this.#welcome.reject(new CallingError(code, 0, message));
     this.#acks.splice(0).forEach((ack) => ack.reject(new CallingError(503, 0, message)));
-    [...this.#calls.values()].forEach((call) => call._end(LOST_SOCKET));
+    this.calls.forEach((call) => call._end(LOST_SOCKET));
     [...this.#incoming.values()].forEach((incoming) => incoming._ended(LOST_SOCKET));
     this.#incoming.clear();
     const oldValue = this.connectionState;
     this.connectionState = 'Disconnected';
     if (oldValue === 'Disconnected') return;
-    const reason = this.#disposed ? 'disposed' : event.code === 4001 ? 'tokenExpired' : 'connectionLost';
-    this._emit('connectionStateChanged', { oldValue, newValue: 'Disconnected', reason });
+    const change = { oldValue, newValue: 'Disconnected' };
+    if (!this.#disposed) change.reason = event.code === 4001 ? 'invalidToken' : 'connectionIssue';
+    this._emit('connectionStateChanged', change);
   }
 }
 
@@ -891,7 +1351,8 @@ function onlyOne(targets) {
 
 /**
  * `new CallClient()`: the entry point. callbridge's own option: `endpoint`, the service's https origin (by default
- * the origin this module was loaded from).
+ * the origin this module was loaded from). ACS's options (`logger`, `diagnostics`, `networkConfiguration`) are
+ * taken and not used.
  */
 export class CallClient {
   #endpoint;
