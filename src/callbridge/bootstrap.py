@@ -24,6 +24,7 @@ from callbridge.identity.context import IdentityContext
 from callbridge.identity.keys import KeyRing
 from callbridge.identity.minting import TokenMinter
 from callbridge.identity.throttle import SignInPolicy, SignInThrottle
+from callbridge.meetings.directory import MeetingDirectory
 from callbridge.private_files import secure_data_dir
 from callbridge.ratelimit import TokenBuckets
 from callbridge.store.db import Database
@@ -68,6 +69,8 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
                           settings.caller_call_attempts_burst)
     calling = CallingService(db, clock, InMemoryRegistry(), InMemoryBus(), settings.ring_time_s,
                              settings.reconnect_grace_s, limits, settings.identity_max_sockets)
+    calling.meetings = MeetingDirectory(db, settings.public_base_url, settings.meeting_toll_number,
+                                        timedelta(seconds=settings.lobby_timeout_s))
     sockets = OpenSockets(lambda raw_ids: standings(db, raw_ids), settings.identity_recheck_s)
     log.info("platform ready", extra={"database": db.dialect, "base_url": settings.public_base_url})
     return Platform(settings, db, clock, identity, acs, graph, calling, sockets)

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     graph_user_requests_per_second: float = 20.0  # per signed-in user (delegated tokens), beside the tenant's
     graph_user_burst: int = 60
     meeting_toll_number: str = "+14255550100"  # dial-in number shown in online meetings
+    lobby_timeout_s: float = 600.0  # nobody lets a waiting participant in this long: removed from the lobby 0/5855
 
     # calling
     ring_time_s: float = 120.0  # unanswered calls end with 487/10004 after this

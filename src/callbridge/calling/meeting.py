@@ -62,8 +62,11 @@ class Meetings(Protocol):
     """The meetings of the directory, as the calling service asks about them (``meetings/``'s adapter): which
     meeting a locator names and how a joiner comes in, or a ``CallError`` with the refusal's code."""
 
-    roles: Roles
-    lobby_timeout: timedelta
+    @property
+    def roles(self) -> Roles: ...
+
+    @property
+    def lobby_timeout(self) -> timedelta: ...
 
     async def admission(self, joiner_raw_id: str, *, meeting_link: str | None, meeting_id: str | None,
                         passcode: str | None, display_name: str | None) -> Admission: ...

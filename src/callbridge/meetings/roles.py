@@ -27,18 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from callbridge.calling.states import ParticipantRole
 from callbridge.meetings.lobby import Joiner, JoinerKind
 from callbridge.meetings.model import AllowedPresenters, AttendeeRole, Meeting
-
-
-class ParticipantRole(StrEnum):
-    UNKNOWN = "Unknown"
-    ATTENDEE = "Attendee"
-    PRESENTER = "Presenter"
-    ORGANIZER = "Organizer"
-    CO_ORGANIZER = "Co-organizer"
-    CONSUMER = "Consumer"
-    COLLABORATOR = "Collaborator"
 
 
 class CallType(StrEnum):
