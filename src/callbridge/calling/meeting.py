@@ -143,10 +143,10 @@ class Meeting(Call):
             leg.step(ParticipantEvent.ANSWER)
         leg.joined_at = now
         self.connected_at = self.connected_at or now
-        out = self._state(leg, CallEvent.ADMITTED if admitted else CallEvent.CONNECTED)
-        assert leg.agent_id is not None
-        out += [Send(leg.agent_id, RoleChanged(self.id, leg.role)),
-                Send(leg.agent_id, CapabilitiesChanged(self.id, self.roles.capabilities(leg.role)))]
+        assert leg.agent_id is not None  # its role and what it may do first: it acts on them once Connected
+        out: list[Out] = [Send(leg.agent_id, RoleChanged(self.id, leg.role)),
+                          Send(leg.agent_id, CapabilitiesChanged(self.id, self.roles.capabilities(leg.role)))]
+        out += self._state(leg, CallEvent.ADMITTED if admitted else CallEvent.CONNECTED)
         out += self._roster(leg) + self._participant(leg)
         for pid, order in sorted(self.hands.items(), key=lambda item: item[1]):
             raised = self.participants[pid]

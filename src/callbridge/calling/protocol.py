@@ -186,6 +186,7 @@ class CallCommand:
     kind: CallCommandKind
     call_id: str
     payload: Payload | None = None
+    request_id: str | None = None  # when given, an error about this command carries it back
 
     def __post_init__(self) -> None:
         wanted = _PAYLOADS.get(self.kind)
@@ -268,7 +269,8 @@ def parse(raw: str | bytes) -> Command:
         return _join(frame)
     if kind in CALL_COMMANDS:
         call_id = _text(frame, "callId", limit=128) or ""
-        return CallCommand(CALL_COMMANDS[kind], call_id, _payload(kind, frame, call_id))
+        return CallCommand(CALL_COMMANDS[kind], call_id, _payload(kind, frame, call_id),
+                           _text(frame, "requestId", required=False, limit=64))
     raise ProtocolError("UnknownType", f"Unknown frame type '{kind[:64]}'.")
 
 

@@ -161,7 +161,7 @@ class Connection:
         except ProtocolError as exc:
             await self.send(exc.to_wire())
         except CallError as exc:
-            request_id = cmd.request_id if isinstance(cmd, StartCall | JoinMeeting) else None
+            request_id = cmd.request_id if isinstance(cmd, StartCall | JoinMeeting | CallCommand) else None
             if isinstance(cmd, CallCommand) and isinstance(cmd.payload, AddParticipant):
                 request_id = cmd.payload.request_id
             call_id = cmd.call_id if isinstance(cmd, CallCommand) else None

@@ -57,7 +57,8 @@ class RemoteParticipant:
     async def mute(self) -> None:
         """Mute this participant for everyone (meetings: organizers, co-organizers and presenters)."""
         if self._call is not None:
-            await self._call._command("call.muteParticipant", participantId=self.participant_id)
+            await self._call._command_checked("call.muteParticipant", lambda: self.is_muted,
+                                              participantId=self.participant_id)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class TeamsCall(Emitter):
             Features.DOMINANT_SPEAKERS: self._speakers, Features.RAISE_HAND: self._hands,
             Features.CAPABILITIES: self._capabilities, Features.TEAMS_MEETING_AUDIO_CONFERENCING: self._conferencing}
         self._adding: dict[str, tuple[CommunicationIdentifier, asyncio.Future[RemoteParticipant]]] = {}
+        self._checked: dict[str, CallingError | None] = {}  # request -> its refusal, once one came
         self.id = call_id
         self.direction = direction
         self.caller_info = caller_info
@@ -156,6 +158,20 @@ class TeamsCall(Emitter):
     # -- commands -------------------------------------------------------------------------------------------
     async def _command(self, kind: str, **fields: Any) -> None:
         await self._send({"type": kind, "callId": self.id, **fields})
+
+    async def _command_checked(self, kind: str, done: Callable[[], bool], timeout: float = 10.0,
+                               **fields: Any) -> None:
+        """Send a command and wait until ``done()`` (its effect arrived) or its refusal (a ``CallingError``)."""
+        request_id = uuid.uuid4().hex
+        self._checked[request_id] = None
+        try:
+            await self._command(kind, requestId=request_id, **fields)
+            await self.wait_for(lambda: self._checked[request_id] is not None or done(), timeout)
+            refusal = self._checked[request_id]
+            if refusal is not None:
+                raise refusal
+        finally:
+            del self._checked[request_id]
 
     async def mute(self) -> None:
         self.media.send_audio(False)
@@ -211,9 +227,8 @@ class TeamsCall(Emitter):
 
     async def remove_participant(self, participant: RemoteParticipant) -> None:
         """Remove a participant from the call (it ends 0/5300)."""
-        await self._command("call.removeParticipant", participantId=participant.participant_id)
-        await self.wait_for(lambda: participant not in self.remote_participants or
-                            participant.state == "Disconnected")
+        await self._command_checked("call.removeParticipant", lambda: participant not in self.remote_participants
+                                    or participant.state == "Disconnected", participantId=participant.participant_id)
 
     # -- waiting --------------------------------------------------------------------------------------------
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -243,9 +258,8 @@ class TeamsCall(Emitter):
             self._participant_added(frame)
         elif self._on_meeting_frame(frame):
             pass
-        elif kind == "error" and frame.get("requestId") in self._adding:
-            self._adding[frame["requestId"]][1].set_exception(
-                CallingError(frame["code"], frame.get("subCode", 0), frame["message"]))
+        elif kind == "error":
+            self._on_error(frame)
         elif kind == "call.sdp" and "mediaSession" in frame:
             await self._new_media_session(frame["sdp"])
         elif kind == "call.sdp" and self.direction == "Outgoing":
@@ -256,11 +270,22 @@ class TeamsCall(Emitter):
             self.emit("dtmf_received", frame["tone"])
         await self._notify()
 
+    def _on_error(self, frame: dict[str, Any]) -> None:
+        """A refusal of one of this call's requests (add a participant, admit, mute, dial-in details...)."""
+        request_id = frame.get("requestId", "")
+        refusal = CallingError(frame["code"], frame.get("subCode", 0), frame["message"])
+        if request_id in self._checked:
+            self._checked[request_id] = refusal
+        elif request_id in self._adding:
+            self._adding[request_id][1].set_exception(refusal)
+        else:
+            self._conferencing._on(frame)
+
     def _on_meeting_frame(self, frame: dict[str, Any]) -> bool:
         """A meeting's frame (role, capabilities, muted by others, hands, speakers, dial-in details): True when
         it was one."""
         kind = frame["type"]
-        if kind in ("call.audioConferencing", "error"):
+        if kind == "call.audioConferencing":
             return self._conferencing._on(frame)
         if kind == "call.role":
             self.role = frame["role"]

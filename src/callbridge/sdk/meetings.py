@@ -70,15 +70,18 @@ class Lobby(Emitter):
         return [p for p in self._call.remote_participants if p.state == "InLobby"]
 
     async def admit(self, participant: RemoteParticipant) -> None:
-        await self._call._command("call.lobby.admit", participantId=participant.participant_id)
+        await self._call._command_checked("call.lobby.admit", lambda: participant.state != "InLobby",
+                                          participantId=participant.participant_id)
 
     async def reject(self, participant: RemoteParticipant) -> None:
-        await self._call._command("call.lobby.reject", participantId=participant.participant_id)
+        await self._call._command_checked("call.lobby.reject", lambda: participant.state != "InLobby",
+                                          participantId=participant.participant_id)
 
     async def admit_all(self) -> AdmitAllOperationResult:
-        waiting = len(self.participants)
-        await self._call._command("call.lobby.admitAll")
-        return AdmitAllOperationResult(waiting, 0)
+        waiting = self.participants
+        await self._call._command_checked("call.lobby.admitAll", lambda: not self.participants)
+        admitted = sum(1 for p in waiting if p.state != "InLobby")
+        return AdmitAllOperationResult(admitted, len(waiting) - admitted)
 
 
 class Features(StrEnum):
