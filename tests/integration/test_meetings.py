@@ -181,6 +181,24 @@ async def test_a_meeting_with_lobby_roster_mute_hands_and_end_for_everyone(
     await megan.wait_for_state("Disconnected")
     assert reason(megan) == (0, 4097)
 
+    # the meeting record: who joined, from what, when, for how long, and how each left
+    with demo.client() as c:
+        r = c.get(f"/calling/v1/calls/{alice.id}/participants",
+                  headers={"Authorization": f"Bearer {demo.communication_token('megan')}"})
+    assert r.status_code == 200, r.text
+    record = {p["displayName"]: p for p in r.json()["value"]}
+    assert set(record) == {"Alice Smith", "Megan Bowen", "Pat Guest", "Sam Guest"}
+    assert record["Alice Smith"]["role"] == "Organizer" and record["Alice Smith"]["client"] == "app"
+    assert record["Alice Smith"]["endReason"] == {"code": 0, "subCode": 0}
+    assert record["Megan Bowen"]["endReason"] == {"code": 0, "subCode": 4097}
+    assert record["Pat Guest"]["endReason"] == {"code": 0, "subCode": 5300}
+    assert record["Pat Guest"]["durationSeconds"] > 0
+    assert record["Sam Guest"]["joinTime"] is None and record["Sam Guest"]["endReason"]["subCode"] == 5854
+    with demo.client() as c:  # not for those who were not in it
+        r = c.get(f"/calling/v1/calls/{alice.id}/participants",
+                  headers={"Authorization": f"Bearer {demo.communication_token('adele')}"})
+    assert r.status_code == 404
+
 
 async def test_join_refusals_have_their_codes(demo: Demo, agents: dict[str, TeamsCallAgent]) -> None:
     event = the_meeting(demo)

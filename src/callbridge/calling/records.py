@@ -14,27 +14,47 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Insert, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from callbridge.calling.call import Call
+from callbridge.calling.meeting import Meeting
 from callbridge.store.db import Database
-from callbridge.store.models import CallRecord
+from callbridge.store.models import CallParticipant, CallRecord
 from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.calling")
 
 MAX_PENDING = 100_000
 _INSERT = insert(CallRecord.__table__)  # type: ignore[arg-type]
+_INSERT_PARTICIPANT = insert(CallParticipant.__table__)  # type: ignore[arg-type]
+Row = tuple[Insert, dict[str, Any]]
 
 
 def record_of(call: Call) -> dict[str, Any]:
+    """The call's record: its parties (a meeting's: the first to join, and the meeting's thread), times, end."""
     assert call.ended_at is not None and call.end_reason is not None
-    return {"id": call.id, "tenant_id": call.caller.tenant_id, "thread_id": call.thread_id,
-            "caller_id": call.caller.raw_id, "callee_id": call.callee.raw_id, "caller_agent": call.caller.agent_id,
-            "answered_by": call.callee.agent_id, "started_at": call.created_at, "connected_at": call.connected_at,
+    first = call.caller
+    callee_id, answered_by = (call.thread_id or "", None) if isinstance(call, Meeting) else \
+        (call.callee.raw_id, call.callee.agent_id)
+    return {"id": call.id, "tenant_id": first.tenant_id, "thread_id": call.thread_id,
+            "caller_id": first.raw_id, "callee_id": callee_id, "caller_agent": first.agent_id,
+            "answered_by": answered_by, "started_at": call.created_at, "connected_at": call.connected_at,
             "ended_at": call.ended_at, "end_code": call.end_reason.code, "end_sub_code": call.end_reason.sub_code,
             "trunk_call_id": call.trunk_call_id}
+
+
+def rows_of(call: Call) -> list[Row]:
+    """The call's record, and for a group call or a meeting each party's part (the meeting record)."""
+    rows: list[Row] = [(_INSERT, record_of(call))]
+    if call.mixed:
+        rows += [(_INSERT_PARTICIPANT, {
+            "call_id": call.id, "participant_id": leg.id, "raw_id": leg.raw_id[:256],
+            "display_name": (leg.display_name or "")[:256] or None, "role": leg.role.value, "client": leg.client,
+            "joined_at": leg.joined_at, "left_at": leg.left_at,
+            "end_code": leg.end_reason.code if leg.end_reason else None,
+            "end_sub_code": leg.end_reason.sub_code if leg.end_reason else None}) for leg in call.legs()]
+    return rows
 
 
 def refused_record(call_id: str, caller: str, callee: str, tenant_id: str | None, code: int, sub_code: int,
@@ -50,7 +70,7 @@ def refused_record(call_id: str, caller: str, callee: str, tenant_id: str | None
 class CallRecords:
     def __init__(self, db: Database, window_s: float = 0.05) -> None:
         self.db, self.window_s = db, window_s
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[Row] = []
         self._due = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -65,7 +85,11 @@ class CallRecords:
             await self.flush()
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
-        self._pending.extend(records)
+        """Call records (``record_of``, ``refused_record``)."""
+        self.add_rows((_INSERT, record) for record in records)
+
+    def add_rows(self, rows: Iterable[Row]) -> None:
+        self._pending.extend(rows)
         if len(self._pending) > MAX_PENDING:
             dropped = len(self._pending) - MAX_PENDING
             del self._pending[:dropped]
@@ -87,17 +111,20 @@ class CallRecords:
                 self._retry_singly = True
                 raise
 
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+    async def _insert(self, rows: list[Row]) -> None:
         if not self._retry_singly:
             async with self.db.engine.begin() as conn:
-                await conn.execute(_INSERT, rows)
+                for statement in (_INSERT, _INSERT_PARTICIPANT):  # each table in one multi-row insert
+                    values = [row for kind, row in rows if kind is statement]
+                    if values:
+                        await conn.execute(statement, values)
             return
-        for i, row in enumerate(rows):
+        for i, (statement, row) in enumerate(rows):
             try:
                 async with self.db.engine.begin() as conn:
-                    await conn.execute(_INSERT, [row])
+                    await conn.execute(statement, [row])
             except IntegrityError:
-                log.error("call record refused by the database, dropped", extra={"call_id": row["id"]})
+                log.error("call record refused by the database, dropped", extra={"call_id": row.get("id")})
             except Exception:
                 del rows[:i]  # those before were written
                 raise
@@ -112,11 +139,14 @@ class CallRecords:
                 await self.flush()
 
     async def recent(self, raw_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The calls ``raw_id`` placed, was called in, or took part in (group calls, meetings), newest first."""
         with contextlib.suppress(Exception):
             await self.flush()
+        took_part = select(CallParticipant.call_id).where(CallParticipant.raw_id == raw_id)
         async with self.db.reading() as s:
             rows = (await s.scalars(select(CallRecord).where(or_(CallRecord.caller_id == raw_id,
-                                                                 CallRecord.callee_id == raw_id))
+                                                                 CallRecord.callee_id == raw_id,
+                                                                 CallRecord.id.in_(took_part)))
                                     .order_by(CallRecord.started_at.desc()).limit(limit))).all()
         return [{"callId": r.id, "threadId": r.thread_id, "direction": "Outgoing" if r.caller_id == raw_id
                  else "Incoming", "caller": r.caller_id, "callee": r.callee_id,
@@ -124,3 +154,22 @@ class CallRecords:
                  "endTime": r.ended_at.isoformat(), "answeredBy": r.answered_by,
                  "endReason": {"code": r.end_code, "subCode": r.end_sub_code},
                  **({"sipCallId": r.trunk_call_id} if r.trunk_call_id else {})} for r in rows]
+
+
+    async def participants(self, call_id: str, raw_id: str) -> list[dict[str, Any]] | None:
+        """The meeting record of a call ``raw_id`` took part in: each party, from what, when, for how long, and
+        how it left; None when ``raw_id`` was not in it (or it is not over)."""
+        with contextlib.suppress(Exception):
+            await self.flush()
+        async with self.db.reading() as s:
+            rows = (await s.scalars(select(CallParticipant).where(CallParticipant.call_id == call_id)
+                                    .order_by(CallParticipant.participant_id))).all()
+        if not any(r.raw_id == raw_id for r in rows):
+            return None
+        return [{"participantId": r.participant_id, "identifier": {"rawId": r.raw_id},
+                 "displayName": r.display_name, "role": r.role, "client": r.client,
+                 "joinTime": r.joined_at and r.joined_at.isoformat(), "leaveTime": r.left_at and r.left_at.isoformat(),
+                 "durationSeconds": round((r.left_at - r.joined_at).total_seconds(), 3)
+                 if r.joined_at and r.left_at else None,
+                 "endReason": {"code": r.end_code, "subCode": r.end_sub_code} if r.end_code is not None else None}
+                for r in sorted(rows, key=lambda r: int(r.participant_id.lstrip("p") or 0))]

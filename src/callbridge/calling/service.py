@@ -23,7 +23,7 @@ from callbridge.calling.mixing import DialPhone, Mixer
 from callbridge.calling.policy import PhoneCleared, clear_call, clear_phone_call
 from callbridge.calling.protocol import AddParticipant, CallCommand, JoinMeeting, StartCall
 from callbridge.calling.quota import CallerLimits, CallerQuota
-from callbridge.calling.records import CallRecords, record_of, refused_record
+from callbridge.calling.records import CallRecords, refused_record, rows_of
 from callbridge.calling.registry import AgentRegistry, Bus
 from callbridge.calling.switchboard import Switchboard
 from callbridge.clock import Clock
@@ -282,7 +282,7 @@ class CallingService:
         await self.bus.deliver(sends)
         ended = self.switchboard.take_ended()
         if ended:
-            self.records.add(record_of(call) for call in ended)
+            self.records.add_rows(row for call in ended for row in rows_of(call))
             for call in ended:
                 if (holder := self._quota_held.pop(call.id, None)) is not None:
                     self.quota.release(holder)
@@ -319,6 +319,9 @@ class CallingService:
 
     async def recent_calls(self, raw_id: str, limit: int = 50) -> list[dict[str, Any]]:
         return await self.records.recent(raw_id, limit)
+
+    async def call_participants(self, call_id: str, raw_id: str) -> list[dict[str, Any]] | None:
+        return await self.records.participants(call_id, raw_id)
 
 
 def error_frame(exc: CallError, request_id: str | None = None, call_id: str | None = None) -> dict[str, Any]:

@@ -224,16 +224,39 @@ async def calling_socket(ws: WebSocket) -> None:
         await connection.service.disconnect(connection.agent_id, connection.generation)
 
 
+async def _caller_identity(request: Request) -> comm_tokens.CommunicationToken:
+    acs: AcsContext = request.app.state.acs
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        raise TokenRefused("A communication token is required (Authorization: Bearer).")
+    return await _identity(acs, token.strip(), acs.clock.now())
+
+
+def _token_refused(exc: TokenRefused) -> Response:
+    return JSONResponse({"error": {"code": "InvalidToken", "message": str(exc)}}, status_code=401)
+
+
 @router.get("/calling/v1/calls")
 async def recent_calls(request: Request) -> Response:
     """The signed-in identity's recent calls (call records), newest first; bearer: a communication token."""
-    acs: AcsContext = request.app.state.acs
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
-        if scheme.lower() != "bearer":
-            raise TokenRefused("A communication token is required (Authorization: Bearer).")
-        identity = await _identity(acs, token.strip(), acs.clock.now())
+        identity = await _caller_identity(request)
     except TokenRefused as exc:
-        return JSONResponse({"error": {"code": "InvalidToken", "message": str(exc)}}, status_code=401)
+        return _token_refused(exc)
     calls = await request.app.state.calling.recent_calls(identity.raw_id)
     return JSONResponse({"value": calls})
+
+
+@router.get("/calling/v1/calls/{call_id}/participants")
+async def call_participants(request: Request, call_id: str) -> Response:
+    """The meeting record of a finished group call or meeting the signed-in identity took part in: who, from
+    what, when, for how long, and how each left. 404 for any other call (whether or not it exists)."""
+    try:
+        identity = await _caller_identity(request)
+    except TokenRefused as exc:
+        return _token_refused(exc)
+    participants = await request.app.state.calling.call_participants(call_id[:64], identity.raw_id)
+    if participants is None:
+        return JSONResponse({"error": {"code": "NotFound", "message": "No such call in your history."}},
+                            status_code=404)
+    return JSONResponse({"value": participants})

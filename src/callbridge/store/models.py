@@ -329,6 +329,24 @@ class CallRecord(Base):
     trunk_call_id: Mapped[str | None] = mapped_column(String(256))  # the SIP Call-ID of a phone leg
 
 
+class CallParticipant(Base):
+    """One party's part in a call of more than two parties or a meeting (the meeting record): who, from what,
+    when it came in (None: it never did, e.g. refused in the lobby), when and why it left."""
+
+    __tablename__ = "call_participants"
+    __table_args__ = (Index("ix_call_participants_raw_id", "raw_id", "call_id"),)
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    participant_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    raw_id: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    client: Mapped[str | None] = mapped_column(String(16))  # browser | app | phone
+    joined_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    end_code: Mapped[int | None] = mapped_column(Integer)
+    end_sub_code: Mapped[int | None] = mapped_column(Integer)
+
+
 class Trunk(Base):
     """A tenant's phone connectivity: a SIP peer (a carrier or a session border controller) that its calls to and
     from the phone network go through. Inbound digest credentials are kept as HA1 hashes only; the outbound
