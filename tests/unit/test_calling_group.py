@@ -152,7 +152,7 @@ def test_an_added_user_who_declines_or_does_not_answer_ends_only_their_leg() -> 
 def test_adding_a_phone_number_dials_it_with_the_mixers_offer() -> None:
     call = connected_call()
     out = call.add_participant("alice-1", Leg(PHONE, None), [], T0)
-    assert actions(out)[-1] == Negotiate("c1", "p3", None)  # the mixer offers first
+    assert actions(out)[-1] == Negotiate("c1", "p3", None, plain=True)  # the mixer offers plain RTP first
     assert call.mixer_sdp("p3", "v=0 mixer offer") == [DialPhone("c1", "p3", PHONE, "v=0 mixer offer")]
     out = call.reach("p3", ["pstn-leg"], "v=0 mixer offer", T0)
     assert to(out, "pstn-leg")[0]["sdp"] == "v=0 mixer offer"

@@ -426,7 +426,7 @@ class Call:
 
     def _mixer_offers(self, leg: Leg) -> list[Out]:
         leg.mixer_offered = True
-        return [Negotiate(self.id, leg.id, leg.display_name)]
+        return [Negotiate(self.id, leg.id, leg.display_name, plain=leg.is_phone)]
 
     def _from_participant_sdp(self, leg: Leg, sdp: str | None) -> list[Out]:
         """A participant's SDP in a group call: its answer to the mixer's offer, or an offer of its own."""
@@ -436,11 +436,12 @@ class Call:
             leg.mixer_offered = False
             return [AnswerRoom(self.id, leg.id, sdp)]
         leg.media_session = leg.media_session or 1
-        return [Negotiate(self.id, leg.id, leg.display_name, sdp)]
+        return [Negotiate(self.id, leg.id, leg.display_name, sdp, plain=leg.is_phone)]
 
     def mixer_sdp(self, participant_id: str, sdp: str) -> list[Out]:
-        """The mixer's SDP for a participant: its offer of a new media session (or its answer to the
-        participant's offer). A phone number not yet dialled is dialled with it."""
+        """The mixer's SDP for a participant: its offer of a new media session (with the session's number), its
+        answer to the participant's offer, or its side moved (a phone's plain RTP, to the phone's address). A
+        phone number not yet dialled is dialled with it."""
         leg = self.participants.get(participant_id)
         if self.ended or leg is None or not leg.live:
             return []

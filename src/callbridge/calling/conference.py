@@ -33,11 +33,19 @@ log = logging.getLogger("callbridge.calling.mixer")
 throttled = Throttled(log)
 TalkingHandler = Callable[[str, str, bool], None]  # (room, participant, talking); must not block
 T = TypeVar("T")
+_DISCARD = "127.0.0.1"  # where a plain leg's mix goes until the phone's address is known (port 9: discard)
 _PLAIN_CODECS = {Codec.PCMU: RtpCodec.PCMU, Codec.PCMA: RtpCodec.PCMA}
 
 
 def _engine_id(room_id: str, participant_id: str) -> str:
     return f"{room_id}:{participant_id}"
+
+
+def _g711(remote: audio_sdp.AudioDescription) -> Codec:
+    codec = next((c for c in remote.codecs if c in _PLAIN_CODECS), None)
+    if codec is None:
+        raise MixerError("a phone's media with the mixer must be G.711")
+    return codec
 
 
 def is_plain_rtp(sdp: str) -> bool:
@@ -49,15 +57,21 @@ class ConferenceMixer:
     def __init__(self, engine: ConferenceEngine, on_talking: TalkingHandler, codec: RtpCodec = RtpCodec.PCMU) -> None:
         """``codec``: what the mixer offers endpoints (G.711 in 8 kHz rooms: nothing is resampled)."""
         self.engine, self._on_talking, self.codec = engine, on_talking, codec
+        self._plain: dict[str, RtpAddress] = {}  # a plain leg -> the mixer's address it was last offered
         engine.on_event(self._event)
 
     async def open_room(self, room_id: str) -> None:
         await self._do(self.engine.open_room(room_id))
 
-    async def offer(self, room_id: str, participant_id: str, display_name: str | None) -> str:
-        pid = _engine_id(room_id, participant_id)
+    async def offer(self, room_id: str, participant_id: str, display_name: str | None, plain: bool) -> str:
+        """WebRTC: Janus's own offer. Plain RTP: Janus takes a plain leg's address only as it joins and never
+        learns one, so the leg joins towards a discard address and moves to the phone's once its answer names it
+        (``complete``)."""
+        pid, display = _engine_id(room_id, participant_id), display_name or participant_id
         await self._quietly(self.engine.leave(room_id, pid))  # a new media session replaces the last one
-        return await self._do(self.engine.join_offering(room_id, pid, display_name or participant_id, self.codec))
+        if not plain:
+            return await self._do(self.engine.join_offering(room_id, pid, display, self.codec))
+        return await self._join_plain(room_id, pid, display, Codec.PCMU, RtpAddress(_DISCARD, 9))
 
     async def answer(self, room_id: str, participant_id: str, display_name: str | None, offer: str) -> str:
         pid, display = _engine_id(room_id, participant_id), display_name or participant_id
@@ -68,15 +82,27 @@ class ConferenceMixer:
             remote = audio_sdp.read(offer)
         except ValueError as exc:
             raise MixerError(f"the offer cannot be read: {exc}") from None
-        codec = next((c for c in remote.codecs if c in _PLAIN_CODECS), None)
-        if codec is None:
-            raise MixerError("a phone's offer to the mixer must have G.711")
-        leg = await self._do(self.engine.join_rtp(room_id, pid, display, _PLAIN_CODECS[codec],
-                                                  RtpAddress(remote.address, remote.port)))
-        return audio_sdp.write(leg.local.ip, leg.local.port, [codec], telephone_event=None)
+        return await self._join_plain(room_id, pid, display, _g711(remote), RtpAddress(remote.address, remote.port))
 
-    async def complete(self, room_id: str, participant_id: str, answer: str) -> None:
-        await self._do(self.engine.complete(room_id, _engine_id(room_id, participant_id), answer))
+    async def complete(self, room_id: str, participant_id: str, answer: str) -> str | None:
+        pid = _engine_id(room_id, participant_id)
+        if not is_plain_rtp(answer):
+            await self._do(self.engine.complete(room_id, pid, answer))
+            return None
+        try:  # a phone answered the plain offer: the leg moves to the phone's address (and maybe its port)
+            remote = audio_sdp.read(answer)
+        except ValueError as exc:
+            raise MixerError(f"the answer cannot be read: {exc}") from None
+        offered = self._plain.get(pid)
+        await self._quietly(self.engine.leave(room_id, pid))
+        sdp = await self._join_plain(room_id, pid, participant_id, _g711(remote),
+                                     RtpAddress(remote.address, remote.port))
+        return None if self._plain.get(pid) == offered else sdp  # the same port again: nothing to tell the phone
+
+    async def _join_plain(self, room_id: str, pid: str, display: str, codec: Codec, remote: RtpAddress) -> str:
+        leg = await self._do(self.engine.join_rtp(room_id, pid, display, _PLAIN_CODECS[codec], remote))
+        self._plain[pid] = leg.local
+        return audio_sdp.write(leg.local.ip, leg.local.port, [codec], telephone_event=None)
 
     async def trickle(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> None:
         """Janus takes the candidates of its peers in their SDP (half trickle): endpoints finish gathering
@@ -86,9 +112,13 @@ class ConferenceMixer:
         await self._do(self.engine.mute(room_id, _engine_id(room_id, participant_id), muted))
 
     async def leave(self, room_id: str, participant_id: str) -> None:
-        await self._quietly(self.engine.leave(room_id, _engine_id(room_id, participant_id)))
+        pid = _engine_id(room_id, participant_id)
+        self._plain.pop(pid, None)
+        await self._quietly(self.engine.leave(room_id, pid))
 
     async def close_room(self, room_id: str) -> None:
+        for pid in [p for p in self._plain if p.startswith(f"{room_id}:")]:
+            del self._plain[pid]
         await self._quietly(self.engine.close_room(room_id))
 
     async def _do(self, work: Awaitable[T]) -> T:

@@ -75,12 +75,13 @@ class MixerRunner:
         match action:
             case OpenRoom():
                 await self.mixer.open_room(room)
-            case Negotiate(participant_id=pid, display_name=name, offer=None):
-                await self._on_sdp(room, pid, await self.mixer.offer(room, pid, name))
+            case Negotiate(participant_id=pid, display_name=name, offer=None, plain=plain):
+                await self._on_sdp(room, pid, await self.mixer.offer(room, pid, name, plain))
             case Negotiate(participant_id=pid, display_name=name, offer=str() as offer):
                 await self._on_sdp(room, pid, await self.mixer.answer(room, pid, name, offer))
             case AnswerRoom(participant_id=pid, answer=answer):
-                await self.mixer.complete(room, pid, answer)
+                if (moved := await self.mixer.complete(room, pid, answer)) is not None:
+                    await self._on_sdp(room, pid, moved)
             case TrickleRoom(participant_id=pid, candidate=candidate):
                 await self.mixer.trickle(room, pid, candidate)
             case MuteInRoom(participant_id=pid, muted=muted):

@@ -23,17 +23,20 @@ class OpenRoom:
 @dataclass(frozen=True)
 class Negotiate:
     """A media session between the mixer and a participant: the mixer offers (``offer`` None), or answers the
-    participant's own offer. The result comes back as ``Call.mixer_sdp``, or ``Call.mixer_failed``."""
+    participant's own offer. The result comes back as ``Call.mixer_sdp``, or ``Call.mixer_failed``. A ``plain``
+    participant (a phone) gets plain RTP G.711, the others WebRTC."""
 
     call_id: str
     participant_id: str
     display_name: str | None
     offer: str | None = None
+    plain: bool = False
 
 
 @dataclass(frozen=True)
 class AnswerRoom:
-    """The participant's answer to the mixer's offer."""
+    """The participant's answer to the mixer's offer (when the mixer's side must move for it, as a plain-RTP leg's
+    does to the phone's address, its new SDP comes back as ``Call.mixer_sdp``)."""
 
     call_id: str
     participant_id: str
@@ -90,14 +93,15 @@ class Mixer(Protocol):
 
     async def open_room(self, room_id: str) -> None: ...
 
-    async def offer(self, room_id: str, participant_id: str, display_name: str | None) -> str:
-        """The mixer's offer of a media session to a participant joining the room (or joining anew)."""
+    async def offer(self, room_id: str, participant_id: str, display_name: str | None, plain: bool) -> str:
+        """The mixer's offer of a media session to a participant joining the room (or joining anew): WebRTC, or
+        ``plain`` RTP G.711 for a phone."""
 
     async def answer(self, room_id: str, participant_id: str, display_name: str | None, offer: str) -> str:
         """The mixer's answer to a participant's own offer."""
 
-    async def complete(self, room_id: str, participant_id: str, answer: str) -> None:
-        """A participant's answer to the mixer's offer."""
+    async def complete(self, room_id: str, participant_id: str, answer: str) -> str | None:
+        """A participant's answer to the mixer's offer; the mixer's new SDP when its side had to move for it."""
 
     async def trickle(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> None: ...
 
