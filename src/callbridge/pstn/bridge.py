@@ -39,8 +39,10 @@ from callbridge.pstn.legs import Inbox
 from callbridge.pstn.screening import Screening
 from callbridge.sip.call_sdp import check_call_sdp
 from callbridge.sip.offer_answer import NotAcceptableHere
+from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
 from callbridge.sip.useragent_incoming import IncomingSession
+from callbridge.sip.useragent_outgoing import OutgoingSession
 from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.pstn")
@@ -61,7 +63,7 @@ class Bridge:
 
     @property
     def ports(self) -> Ports:
-        return Ports(self.calling, self.ua, self.media, self.screening)
+        return Ports(self.calling, self.ua, self.media, self.screening, self._invite)
 
     async def start(self) -> None:
         self.ua.screen = self.screening.screen
@@ -98,6 +100,19 @@ class Bridge:
         machine = PhoneLeg.outbound_leg(trunk_ids, self.trunk_down)  # a trunk disabled since is left out
         self._spawn(self._drive(LegDriver(self.ports, leg, machine, inbox, cleared=cleared)))
         return leg
+
+    async def _invite(self, trunk: Any, cleared: PhoneCleared | None, plain: str) -> OutgoingSession:
+        """The INVITE to the cleared number over ``trunk``: From and P-Asserted-Identity carry the caller's own
+        number; the trunk's outbound credentials answer a challenge."""
+        assert cleared is not None
+        local = self.ua.local(trunk.transport.upper())
+        caller = f"sip:{cleared.caller_number}@{local.host}"
+        headers = (("P-Asserted-Identity", f'"{cleared.caller_name}" <{caller};user=phone>'),)
+        credentials = ((trunk.outbound_username, trunk.outbound_password) if trunk.outbound_username else None)
+        return await self.ua.call(f"sip:{cleared.number}@{trunk.host}:{trunk.port};user=phone", from_uri=caller,
+                                  from_name=cleared.caller_name, sdp=plain,
+                                  destination=Address(trunk.host, trunk.port, trunk.transport.upper()),
+                                  headers=headers, credentials=credentials)
 
     # -- use case 2: a phone calls a user's number --------------------------------------------------------------
     async def _accept(self) -> None:

@@ -27,7 +27,6 @@ from callbridge.pstn.legs import Inbox, News
 from callbridge.pstn.screening import Screening
 from callbridge.sip.offer_answer import NotAcceptableHere
 from callbridge.sip.sdp import SdpError
-from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
 from callbridge.sip.useragent_events import Reinvited, ReinviteFailed
 from callbridge.sip.useragent_incoming import IncomingSession
@@ -38,12 +37,17 @@ throttled = Throttled(log)  # for what others can repeat at will: one line a min
 K = CallCommandKind
 
 
+async def _no_invite(trunk: Any, cleared: PhoneCleared | None, plain: str) -> OutgoingSession:
+    raise ValueError("this leg places no calls")
+
+
 @dataclass(frozen=True)
 class Ports:
     calling: CallingService
     ua: UserAgent
     media: MediaGateway
     screening: Screening
+    invite: Callable[[Any, PhoneCleared | None, str], Awaitable[OutgoingSession]] = _no_invite  # the trunk's INVITE
 
 
 class LegDriver:
@@ -170,7 +174,7 @@ class LegDriver:
         limits.opened(trunk.id)
         self._trunk = trunk
         try:
-            session = await self._call(trunk, action.sdp)
+            session = await self.ports.invite(trunk, self.cleared, action.sdp)
         except ValueError as exc:  # a transport SIP does not listen on here (`admin trunk` warns)
             throttled.error("trunk unusable", extra={"leg": self.leg, "trunk": trunk.name, "why": str(exc)})
             return io.TrunkUnusable(str(exc))
@@ -178,17 +182,6 @@ class LegDriver:
         self.ports.calling.note_trunk_call(self.machine.call_id, session.call_id)
         self.inbox.listen_to(session.next_event)
         return None
-
-    async def _call(self, trunk: Any, plain: str) -> OutgoingSession:
-        cleared, ua = self.cleared, self.ports.ua
-        assert cleared is not None
-        caller = f"sip:{cleared.caller_number}@{ua.local(trunk.transport.upper()).host}"
-        headers = (("P-Asserted-Identity", f'"{cleared.caller_name}" <{caller};user=phone>'),)
-        credentials = ((trunk.outbound_username, trunk.outbound_password) if trunk.outbound_username else None)
-        return await ua.call(f"sip:{cleared.number}@{trunk.host}:{trunk.port};user=phone", from_uri=caller,
-                             from_name=cleared.caller_name, sdp=plain,
-                             destination=Address(trunk.host, trunk.port, trunk.transport.upper()),
-                             headers=headers, credentials=credentials)
 
     def _release_trunk(self) -> None:
         if self._trunk is not None:
