@@ -57,6 +57,7 @@ from callbridge.pstn.leg_io import (
     RejectReinvite,
     Ring,
     SendDtmf,
+    TakeTrunkPlace,
     TimerFired,
     TrunkUnusable,
 )
@@ -303,7 +304,8 @@ ROUTE = InboundRoute("trunk-1", "fabrikam", CALLED, "u-alice", "Alice")
 def calling_in() -> PhoneLeg:
     leg = inbound()
     assert leg.handle(PhoneInvite(PHONE, CALLED[1:]), 0) == [LookUpNumber(CALLED)] and leg.state is S.ROUTING
-    assert leg.handle(NumberFound(user()), 0) == [MediaOffer(PHONE, Side.AGENT)] and leg.state is S.PLACING
+    assert leg.handle(NumberFound(user()), 0) == [TakeTrunkPlace("trunk-1"), MediaOffer(PHONE, Side.AGENT)]
+    assert leg.state is S.PLACING
     assert leg.handle(MediaReady(WEB), 0) == [PlaceCall(f"4:{CALLER}", "Customer", ROUTE, WEB)]
     assert leg.handle(CallPlaced("c2"), 0) == [] and leg.state is S.CALLING and leg.call_id == "c2"
     assert leg.handle(state(CallState.CONNECTING, call_id="c2"), 0) == []

@@ -162,7 +162,7 @@ class PhoneLeg:
     def _call_state(self, state: CallState) -> LegEvent:
         if state is CallState.DISCONNECTED:
             return E.CALL_ENDED
-        if state is CallState.RINGING:
+        if state is CallState.RINGING and not self.outbound:  # the user's agents ring for the phone calling in
             return E.CALL_RINGING
         if self.state is S.CONNECTED and state is CallState.REMOTE_HOLD and not self.held:
             return E.AGENT_HOLDS
@@ -284,7 +284,7 @@ class PhoneLeg:
         route = self._judge(item)
         assert isinstance(route, InboundRoute)
         self._route = route
-        return self._media(io.MediaOffer(self._offer or "", Side.AGENT))
+        return [io.TakeTrunkPlace(route.trunk_id), *self._media(io.MediaOffer(self._offer or "", Side.AGENT))]
 
     def _place_call(self, item: io.MediaReady) -> list[io.Action]:
         assert self._route is not None
@@ -359,8 +359,10 @@ class PhoneLeg:
         return [io.AcceptReinvite(item.local_sdp or "")]
 
     def _refuse_reoffer(self, item: io.PhoneReoffered | io.MediaRefused) -> list[io.Action]:
-        refusal = _refusal(item.offer) if isinstance(item, io.PhoneReoffered) else None
-        return [io.RejectReinvite(488, refusal.detail if refusal else getattr(item, "why", ""))]
+        if isinstance(item, io.MediaRefused):
+            return [io.RejectReinvite(488, item.why)]
+        refusal = _refusal(item.offer)
+        return [io.RejectReinvite(488, refusal.detail if refusal else "")]
 
     def _send_dtmf(self, item: CallDtmf) -> list[io.Action]:
         return [io.SendDtmf(item.tone)]

@@ -65,7 +65,8 @@ class LegDriver:
             io.MediaOffer: self._media_offer, io.MediaAnswer: self._media_answer, io.Invite: self._invite,
             io.Reinvite: self._reinvite, io.LookUpNumber: self._look_up, io.PlaceCall: self._place_call,
             io.Command: self._command, io.SendDtmf: self._send_dtmf, io.DeleteMedia: self._delete_media,
-            io.HangUpPhone: self._hang_up}
+            io.HangUpPhone: self._hang_up, io.TakeTrunkPlace: self._take_place, io.FailedOver: self._failed_over,
+            io.RecordRefused: self._record_refused}
 
     async def run(self, first: News | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -106,7 +107,7 @@ class LegDriver:
         return None
 
     def _sip(self, action: io.Action) -> None:
-        """What the SIP session does at once (answers to its INVITE or re-INVITE, a CANCEL), and bookkeeping."""
+        """What the SIP session does at once: answers to its INVITE or re-INVITE, a CANCEL."""
         session = self.session
         assert session is not None
         if isinstance(action, io.Decline):
@@ -130,16 +131,22 @@ class LegDriver:
             throttled.warning("phone re-INVITE refused", extra={"leg": self.leg, "call_id": self.machine.call_id,
                                                                 "why": action.why})
             session.reject_reinvite(action.status)
-        elif isinstance(action, io.FailedOver):
-            metrics.TRUNK_FAILOVERS.labels(self._trunk.name).inc()
-            throttled.warning("trunk failed the call: the next one is tried",
-                              extra={"leg": self.leg, "trunk": self._trunk.name, "status": action.status})
-        elif isinstance(action, io.RecordRefused):
-            assert isinstance(session, IncomingSession)
-            self.ports.calling.record_refused(action.caller_raw_id, action.callee_raw_id, action.tenant_id,
-                                              action.status, 0, session.call_id)
         else:
             raise TypeError(f"no way to carry out {action!r}")
+
+    async def _take_place(self, action: io.TakeTrunkPlace) -> None:
+        self._trunk = self._inbound_trunk
+        self.ports.screening.limits.opened(self._trunk.id)
+
+    async def _failed_over(self, action: io.FailedOver) -> None:
+        metrics.TRUNK_FAILOVERS.labels(self._trunk.name).inc()
+        throttled.warning("trunk failed the call: the next one is tried",
+                          extra={"leg": self.leg, "trunk": self._trunk.name, "status": action.status})
+
+    async def _record_refused(self, action: io.RecordRefused) -> None:
+        assert isinstance(self.session, IncomingSession)
+        self.ports.calling.record_refused(action.caller_raw_id, action.callee_raw_id, action.tenant_id,
+                                          action.status, 0, self.session.call_id)
 
     # -- the gateway ------------------------------------------------------------------------------------------
     async def _media_offer(self, action: io.MediaOffer) -> io.LegInput:
@@ -212,8 +219,6 @@ class LegDriver:
         self.inbox.listen_to_call(calling.attach_leg(self.leg, action.caller_raw_id))
         self._attached = True
         route = action.route
-        self._trunk = self._inbound_trunk
-        self.ports.screening.limits.opened(self._trunk.id)
         callee = Leg(f"8:orgid:{route.user_id}", route.user_name, route.tenant_id)
         call_id = await calling.start_from_phone(self.leg, Leg(action.caller_raw_id, action.caller_name, None),
                                                  callee, action.offer)

@@ -124,6 +124,13 @@ class Invite:
 
 
 @dataclass(frozen=True)
+class TakeTrunkPlace:
+    """Count the call among the trunk's concurrent calls (``TrunkLimits``) until the leg ends."""
+
+    trunk_id: str
+
+
+@dataclass(frozen=True)
 class FailedOver:
     """The trunk of the current INVITE failed the call itself; the next one is tried (a metric and a log line)."""
 
@@ -208,6 +215,6 @@ class PlaceCall:
     offer: str
 
 
-Action = (MediaOffer | MediaAnswer | SendDtmf | DeleteMedia | Invite | FailedOver | CancelInvite | HangUpPhone | Ring
-          | AnswerPhone | Decline | Reinvite | AcceptReinvite | RejectReinvite | Command | LookUpNumber | RecordRefused
-          | PlaceCall)
+Action = (MediaOffer | MediaAnswer | SendDtmf | DeleteMedia | Invite | TakeTrunkPlace | FailedOver | CancelInvite
+          | HangUpPhone | Ring | AnswerPhone | Decline | Reinvite | AcceptReinvite | RejectReinvite | Command
+          | LookUpNumber | RecordRefused | PlaceCall)

@@ -113,7 +113,7 @@ class Step(StrEnum):
     DECLINE_OFFER = "488 with a Warning"
     DECLINE_NOT_FOUND = "404"
     DECLINE_ROUTE = "record, refuse with the route's status"
-    OFFER_TO_AGENTS = "gateway offer for the agents"
+    OFFER_TO_AGENTS = "take a place on the trunk, gateway offer for the agents"
     PLACE_CALL = "ring the user's agents"
     NOTE_CALL = "keep the call's id"
     DECLINE_UNAVAILABLE = "488 (an offer the gateway refused) or 503"
