@@ -60,6 +60,9 @@ class _NoTrunkLeft:
 
 
 class PhoneLeg:
+    """One phone leg, either way: ``outbound_leg`` (use case 1) starts awaiting the call's ``CallIncoming``,
+    ``inbound_leg`` (use case 2) a ``PhoneInvite``."""
+
     def __init__(self, state: LegState, *, outbound: bool, trunk_ids: Sequence[str] = (), trunk: Any = None,
                  caller: tuple[str | None, str | None] = (None, None), rng: random.Random | None = None) -> None:
         self.state = state
@@ -79,6 +82,7 @@ class PhoneLeg:
         self._phone_holds = False  # the phone's pending re-offer holds
         self._media_used = False
         self._deadline: float | None = None
+        self._now = 0.0
         self._rng = rng or random.Random()
         self._then: list[Input | _NoTrunkLeft] = []  # what a step said to the leg itself, handled next
         self._steps: dict[Step, Callable[[Any], list[io.Action]]] = {

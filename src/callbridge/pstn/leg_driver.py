@@ -60,7 +60,7 @@ class LegDriver:
         self._trunk: Any = None  # the trunk whose place (a concurrent call) the leg holds
         self._inbound_trunk = trunk  # in: the trunk the INVITE came through
         self._attached = cleared is not None  # an outbound leg is on the bus from the start
-        self._media_gone = False
+        self._media: bool = False  # the gateway has (or may have) a session for the leg
         self._do: dict[type, Callable[[Any], Awaitable[io.LegInput | None]]] = {
             io.MediaOffer: self._media_offer, io.MediaAnswer: self._media_answer, io.Invite: self._invite,
             io.Reinvite: self._reinvite, io.LookUpNumber: self._look_up, io.PlaceCall: self._place_call,
@@ -156,6 +156,7 @@ class LegDriver:
         return await self._gateway(self.ports.media.answer(self.leg, action.sdp, towards=action.towards))
 
     async def _gateway(self, request: Awaitable[str]) -> io.LegInput:
+        self._media = True
         try:
             return io.MediaReady(await request)
         except (MediaError, SdpError) as exc:
@@ -165,10 +166,11 @@ class LegDriver:
     async def _send_dtmf(self, action: io.SendDtmf) -> None:
         await self.ports.media.send_dtmf(self.leg, action.tone)
 
-    async def _delete_media(self, action: io.DeleteMedia) -> None:
-        self._media_gone = True
-        with contextlib.suppress(Exception):
-            await self.ports.media.delete(self.leg)
+    async def _delete_media(self, action: io.DeleteMedia | None = None) -> None:
+        if self._media:
+            self._media = False
+            with contextlib.suppress(Exception):
+                await self.ports.media.delete(self.leg)
 
     # -- the trunk --------------------------------------------------------------------------------------------
     async def _invite(self, action: io.Invite) -> io.LegInput | None:
@@ -255,9 +257,7 @@ class LegDriver:
     async def _close(self) -> None:
         self._release_trunk()
         await self.inbox.close()
-        if not self._media_gone:
-            with contextlib.suppress(Exception):
-                await self.ports.media.delete(self.leg)
+        await self._delete_media()  # after a failure: the machine never reached Ended
         if self._attached:
             self.ports.calling.detach_leg(self.leg)
 
