@@ -64,8 +64,8 @@ class LegEvent(StrEnum):
     PHONE_RINGING = "18x"  # a 180, or a 183 without SDP
     PHONE_EARLY_MEDIA = "183 with SDP"
     PHONE_ANSWERED = "2xx"
-    TRUNK_FAILED = "408/500/503/504"  # the trunk (not the phone) failed (FAILOVER_STATUSES)
-    PHONE_REFUSED = "3xx-6xx"  # any other final failure
+    TRUNK_FAILED = "408/500/503/504, a trunk left"  # the trunk (not the phone) failed, another may take the call
+    PHONE_REFUSED = "3xx-6xx"  # any other final failure (a trunk's failure on the last trunk too)
     PHONE_CANCELLED = "CANCEL"
     PHONE_ENDED = "BYE"  # the phone hung up (or its dialog is gone)
     PHONE_REOFFER = "re-INVITE"  # a new offer: hold or resume
