@@ -21,7 +21,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any, Final
+from typing import Any
 
 from callbridge import metrics
 from callbridge.calling import end_reasons as reasons
@@ -30,7 +30,6 @@ from callbridge.calling.policy import PhoneCleared
 from callbridge.calling.service import CallingService
 from callbridge.logs import Throttled
 from callbridge.media.gateway import MediaGateway
-from callbridge.pstn import leg as leg_core
 from callbridge.pstn.inbound import TrunkLimits
 from callbridge.pstn.leg import PhoneLeg
 from callbridge.pstn.leg_driver import LegDriver, Ports
@@ -47,9 +46,6 @@ from callbridge.tasks import cancelled
 
 log = logging.getLogger("callbridge.pstn")
 throttled = Throttled(log)
-
-WARN_AGENT: Final = leg_core.WARN_AGENT
-FAILOVER_STATUSES: Final = leg_core.FAILOVER_STATUSES
 
 
 class Bridge:
