@@ -1,57 +1,57 @@
-"""A phone leg's two inboxes, read as one: what the call tells the leg (its bus queue) and what the SIP session
-tells it (its events). Small enough to keep the bridge's flows readable as straight-line code."""
+"""A phone leg's inboxes, read as one: what the SIP session tells the leg (its events), what the gateway tells it
+on its own (dead media), and what the call tells it (its bus queue), in that order of precedence when several
+have news; with a timeout, for the leg's timer."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from callbridge.calling.events import Event
+from callbridge.pstn.leg_io import LegInput
 from callbridge.sip.useragent_events import SessionEvent
 from callbridge.tasks import cancelled
 
-
-@dataclass(frozen=True)
-class FromCall:
-    event: Event
-
-
-@dataclass(frozen=True)
-class FromPhone:
-    event: SessionEvent
+News = Event | SessionEvent | LegInput
+_ORDER = ("phone", "own", "call")
 
 
 class Inbox:
-    def __init__(self, call: asyncio.Queue[Event]) -> None:
-        self.call = call
-        self._phone: Callable[[], Awaitable[SessionEvent]] | None = None
-        self._pending: dict[asyncio.Task[Any], str] = {}
+    def __init__(self) -> None:
+        self.own: asyncio.Queue[LegInput] = asyncio.Queue()
+        self._sources: dict[str, Callable[[], Awaitable[News]]] = {"own": self.own.get}
+        self._pending: dict[str, asyncio.Task[Any]] = {}
+
+    def listen_to_call(self, call: asyncio.Queue[Event]) -> None:
+        self._sources["call"] = call.get
 
     def listen_to(self, next_event: Callable[[], Awaitable[SessionEvent]]) -> None:
         """The phone's news comes from ``next_event`` from now on (a new INVITE's session, after a failover)."""
-        for task in [task for task, source in self._pending.items() if source == "phone"]:
+        task = self._pending.pop("phone", None)
+        if task is not None:
             task.cancel()
-            del self._pending[task]
-        self._phone = next_event
+        self._sources["phone"] = next_event
 
-    async def next(self) -> FromCall | FromPhone:
-        while True:
-            if "call" not in self._pending.values():
-                self._pending[asyncio.ensure_future(self.call.get())] = "call"
-            if self._phone is not None and "phone" not in self._pending.values():
-                self._pending[asyncio.ensure_future(self._phone())] = "phone"
-            done = [task for task in self._pending if task.done()]
-            if done:
-                break
-            await _first_done(list(self._pending))
-        first = min(done, key=lambda task: self._pending[task] != "phone")  # the phone's news first
-        source = self._pending.pop(first)
-        return FromPhone(first.result()) if source == "phone" else FromCall(first.result())
+    async def next(self, timeout: float | None = None) -> News | None:
+        """The next news, or None when ``timeout`` seconds passed without any."""
+        for name, source in self._sources.items():
+            if name not in self._pending:
+                self._pending[name] = asyncio.ensure_future(source())
+        if not any(task.done() for task in self._pending.values()):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first_done(list(self._pending.values())), timeout)
+        for name in _ORDER:
+            task = self._pending.get(name)
+            if task is not None and task.done():
+                del self._pending[name]
+                news: News = task.result()
+                return news
+        return None
 
     async def close(self) -> None:
-        await cancelled(*self._pending)
+        await cancelled(*self._pending.values())
         self._pending.clear()
 
 
