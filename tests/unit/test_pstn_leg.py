@@ -24,7 +24,7 @@ from callbridge.calling.events import (
     Participant,
     ParticipantChanged,
 )
-from callbridge.calling.protocol import Accept, CallCommand, CallCommandKind, EarlyMedia, HangUp, Payload, Reject
+from callbridge.calling.protocol import Accept, CallCommand, CallCommandKind, EarlyMedia, HangUp, Payload, Reject, Sdp
 from callbridge.calling.states import CallState, InvalidTransition, ParticipantState
 from callbridge.media.gateway import Side
 from callbridge.pstn.inbound import InboundRoute
@@ -483,6 +483,109 @@ def scenario_dead_media_ends_the_call_which_hangs_up_the_phone() -> None:
     assert leg.handle(state(CallState.DISCONNECTED, reasons.MEDIA_LOST), 40) == [HangUpPhone(), DeleteMedia()]
 
 
+# -- with the conference mixer -----------------------------------------------------------------------------------
+MIXER = str(build_offer("127.0.0.1", 41_500, session_id=55))  # the mixer's plain offer (towards a discard address)
+MOVED = str(build_offer("127.0.0.1", 41_502, session_id=55, session_version=2))  # its side at the phone's address
+
+
+def direct(trunks: tuple[str, ...] = ("t1", "t2")) -> PhoneLeg:
+    """A group call dials the phone: the INVITE carries the mixer's offer, no gateway."""
+    leg = Recorded.outbound_leg(trunks, lambda trunk: False, rng=random.Random(7), direct=True)
+    assert leg.handle(CallIncoming("c1", None, "8:orgid:alice", "Alice", MIXER), 0) == [Invite("t1", 0, MIXER)]
+    assert leg.state is S.INVITING
+    return leg
+
+
+def dialled_in() -> PhoneLeg:
+    return Recorded.dialled_in_leg("c1", CALLER, rng=random.Random(7))
+
+
+def mixed() -> PhoneLeg:
+    leg = dialled_in()
+    assert leg.handle(CallSdp("c1", MIXER, 1), 1) == [Reinvite(MIXER)] and leg.state is S.MIXER_REINVITING
+    assert leg.handle(ReinviteAnswered(PHONE), 1) == [tell(K.SDP, Sdp(PHONE))] and leg.state is S.MIXED
+    return leg
+
+
+def glared() -> PhoneLeg:
+    leg = mixed()
+    assert leg.handle(CallSdp("c1", MOVED), 2) == [Reinvite(MOVED)]
+    assert leg.handle(ReinviteRefused(491), 2) == [] and leg.state is S.MIXER_GLARED
+    return leg
+
+
+def scenario_a_group_call_dials_a_phone_with_the_mixers_offer() -> None:
+    leg = direct()
+    assert leg.handle(Ringing(180), 1) == [tell(K.ALERTING)] and leg.state is S.RINGING
+    assert leg.handle(Ringing(183, PHONE), 1) == [tell(K.EARLY_MEDIA, EarlyMedia(PHONE))]
+    assert leg.handle(Ringing(183, PHONE), 1) == [tell(K.ALERTING)] and leg.state is S.EARLY_MEDIA
+    assert leg.handle(CallSdp("c1", MOVED), 1) == []  # the mixer moved to the phone: kept until the 2xx
+    assert leg.handle(Answered(None), 2) == [tell(K.ACCEPT, Accept(None)), Reinvite(MOVED)]
+    assert leg.state is S.MIXER_REINVITING
+    assert leg.handle(ReinviteAnswered(PHONE), 2) == [] and leg.state is S.MIXED  # nothing for the call to take
+    assert leg.handle(Ended(True, "BYE"), 3) == [tell(K.HANG_UP, HangUp(reasons.PHONE_HUNG_UP))]  # no gateway
+    assert leg.ended
+
+
+def scenario_a_dialled_phone_answers_at_once_or_after_ringing() -> None:
+    leg = direct()
+    assert leg.handle(Answered(PHONE), 1) == [tell(K.ACCEPT, Accept(PHONE))] and leg.state is S.MIXED
+    assert leg.handle(state(CallState.DISCONNECTED, reasons.HUNG_UP), 2) == [HangUpPhone()] and leg.ended
+    leg = direct()
+    assert leg.handle(Ringing(183, PHONE), 1) == [tell(K.EARLY_MEDIA, EarlyMedia(PHONE))]
+    assert leg.handle(Answered(None), 1) == [tell(K.ACCEPT, Accept(None))] and leg.state is S.MIXED
+    leg = direct()
+    leg.handle(Ringing(180), 1)
+    assert leg.handle(Answered(PHONE), 1) == [tell(K.ACCEPT, Accept(PHONE))] and leg.state is S.MIXED
+
+
+def scenario_a_connected_phone_moves_to_the_mixer() -> None:
+    leg = connected_out()
+    assert leg.handle(CallSdp("c1", MIXER, 1), 5) == [DeleteMedia(), Reinvite(MIXER)]  # the gateway steps aside
+    assert leg.handle(ReinviteAnswered(PHONE), 5) == [tell(K.SDP, Sdp(PHONE))] and leg.state is S.MIXED
+    assert leg.handle(CallSdp("c1", MOVED), 5) == [Reinvite(MOVED)]
+    assert leg.handle(ReinviteAnswered(PHONE), 5) == [] and leg.state is S.MIXED
+    assert leg.handle(CallSdp("c1", MIXER, 2), 6) == [Reinvite(MIXER)]  # the mixer offers anew
+    assert leg.handle(ReinviteAnswered(None), 6) == [tell(K.HANG_UP, HangUp(reasons.TRUNK_BUSY)), HangUpPhone()]
+    assert leg.handle(state(CallState.DISCONNECTED, reasons.TRUNK_BUSY), 6) == [HangUpPhone()] and leg.ended
+    leg = connected_out()
+    leg.handle(CallSdp("c1", MIXER, 1), 7)
+    assert leg.handle(ReinviteRefused(488), 7) == [tell(K.HANG_UP, HangUp(reasons.TRUNK_BUSY)), HangUpPhone()]
+    assert leg.ended
+
+
+def scenario_a_crossed_reinvite_to_the_mixer_goes_again() -> None:
+    leg = glared()
+    deadline = leg.next_deadline()
+    assert deadline is not None
+    assert leg.handle(TimerFired(), deadline) == [Reinvite(MOVED)] and leg.state is S.MIXER_REINVITING
+    leg.handle(ReinviteRefused(491), deadline)
+    newer = MOVED.replace("41502", "41504")
+    assert leg.handle(CallSdp("c1", newer), deadline) == [Reinvite(newer)] and leg.next_deadline() is None
+    assert leg.handle(ReinviteAnswered(PHONE), deadline) == [] and leg.state is S.MIXED
+    leg = glared()
+    assert leg.handle(CallSdp("c1", MIXER, 2), 3) == [Reinvite(MIXER)]
+    assert leg.handle(ReinviteAnswered(PHONE), 3) == [tell(K.SDP, Sdp(PHONE))]
+
+
+def scenario_news_for_a_phone_with_the_mixer() -> None:
+    for make in (dialled_in, mixed, glared):
+        for news in (CallIce("c1", None), CallDtmf("c1", "5"), MediaDead(), state(CallState.CONNECTED),
+                     ParticipantChanged("c1", Participant(CALLER, None, ParticipantState.CONNECTED, False))):
+            leg = make()
+            before = leg.state
+            assert leg.handle(news, 9) == [] and leg.state is before
+        leg = make()
+        assert leg.handle(PhoneReoffered(PHONE_HOLDS, MIXER, PHONE), 9) == [AcceptReinvite(MIXER)]
+        assert leg.handle(PhoneReoffered(None, MIXER, PHONE), 9) == [AcceptReinvite(MIXER)]
+        assert leg.handle(PhoneReoffered(MANY_STREAMS, MIXER, PHONE), 9)[0].status == 488  # type: ignore[union-attr]
+        assert leg.handle(Ended(True, "BYE"), 9) == [tell(K.HANG_UP, HangUp(reasons.PHONE_HUNG_UP))]
+        leg = make()
+        assert leg.handle(state(CallState.DISCONNECTED, reasons.ENDED_FOR_EVERYONE), 9) == [HangUpPhone()]
+    leg = dialled_in()
+    assert leg.handle(CallSdp("c1", AGENT), 9) == [] and leg.state is S.DIALLED_IN
+
+
 SCENARIOS: list[Callable[[], None]] = [
     scenario_outbound_happy_path, scenario_answer_without_any_18x_and_the_agent_hangs_up,
     lambda: scenario_failover(503), scenario_keepalive_failures_are_tried_last,
@@ -496,6 +599,9 @@ SCENARIOS: list[Callable[[], None]] = [
     scenario_the_gateway_refuses_our_reoffer, scenario_the_phone_holds_and_resumes,
     scenario_session_refreshes_and_offers_the_leg_cannot_take,
     scenario_dead_media_ends_the_call_which_hangs_up_the_phone,
+    scenario_a_group_call_dials_a_phone_with_the_mixers_offer, scenario_a_dialled_phone_answers_at_once_or_after_ringing,
+    scenario_a_connected_phone_moves_to_the_mixer, scenario_a_crossed_reinvite_to_the_mixer_goes_again,
+    scenario_news_for_a_phone_with_the_mixer,
 ]
 
 
@@ -536,7 +642,7 @@ def test_news_a_state_does_not_expect_is_refused_by_the_leg() -> None:
 
 def test_ended_is_final_and_every_other_state_can_end() -> None:
     assert not [key for key in TRANSITIONS if key[0] is S.ENDED]
-    reachable = {S.AWAITING_CALL, S.INVITED} | {target for target, _ in TRANSITIONS.values()}
+    reachable = {S.AWAITING_CALL, S.INVITED, S.DIALLED_IN} | {target for target, _ in TRANSITIONS.values()}
     assert reachable == set(LegState)
 
 

@@ -48,11 +48,6 @@ def _g711(remote: audio_sdp.AudioDescription) -> Codec:
     return codec
 
 
-def is_plain_rtp(sdp: str) -> bool:
-    """An offer of plain RTP (a phone through the gateway), not WebRTC (ICE, DTLS-SRTP)."""
-    return "RTP/AVP" in sdp and "a=ice-ufrag" not in sdp and "a=fingerprint" not in sdp
-
-
 class ConferenceMixer:
     def __init__(self, engine: ConferenceEngine, on_talking: TalkingHandler, codec: RtpCodec = RtpCodec.PCMU) -> None:
         """``codec``: what the mixer offers endpoints (G.711 in 8 kHz rooms: nothing is resampled)."""
@@ -76,7 +71,7 @@ class ConferenceMixer:
     async def answer(self, room_id: str, participant_id: str, display_name: str | None, offer: str) -> str:
         pid, display = _engine_id(room_id, participant_id), display_name or participant_id
         await self._quietly(self.engine.leave(room_id, pid))
-        if not is_plain_rtp(offer):
+        if not audio_sdp.is_plain_rtp(offer):
             return await self._do(self.engine.join_webrtc(room_id, pid, display, offer))
         try:
             remote = audio_sdp.read(offer)
@@ -86,7 +81,7 @@ class ConferenceMixer:
 
     async def complete(self, room_id: str, participant_id: str, answer: str) -> str | None:
         pid = _engine_id(room_id, participant_id)
-        if not is_plain_rtp(answer):
+        if not audio_sdp.is_plain_rtp(answer):
             await self._do(self.engine.complete(room_id, pid, answer))
             return None
         try:  # a phone answered the plain offer: the leg moves to the phone's address (and maybe its port)

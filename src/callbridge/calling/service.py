@@ -39,8 +39,9 @@ throttled = Throttled(log)  # for what others can repeat at will: one line a min
 class PhoneNetwork(Protocol):
     """The SIP side (pstn): it opens a phone leg for a cleared call to a number, as an agent on the bus."""
 
-    async def open_leg(self, cleared: PhoneCleared, offer: str | None) -> str:
-        """The leg's id; a ``CallError`` (before anything is allocated) when ``offer`` is not one it can take."""
+    async def open_leg(self, cleared: PhoneCleared, offer: str | None, *, direct: bool = False) -> str:
+        """The leg's id; a ``CallError`` (before anything is allocated) when ``offer`` is not one it can take.
+        ``direct``: the offer is the mixer's plain RTP (a group call dials the number), not an agent's."""
 
 
 class TooManyAgents(Exception):
@@ -257,7 +258,7 @@ class CallingService:
         if cleared is None or self.phones is None:
             return
         try:
-            leg = await self.phones.open_leg(cleared, action.offer)
+            leg = await self.phones.open_leg(cleared, action.offer, direct=True)
         except CallError as refused:
             reason = EndReason(refused.code, refused.sub_code, str(refused))
             await self._mixer_failed(action.call_id, action.participant_id, str(refused), reason)

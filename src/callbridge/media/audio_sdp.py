@@ -109,3 +109,8 @@ def write(address: str, port: int, codecs: list[Codec], *, telephone_event: int 
         lines += [f"a=rtpmap:{telephone_event} {TELEPHONE_EVENT}/8000", f"a=fmtp:{telephone_event} 0-16"]
     lines += ["a=ptime:20", f"a={direction.value}"]
     return "\r\n".join(lines) + "\r\n"
+
+
+def is_plain_rtp(sdp: str) -> bool:
+    """An SDP of plain RTP (a phone's, or a mixer's plain leg), not WebRTC (ICE, DTLS-SRTP)."""
+    return "RTP/AVP" in sdp and "a=ice-ufrag" not in sdp and "a=fingerprint" not in sdp

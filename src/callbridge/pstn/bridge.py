@@ -82,7 +82,7 @@ class Bridge:
             self._legs.pop(driver.leg, None)
 
     # -- use case 1: a call to a phone number -------------------------------------------------------------------
-    async def open_leg(self, cleared: PhoneCleared, offer: str | None) -> str:
+    async def open_leg(self, cleared: PhoneCleared, offer: str | None, *, direct: bool = False) -> str:
         try:
             check_call_sdp(offer)
         except NotAcceptableHere as exc:
@@ -93,7 +93,7 @@ class Bridge:
         inbox = Inbox()
         inbox.listen_to_call(self.calling.attach_leg(leg, cleared.callee_raw_id))
         trunk_ids = [trunk_id for trunk_id in cleared.trunk_ids if self.screening.trunk(trunk_id) is not None]
-        machine = PhoneLeg.outbound_leg(trunk_ids, self.trunk_down)  # a trunk disabled since is left out
+        machine = PhoneLeg.outbound_leg(trunk_ids, self.trunk_down, direct=direct)  # trunks disabled since: out
         self._spawn(self._drive(LegDriver(self.ports, leg, machine, inbox, cleared=cleared)))
         return leg
 

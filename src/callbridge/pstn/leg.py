@@ -9,8 +9,13 @@ carries actions out and feeds their outcomes back, one input at a time.
 
 The leg's WebRTC side is "the peer": its SDP comes in with ``CallIncoming`` (its offer) or ``CallSdp`` (its
 answer) and is kept as ``peer_sdp`` to answer and re-offer with; the gateway's WebRTC SDP goes back to it in
-``Accept``/``EarlyMedia`` commands. An agent is the peer of a 1:1 call; a conference mixer can be one by feeding
-the same inputs and reading the same commands.
+``Accept``/``EarlyMedia`` commands. An agent is the peer of a 1:1 call.
+
+In a group call or a meeting the peer is the conference mixer, and the phone's media goes straight to it as plain
+RTP (the gateway steps aside: Janus 1.1.2 takes plain RTP from a phone, not WebRTC through the gateway). The
+mixer's offer comes as ``CallSdp`` with a media session (the phone is re-invited with it and its answer goes to
+the call), or with ``CallIncoming`` when the call dials the phone (the INVITE carries it); when the mixer's side
+moves to the phone's address, a ``CallSdp`` without a session re-invites the phone once more.
 
 Timers: one, the glare back-off (RFC 3261 14.1) after our re-INVITE crossed the phone's and got 491; it fires
 ``TimerFired`` at ``next_deadline()`` and the re-offer goes again.
@@ -24,6 +29,7 @@ from typing import Any, Final
 
 from callbridge.calling import end_reasons as reasons
 from callbridge.calling.events import (
+    AudioConferencing,
     CallDtmf,
     CallIce,
     CallIncoming,
@@ -31,10 +37,16 @@ from callbridge.calling.events import (
     CallSdp,
     CallStarted,
     CallStateChanged,
+    CapabilitiesChanged,
+    DominantSpeakers,
     Event,
+    HandChanged,
+    MutedByOthers,
+    ParticipantAdded,
     ParticipantChanged,
+    RoleChanged,
 )
-from callbridge.calling.protocol import Accept, CallCommand, CallCommandKind, EarlyMedia, HangUp, Payload, Reject
+from callbridge.calling.protocol import Accept, CallCommand, CallCommandKind, EarlyMedia, HangUp, Payload, Reject, Sdp
 from callbridge.calling.states import CallState, InvalidTransition
 from callbridge.media.gateway import Side
 from callbridge.pstn import leg_io as io
@@ -70,6 +82,10 @@ class PhoneLeg:
         self.call_id = ""
         self.peer_sdp = ""  # the WebRTC side's last SDP (the agent's), settled to the DTLS role it took
         self.held = False  # the peer holds the phone: it was re-invited sendonly
+        self.direct = False  # the phone's media goes to the mixer, not through the gateway
+        self._mixer_sdp = ""  # the mixer's SDP our last re-INVITE carries
+        self._tell_answer = False  # that re-INVITE's answer goes to the call (it answers the mixer's offer)
+        self._moved: str | None = None  # the mixer's side moved before the phone's 2xx: re-invite after it
         self._trunks = tuple(trunk_ids)
         self._attempt = -1
         self._failure = reasons.TRUNK_BUSY  # why the call ends if no trunk takes it
@@ -90,17 +106,28 @@ class PhoneLeg:
 
     @classmethod
     def outbound_leg(cls, trunk_ids: Sequence[str], down: Callable[[str], bool],
-                     rng: random.Random | None = None) -> PhoneLeg:
+                     rng: random.Random | None = None, *, direct: bool = False) -> PhoneLeg:
         """A leg to a phone number over ``trunk_ids`` (the route's failover order), those whose last keep-alive
-        failed (``down``) moved to the end."""
+        failed (``down``) moved to the end; ``direct``: the call's offer is the mixer's plain one (a group call
+        dials the phone), no gateway."""
         order = sorted(trunk_ids, key=down)
-        return cls(S.AWAITING_CALL, outbound=True, trunk_ids=order, rng=rng)
+        leg = cls(S.AWAITING_CALL, outbound=True, trunk_ids=order, rng=rng)
+        leg.direct = direct
+        return leg
 
     @classmethod
     def inbound_leg(cls, trunk: Any, caller_number: str | None, caller_name: str | None,
                     rng: random.Random | None = None) -> PhoneLeg:
         """A leg for an INVITE that came through ``trunk`` (its ``id`` and ``tenant_id`` are read)."""
         return cls(S.INVITED, outbound=False, trunk=trunk, caller=(caller_number, caller_name), rng=rng)
+
+    @classmethod
+    def dialled_in_leg(cls, call_id: str, caller_number: str | None, rng: random.Random | None = None) -> PhoneLeg:
+        """A phone the dial-in answered (on its own RTP) and joined to the meeting ``call_id``: the mixer's offer
+        comes next."""
+        leg = cls(S.DIALLED_IN, outbound=False, caller=(caller_number, None), rng=rng)
+        leg.call_id, leg.direct = call_id, True
+        return leg
 
     @property
     def ended(self) -> bool:
@@ -142,7 +169,15 @@ class PhoneLeg:
         if simple is not None:
             return simple
         if isinstance(item, Ringing):
-            return E.PHONE_EARLY_MEDIA if item.sdp else E.PHONE_RINGING
+            if not item.sdp:
+                return E.PHONE_RINGING
+            return E.PHONE_EARLY_MEDIA_DIRECT if self.direct else E.PHONE_EARLY_MEDIA
+        if isinstance(item, Answered):
+            return E.PHONE_ANSWERED_DIRECT if self.direct else E.PHONE_ANSWERED
+        if isinstance(item, CallIncoming):
+            return E.CALL_INCOMING_DIRECT if self.direct else E.CALL_INCOMING
+        if isinstance(item, CallSdp):
+            return self._call_sdp(item)
         if isinstance(item, Failed):
             if item.status in FAILOVER_STATUSES and self._attempt < len(self._trunks) - 1:
                 return E.TRUNK_FAILED
@@ -162,6 +197,13 @@ class PhoneLeg:
         if isinstance(item, io.ReinviteRefused):
             return E.REINVITE_GLARE if item.status == 491 else E.REINVITE_REFUSED
         raise TypeError(f"a phone leg takes no {type(item).__name__}")
+
+    def _call_sdp(self, item: CallSdp) -> LegEvent:
+        if item.media_session is not None:
+            return E.MIXER_OFFER
+        if self.direct and self.state in (S.MIXED, S.MIXER_GLARED, S.EARLY_MEDIA):
+            return E.MIXER_MOVED
+        return E.CALL_SDP
 
     def _call_state(self, state: CallState) -> LegEvent:
         if state is CallState.DISCONNECTED:
@@ -371,14 +413,61 @@ class PhoneLeg:
     def _send_dtmf(self, item: CallDtmf) -> list[io.Action]:
         return [io.SendDtmf(item.tone)]
 
+    # -- steps: with the mixer --------------------------------------------------------------------------------
+    def _invite_direct(self, item: CallIncoming) -> list[io.Action]:
+        self.direct = True
+        self.call_id, self.peer_sdp = item.call_id, item.sdp or ""
+        self._plain = self.peer_sdp
+        return self._invite_next(item)
+
+    def _send_early_media_direct(self, item: Ringing) -> list[io.Action]:
+        return [self._tell(K.EARLY_MEDIA, EarlyMedia(item.sdp))]
+
+    def _accept_direct(self, item: Answered) -> list[io.Action]:
+        return [self._tell(K.ACCEPT, Accept(item.sdp))]
+
+    def _accept_early_direct(self, item: Answered) -> list[io.Action]:
+        if self._moved is not None:  # handled in Mixed, after this step
+            self._then.append(CallSdp(self.call_id, self._moved))
+            self._moved = None
+        return [self._tell(K.ACCEPT, Accept(None))]
+
+    def _keep_mixer_sdp(self, item: CallSdp) -> list[io.Action]:
+        self._moved = item.sdp
+        return []
+
+    def _reinvite_for_mixer(self, item: CallSdp) -> list[io.Action]:
+        """The phone's media goes to the mixer now: the gateway's session (if any) goes, and the phone is
+        re-invited with the mixer's SDP; the answer is the call's when the mixer offered a media session."""
+        self.direct, self._mixer_sdp, self._deadline = True, item.sdp, None
+        if self.state is not S.MIXER_GLARED or item.media_session is not None:  # a newer side keeps what the
+            self._tell_answer = item.media_session is not None  # glared re-INVITE's answer was for
+        actions: list[io.Action] = []
+        if self._media_used:
+            self._media_used = False
+            actions.append(io.DeleteMedia())
+        return [*actions, io.Reinvite(item.sdp)]
+
+    def _answer_mixer(self, item: io.ReinviteAnswered) -> list[io.Action]:
+        if not self._tell_answer:
+            return []
+        if item.sdp is None:  # an offer must be answered with an SDP (RFC 3264): the phone cannot join the mix
+            return self._give_up_connected(item)
+        return [self._tell(K.SDP, Sdp(item.sdp))]
+
+    def _reinvite_again(self, item: io.TimerFired) -> list[io.Action]:
+        self._deadline = None
+        return [io.Reinvite(self._mixer_sdp)]
+
 
 _SIMPLE: Final[dict[type, LegEvent]] = {
-    CallIncoming: E.CALL_INCOMING, CallIncomingEnded: E.CALL_CANCELLED, CallSdp: E.CALL_SDP, CallDtmf: E.CALL_DTMF,
-    Answered: E.PHONE_ANSWERED, Ended: E.PHONE_ENDED, Cancelled: E.PHONE_CANCELLED,
+    CallIncomingEnded: E.CALL_CANCELLED, CallDtmf: E.CALL_DTMF, Ended: E.PHONE_ENDED, Cancelled: E.PHONE_CANCELLED,
     io.CallPlaced: E.CALL_PLACED, io.TrunkUnusable: E.TRUNK_UNUSABLE, _NoTrunkLeft: E.NO_TRUNK_LEFT,
     io.MediaReady: E.MEDIA_READY, io.MediaRefused: E.MEDIA_REFUSED, io.MediaDead: E.MEDIA_DEAD,
     io.TimerFired: E.TIMER,
-    CallStarted: E.CALL_NOTICE, CallIce: E.CALL_NOTICE, ParticipantChanged: E.CALL_NOTICE}  # agents' news
+    **{kind: E.CALL_NOTICE for kind in (  # news for agents
+        CallStarted, CallIce, ParticipantChanged, ParticipantAdded, RoleChanged, CapabilitiesChanged, MutedByOthers,
+        HandChanged, DominantSpeakers, AudioConferencing)}}
 
 
 def _refusal(sdp: str | None) -> NotAcceptableHere | None:

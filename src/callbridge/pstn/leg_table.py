@@ -36,6 +36,11 @@ class LegState(StrEnum):
     CALLING = "Calling"  # the call exists; no agent rings yet
     ALERTING = "Alerting"  # agents ring: the phone has its 180
     ANSWERING_PHONE = "AnsweringPhone"  # an agent answered: the gateway makes the phone's answer
+    # a phone with the conference mixer (a group call or a meeting): its media straight to the mixer, plain RTP
+    DIALLED_IN = "DialledIn"  # the dial-in answered it and joined it to a meeting: the mixer's offer comes next
+    MIXED = "Mixed"  # connected, media with the mixer (no gateway)
+    MIXER_REINVITING = "MixerReinviting"  # our re-INVITE with the mixer's SDP awaits the phone's answer
+    MIXER_GLARED = "MixerGlared"  # that re-INVITE crossed the phone's (491): it goes again when the timer fires
     # both
     CONNECTED = "Connected"
     REOFFERING = "Reoffering"  # the agent held or resumed: the gateway makes the phone's plain re-offer
@@ -49,6 +54,9 @@ class LegState(StrEnum):
 class LegEvent(StrEnum):
     # from the call (calling.events), as `PhoneLeg.classify` reads them
     CALL_INCOMING = "call incoming"  # the call rings this leg, with the agent's offer
+    CALL_INCOMING_DIRECT = "call incoming, plain offer"  # a group call dials the phone with the mixer's offer
+    MIXER_OFFER = "mixer offer"  # call sdp with a media session: the call's media moves to the mixer
+    MIXER_MOVED = "mixer moved"  # call sdp, the leg with the mixer: the mixer's side moved to the phone's address
     CALL_CANCELLED = "call incoming ended"  # the caller cancelled, or nobody answered in time
     CALL_RINGING = "call ringing"  # a user's agent rings (call.state Ringing)
     CALL_SDP = "call sdp"  # the agent's SDP: its answer (in), or a re-offer (ignored: the gateway keeps its side)
@@ -64,6 +72,8 @@ class LegEvent(StrEnum):
     PHONE_RINGING = "18x"  # a 180, or a 183 without SDP
     PHONE_EARLY_MEDIA = "183 with SDP"
     PHONE_ANSWERED = "2xx"
+    PHONE_EARLY_MEDIA_DIRECT = "183 with SDP, with the mixer"
+    PHONE_ANSWERED_DIRECT = "2xx, with the mixer"
     TRUNK_FAILED = "408/500/503/504, a trunk left"  # the trunk (not the phone) failed, another may take the call
     PHONE_REFUSED = "3xx-6xx"  # any other final failure (a trunk's failure on the last trunk too)
     PHONE_CANCELLED = "CANCEL"
@@ -133,6 +143,14 @@ class Step(StrEnum):
     ACCEPT_REFRESH = "200 with the current SDP"
     REFUSE_REOFFER = "488"
     SEND_DTMF = "RFC 4733 digit"
+    INVITE_DIRECT = "INVITE with the mixer's offer over the first trunk"
+    SEND_EARLY_MEDIA_DIRECT = "early media with the phone's answer"
+    ACCEPT_DIRECT = "accept with the phone's answer"
+    ACCEPT_EARLY_DIRECT = "accept; re-INVITE if the mixer moved meanwhile"
+    KEEP_MIXER_SDP = "keep the mixer's side for after the answer"
+    REINVITE_FOR_MIXER = "the gateway's session goes; re-INVITE with the mixer's SDP"
+    ANSWER_MIXER = "the phone's answer to the mixer's offer"
+    REINVITE_AGAIN = "re-INVITE with the mixer's SDP again"
 
 
 S, E, D = LegState, LegEvent, Step
@@ -140,6 +158,7 @@ Row = tuple[LegState, Step]
 _OUT_RINGING = (S.INVITING, S.RINGING, S.EARLY_MEDIA)
 _IN_RINGING = (S.CALLING, S.ALERTING)
 _STABLE = (*_OUT_RINGING, *_IN_RINGING, S.CONNECTED)  # the states that read news from the call and the phone
+_WITH_MIXER = (S.DIALLED_IN, S.MIXED, S.MIXER_GLARED)  # those of a phone whose media is the mixer's
 
 TRANSITIONS: Final[dict[tuple[LegState, LegEvent], Row]] = {
     # -- out ----------------------------------------------------------------------------------------------------
@@ -188,6 +207,32 @@ TRANSITIONS: Final[dict[tuple[LegState, LegEvent], Row]] = {
     **{(state, E.PHONE_ENDED): (S.ENDED, D.TELL_HUNG_UP) for state in _IN_RINGING},
     **{(state, E.CALL_ENDED): (S.ENDED, D.DECLINE_FOR_CALL) for state in _IN_RINGING},
     **{(state, E.MEDIA_DEAD): (state, D.TELL_MEDIA_LOST) for state in _IN_RINGING},
+    # -- with the mixer -------------------------------------------------------------------------------------------
+    (S.AWAITING_CALL, E.CALL_INCOMING_DIRECT): (S.INVITING, D.INVITE_DIRECT),
+    (S.INVITING, E.PHONE_EARLY_MEDIA_DIRECT): (S.EARLY_MEDIA, D.SEND_EARLY_MEDIA_DIRECT),
+    (S.RINGING, E.PHONE_EARLY_MEDIA_DIRECT): (S.EARLY_MEDIA, D.SEND_EARLY_MEDIA_DIRECT),
+    (S.EARLY_MEDIA, E.PHONE_EARLY_MEDIA_DIRECT): (S.EARLY_MEDIA, D.ALERT),
+    (S.INVITING, E.PHONE_ANSWERED_DIRECT): (S.MIXED, D.ACCEPT_DIRECT),
+    (S.RINGING, E.PHONE_ANSWERED_DIRECT): (S.MIXED, D.ACCEPT_DIRECT),
+    (S.EARLY_MEDIA, E.PHONE_ANSWERED_DIRECT): (S.MIXED, D.ACCEPT_EARLY_DIRECT),
+    (S.EARLY_MEDIA, E.MIXER_MOVED): (S.EARLY_MEDIA, D.KEEP_MIXER_SDP),  # no re-INVITE before the 2xx
+    **{(state, E.MIXER_OFFER): (S.MIXER_REINVITING, D.REINVITE_FOR_MIXER)
+       for state in (S.CONNECTED, *_WITH_MIXER)},
+    (S.MIXED, E.MIXER_MOVED): (S.MIXER_REINVITING, D.REINVITE_FOR_MIXER),
+    (S.MIXER_GLARED, E.MIXER_MOVED): (S.MIXER_REINVITING, D.REINVITE_FOR_MIXER),  # the newer SDP goes now
+    (S.MIXER_REINVITING, E.REINVITE_ANSWERED): (S.MIXED, D.ANSWER_MIXER),
+    (S.MIXER_REINVITING, E.REINVITE_ANSWERED_EMPTY): (S.MIXED, D.ANSWER_MIXER),
+    (S.MIXER_REINVITING, E.REINVITE_REFUSED): (S.ENDED, D.GIVE_UP_CONNECTED),
+    (S.MIXER_REINVITING, E.REINVITE_GLARE): (S.MIXER_GLARED, D.ARM_GLARE_TIMER),
+    (S.MIXER_GLARED, E.TIMER): (S.MIXER_REINVITING, D.REINVITE_AGAIN),
+    (S.DIALLED_IN, E.CALL_SDP): (S.DIALLED_IN, D.NOTHING),  # no media session yet: nothing to re-invite with
+    **{(state, E.PHONE_ENDED): (S.ENDED, D.TELL_HUNG_UP) for state in _WITH_MIXER},
+    **{(state, E.CALL_ENDED): (S.ENDED, D.HANG_UP_PHONE) for state in _WITH_MIXER},
+    **{(state, E.PHONE_REOFFER): (state, D.ACCEPT_REFRESH) for state in _WITH_MIXER},  # no hold from the phone
+    **{(state, E.PHONE_REFRESH): (state, D.ACCEPT_REFRESH) for state in _WITH_MIXER},
+    **{(state, E.PHONE_BAD_REOFFER): (state, D.REFUSE_REOFFER) for state in _WITH_MIXER},
+    **{(state, event): (state, D.NOTHING) for state in _WITH_MIXER  # no gateway: no DTMF to send, no RTP watch
+       for event in (E.CALL_NOTICE, E.CALL_DTMF, E.MEDIA_DEAD)},
     # -- connected ----------------------------------------------------------------------------------------------
     (S.CONNECTED, E.AGENT_HOLDS): (S.REOFFERING, D.REOFFER),  # RFC 3264 8.4: sendonly, then sendrecv
     (S.CONNECTED, E.AGENT_RESUMES): (S.REOFFERING, D.REOFFER),
