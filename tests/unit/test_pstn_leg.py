@@ -599,7 +599,8 @@ SCENARIOS: list[Callable[[], None]] = [
     scenario_the_gateway_refuses_our_reoffer, scenario_the_phone_holds_and_resumes,
     scenario_session_refreshes_and_offers_the_leg_cannot_take,
     scenario_dead_media_ends_the_call_which_hangs_up_the_phone,
-    scenario_a_group_call_dials_a_phone_with_the_mixers_offer, scenario_a_dialled_phone_answers_at_once_or_after_ringing,
+    scenario_a_group_call_dials_a_phone_with_the_mixers_offer,
+    scenario_a_dialled_phone_answers_at_once_or_after_ringing,
     scenario_a_connected_phone_moves_to_the_mixer, scenario_a_crossed_reinvite_to_the_mixer_goes_again,
     scenario_news_for_a_phone_with_the_mixer,
 ]
