@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import ssl
 import time
 from collections.abc import Iterator
@@ -142,12 +143,21 @@ class Demo:
         return {k: v for k, v in claims.items() if v is not None}
 
 
+def mixer_ports() -> dict[str, int]:
+    """Port ranges of a platform's conference mixer (Janus) of its own: test servers run side by side (the
+    session's, a module's, other test processes'), and Janus does not step over a taken port."""
+    base = random.randrange(50_000, 64_000, 200)
+    return {"janus_webrtc_port_min": base, "janus_webrtc_port_max": base + 99,
+            "janus_rtp_port_min": base + 100, "janus_rtp_port_max": base + 199}
+
+
 @contextmanager
 def seeded_platform(data_dir: Path, **settings: Any) -> Iterator[Demo]:
     """A platform of a test's own in ``data_dir``, seeded with the demo data and served as `callbridge serve`
     serves it, on a free HTTPS port; ``settings`` as given."""
     port = free_port()
-    config = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}", **settings)
+    config = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
+                      **{**mixer_ports(), **settings})
     asyncio.run(seed_and_describe(config))
     info = json.loads((data_dir / "demo.json").read_text())
     tls = ensure_local_tls(config.tls_dir)
