@@ -14,8 +14,14 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
+from callbridge.carrier.network import Carrier, PhoneSpec
+from callbridge.carrier.phone import PhoneState, VirtualPhone
+from callbridge.demo import CUSTOMERS
+from callbridge.media.audio import Tone
+from callbridge.media.rtp_endpoint import PortRange
 from callbridge.sdk import (
     CallClient,
     CallingError,
@@ -27,12 +33,13 @@ from callbridge.sdk import (
     TeamsMeetingLinkLocator,
     ToneSource,
 )
+from callbridge.sip.transport import Address
 from tests.conftest import Demo
 from tests.integration.test_calling_limits import communication_user
 from tests.support.tones import ABSENT_DB, HEARD_DB, tone_db
 
 pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="meetings need the conference mixer (janus)")
-TONES = {"alice": 440.0, "megan": 1000.0, "guest": 1620.0}
+TONES = {"alice": 440.0, "megan": 1000.0, "guest": 1620.0, "phone": 2100.0}
 SUBJECT = "Customer escalation: Adatum"
 
 
@@ -69,16 +76,19 @@ async def agents(demo: Demo) -> AsyncIterator[dict[str, TeamsCallAgent]]:
         await agent.dispose()
 
 
-async def levels(calls: dict[str, TeamsCall], seconds: float = 1.0) -> dict[str, dict[str, float]]:
+async def levels(calls: dict[str, TeamsCall], phone: VirtualPhone | None = None,
+                 seconds: float = 1.0) -> dict[str, dict[str, float]]:
+    """For each party (and the phone): the level of every party's tone in what it heard."""
     await until(lambda: all(len(c.media.recorder.chunks) > 25 for c in calls.values()))
     marks = {who: call.media.recorder.mark() for who, call in calls.items()}
+    phone_mark = phone.recording.mark() if phone is not None else 0
     await asyncio.sleep(seconds)
-    out = {}
-    for who, call in calls.items():
-        recorder = call.media.recorder
-        samples = recorder.since(marks[who])
-        out[who] = {talker: tone_db(samples, recorder.sample_rate, hz) for talker, hz in TONES.items()}
-    return out
+    heard = {who: (call.media.recorder.since(marks[who]), call.media.recorder.sample_rate)
+             for who, call in calls.items()}
+    if phone is not None:
+        heard["phone"] = (np.asarray(phone.recording.since(phone_mark), dtype=np.float64), 8000)
+    return {who: {talker: tone_db(samples, rate, hz) for talker, hz in TONES.items()}
+            for who, (samples, rate) in heard.items()}
 
 
 def assert_mix(heard: dict[str, dict[str, float]], talking: set[str]) -> None:
@@ -92,6 +102,21 @@ def assert_mix(heard: dict[str, dict[str, float]], talking: set[str]) -> None:
 
 def guest_raw_id(call: TeamsCall) -> str:
     return call.caller_info.identifier.raw_id
+
+
+def hears_the_meeting(phone: VirtualPhone) -> bool:
+    last = np.asarray(phone.recording.since(max(0, phone.recording.mark() - 10)), dtype=np.float64)
+    return len(last) > 0 and tone_db(last, 8000, TONES["alice"]) > HEARD_DB
+
+
+@pytest.fixture
+async def carrier(demo: Demo) -> AsyncIterator[Carrier]:
+    """Virtual phones calling in over the demo tenant's trunk ("carrier", admitting 127.0.0.1)."""
+    network = Carrier(Address("127.0.0.1", demo.settings.sip_port, "UDP"), port=demo.settings.carrier_port,
+                      rtp_ports=PortRange(46_200, 46_399))
+    await network.start([PhoneSpec(number, name) for number, name in CUSTOMERS])
+    yield network
+    await network.stop()
 
 
 def reason(call: TeamsCall) -> tuple[int, int]:
@@ -108,7 +133,7 @@ def only_organizer_presents(demo: Demo, join_url: str) -> None:
 
 
 async def test_a_meeting_with_lobby_roster_mute_hands_and_end_for_everyone(
-        demo: Demo, agents: dict[str, TeamsCallAgent]) -> None:
+        demo: Demo, agents: dict[str, TeamsCallAgent], carrier: Carrier) -> None:
     event = the_meeting(demo)
     link = event["onlineMeeting"]["joinUrl"]
     ids = event["onlineMeeting"]["joinMeetingIdSettings"]
@@ -142,14 +167,28 @@ async def test_a_meeting_with_lobby_roster_mute_hands_and_end_for_everyone(
     assert names == {"Alice Smith", "Megan Bowen"}  # Teams users are named for everyone
     calls = {"alice": alice, "megan": megan, "guest": guest}
     await until(lambda: all(c.media.pc.connectionState == "connected" for c in calls.values()))
-    assert_mix(await levels(calls), set(TONES))
+    assert_mix(await levels(calls), {"alice", "megan", "guest"})
+
+    # a phone dials the toll number, types the conference id, waits in the lobby until Alice lets it in
+    phone = carrier.phone(CUSTOMERS[0][0])
+    phone.source_factory = lambda: Tone(TONES["phone"])
+    await phone.dial(demo.settings.meeting_toll_number)
+    await until(lambda: phone.state is PhoneState.CONNECTED)
+    await phone.send_dtmf(event["onlineMeeting"]["conferenceId"] + "#")
+    await until(lambda: len(alice.lobby.participants) == 1)
+    dialled_in = alice.lobby.participants[0]
+    assert dialled_in.identifier.raw_id == f"4:{CUSTOMERS[0][0]}"  # shown as its number
+    await alice.lobby.admit(dialled_in)
+    await until(lambda: len(alice.remote_participants) == 3 and dialled_in.state == "Connected")
+    await until(lambda: hears_the_meeting(phone), 15)  # after "you are now joining", the phone is in the mix
+    assert_mix(await levels(calls, phone, seconds=1.5), set(TONES))
 
     muted: list[TeamsCall] = []
     megan.on("muted_by_others", muted.append)
     megan_seen_by_alice = next(p for p in alice.remote_participants if p.display_name == "Megan Bowen")
     await megan_seen_by_alice.mute()
     await until(lambda: bool(muted) and megan_seen_by_alice.is_muted)
-    assert_mix(await levels(calls), {"alice", "guest"})  # Megan's tone left everyone's mix
+    assert_mix(await levels(calls, phone), {"alice", "guest", "phone"})  # Megan's tone left everyone's mix
     dominant = alice.feature(Features.DOMINANT_SPEAKERS)  # from the mixer's talking events (each tone is speech)
     await until(lambda: len(dominant.dominant_speakers.speakers_list) >= 2, 10)
     assert {s.raw_id for s in dominant.dominant_speakers.speakers_list} <= {
@@ -180,6 +219,7 @@ async def test_a_meeting_with_lobby_roster_mute_hands_and_end_for_everyone(
     await alice.hang_up(for_everyone=True)
     await megan.wait_for_state("Disconnected")
     assert reason(megan) == (0, 4097)
+    await until(lambda: phone.state is PhoneState.IDLE)  # the phone got its BYE
 
     # the meeting record: who joined, from what, when, for how long, and how each left
     with demo.client() as c:
@@ -187,7 +227,8 @@ async def test_a_meeting_with_lobby_roster_mute_hands_and_end_for_everyone(
                   headers={"Authorization": f"Bearer {demo.communication_token('megan')}"})
     assert r.status_code == 200, r.text
     record = {p["displayName"]: p for p in r.json()["value"]}
-    assert set(record) == {"Alice Smith", "Megan Bowen", "Pat Guest", "Sam Guest"}
+    assert set(record) == {"Alice Smith", "Megan Bowen", "Pat Guest", "Sam Guest", CUSTOMERS[0][0]}
+    assert record[CUSTOMERS[0][0]]["client"] == "phone"
     assert record["Alice Smith"]["role"] == "Organizer" and record["Alice Smith"]["client"] == "app"
     assert record["Alice Smith"]["endReason"] == {"code": 0, "subCode": 0}
     assert record["Megan Bowen"]["endReason"] == {"code": 0, "subCode": 4097}

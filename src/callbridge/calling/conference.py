@@ -10,6 +10,7 @@ participant ids are global, so each is the room's id and the participant's.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -53,6 +54,7 @@ class ConferenceMixer:
         """``codec``: what the mixer offers endpoints (G.711 in 8 kHz rooms: nothing is resampled)."""
         self.engine, self._on_talking, self.codec = engine, on_talking, codec
         self._plain: dict[str, RtpAddress] = {}  # a plain leg -> the mixer's address it was last offered
+        self._versions: dict[str, int] = {}  # a plain leg -> its SDP's o= version (each new SDP a higher one)
         engine.on_event(self._event)
 
     async def open_room(self, room_id: str) -> None:
@@ -97,7 +99,9 @@ class ConferenceMixer:
     async def _join_plain(self, room_id: str, pid: str, display: str, codec: Codec, remote: RtpAddress) -> str:
         leg = await self._do(self.engine.join_rtp(room_id, pid, display, _PLAIN_CODECS[codec], remote))
         self._plain[pid] = leg.local
-        return audio_sdp.write(leg.local.ip, leg.local.port, [codec], telephone_event=None)
+        version = self._versions[pid] = self._versions.get(pid, 0) + 1  # RFC 3264 8: a changed SDP, a new version
+        return audio_sdp.write(leg.local.ip, leg.local.port, [codec], telephone_event=None,
+                               session_id=zlib.crc32(pid.encode()), version=version)
 
     async def trickle(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> None:
         """Janus takes the candidates of its peers in their SDP (half trickle): endpoints finish gathering
@@ -109,11 +113,13 @@ class ConferenceMixer:
     async def leave(self, room_id: str, participant_id: str) -> None:
         pid = _engine_id(room_id, participant_id)
         self._plain.pop(pid, None)
+        self._versions.pop(pid, None)
         await self._quietly(self.engine.leave(room_id, pid))
 
     async def close_room(self, room_id: str) -> None:
-        for pid in [p for p in self._plain if p.startswith(f"{room_id}:")]:
-            del self._plain[pid]
+        for pid in [p for p in self._versions if p.startswith(f"{room_id}:")]:
+            self._plain.pop(pid, None)
+            del self._versions[pid]
         await self._quietly(self.engine.close_room(room_id))
 
     async def _do(self, work: Awaitable[T]) -> T:

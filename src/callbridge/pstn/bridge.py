@@ -30,7 +30,8 @@ from callbridge.calling.policy import PhoneCleared
 from callbridge.calling.service import CallingService
 from callbridge.logs import Throttled
 from callbridge.media.gateway import MediaGateway
-from callbridge.pstn.inbound import TrunkLimits
+from callbridge.pstn.dialin import DialIn
+from callbridge.pstn.inbound import TrunkLimits, called_number
 from callbridge.pstn.leg import PhoneLeg
 from callbridge.pstn.leg_driver import LegDriver, Ports
 from callbridge.pstn.leg_io import MediaDead, PhoneInvite
@@ -51,6 +52,8 @@ throttled = Throttled(log)
 class Bridge:
     def __init__(self, calling: CallingService, ua: UserAgent, media: MediaGateway, screening: Screening) -> None:
         self.calling, self.ua, self.media, self.screening = calling, ua, media, screening
+        self.dialin: DialIn | None = None  # set by the phone side when meetings' dial-in runs
+        self.toll_numbers: frozenset[str] = frozenset()  # calls to these go to the dial-in
         self.limits: TrunkLimits = screening.limits
         self._tasks: set[asyncio.Task[None]] = set()
         self._legs: dict[str, LegDriver] = {}  # leg id -> its driver, while it runs
@@ -74,7 +77,8 @@ class Bridge:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _drive(self, driver: LegDriver, first: Any = None) -> None:
+    async def drive(self, driver: LegDriver, first: Any = None) -> None:
+        """Run one leg to its end (the dial-in hands over its legs here too)."""
         self._legs[driver.leg] = driver
         try:
             await driver.run(first)
@@ -94,7 +98,7 @@ class Bridge:
         inbox.listen_to_call(self.calling.attach_leg(leg, cleared.callee_raw_id))
         trunk_ids = [trunk_id for trunk_id in cleared.trunk_ids if self.screening.trunk(trunk_id) is not None]
         machine = PhoneLeg.outbound_leg(trunk_ids, self.trunk_down, direct=direct)  # trunks disabled since: out
-        self._spawn(self._drive(LegDriver(self.ports, leg, machine, inbox, cleared=cleared)))
+        self._spawn(self.drive(LegDriver(self.ports, leg, machine, inbox, cleared=cleared)))
         return leg
 
     async def _invite(self, trunk: Any, cleared: PhoneCleared | None, plain: str) -> OutgoingSession:
@@ -120,10 +124,14 @@ class Bridge:
         trunk = self.screening.admitted(session.call_id)
         if trunk is None:  # screened out meanwhile (it should not happen): refuse rather than guess
             return session.decline(503, "Service Unavailable")
+        if called_number(getattr(session.request_uri, "user", None)) in self.toll_numbers:
+            if self.dialin is None:
+                return session.decline(503, "Service Unavailable")  # no prompts (espeak-ng missing): said at start
+            return await self.dialin.answer(session)
         leg = f"pstn-{uuid.uuid4().hex[:16]}"
         machine = PhoneLeg.inbound_leg(trunk, *session.caller)
         driver = LegDriver(self.ports, leg, machine, Inbox(), session=session, trunk=trunk)
-        await self._drive(driver, PhoneInvite(session.offer, getattr(session.request_uri, "user", None)))
+        await self.drive(driver, PhoneInvite(session.offer, getattr(session.request_uri, "user", None)))
 
     # -- both -----------------------------------------------------------------------------------------------------
     def _dead_media(self, leg: str) -> None:

@@ -52,14 +52,14 @@ class Ports:
 
 class LegDriver:
     def __init__(self, ports: Ports, leg: str, machine: PhoneLeg, inbox: Inbox, *,
-                 session: IncomingSession | None = None, trunk: Any = None, cleared: PhoneCleared | None = None
-                 ) -> None:
+                 session: IncomingSession | None = None, trunk: Any = None, cleared: PhoneCleared | None = None,
+                 attached: bool = False) -> None:
         self.ports, self.leg, self.machine, self.inbox = ports, leg, machine, inbox
         self.session: IncomingSession | OutgoingSession | None = session
         self.cleared = cleared
         self._trunk: Any = None  # the trunk whose place (a concurrent call) the leg holds
         self._inbound_trunk = trunk  # in: the trunk the INVITE came through
-        self._attached = cleared is not None  # an outbound leg is on the bus from the start
+        self._attached = attached or cleared is not None  # an outbound (or dialled-in) leg is on the bus already
         self._media: bool = False  # the gateway has (or may have) a session for the leg
         self._do: dict[type, Callable[[Any], Awaitable[io.LegInput | None]]] = {
             io.MediaOffer: self._media_offer, io.MediaAnswer: self._media_answer, io.Invite: self._invite,

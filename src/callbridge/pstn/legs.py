@@ -24,8 +24,9 @@ class Inbox:
         self._sources: dict[str, Callable[[], Awaitable[News]]] = {"own": self.own.get}
         self._pending: dict[str, asyncio.Task[Any]] = {}
 
-    def listen_to_call(self, call: asyncio.Queue[Event]) -> None:
-        self._sources["call"] = call.get
+    def listen_to_call(self, call: asyncio.Queue[Event] | Callable[[], Awaitable[Event]]) -> None:
+        """The call's news: the leg's bus queue, or what gives it (the dial-in replays what it read first)."""
+        self._sources["call"] = call.get if isinstance(call, asyncio.Queue) else call
 
     def listen_to(self, next_event: Callable[[], Awaitable[SessionEvent]]) -> None:
         """The phone's news comes from ``next_event`` from now on (a new INVITE's session, after a failover)."""

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from callbridge.calling.service import CallingService
 from callbridge.clock import Clock
 from callbridge.config import Settings
+from callbridge.directory.errors import Invalid
+from callbridge.directory.values import parse_e164
 from callbridge.graph.paging import load_secret
 from callbridge.media.aiortc_bridge import AiortcGateway
 from callbridge.media.gateway import MediaConfig, MediaGateway
 from callbridge.media.rtp_endpoint import PortRange
 from callbridge.media.rtpengine import RtpengineGateway
 from callbridge.media.rtpengine_process import RtpengineProcess
+from callbridge.meetings.dialin_session import prepare_prompts
+from callbridge.meetings.prompts import PromptError
 from callbridge.pstn.bridge import Bridge
+from callbridge.pstn.dialin import DialIn
 from callbridge.pstn.keepalive import TrunkKeepAlive
 from callbridge.pstn.screening import Screening
 from callbridge.sip.endpoint import Endpoint
@@ -80,6 +85,24 @@ def _tls(settings: Settings) -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
     return server, client
 
 
+async def _dial_in(settings: Settings, bridge: Bridge) -> None:
+    """Calls to the meetings' toll number are answered by the dial-in, whose spoken prompts are made now (once,
+    cached); without espeak-ng they are refused with 503 and the log says why."""
+    if not settings.meeting_toll_number:
+        return
+    try:
+        bridge.toll_numbers = frozenset({parse_e164(settings.meeting_toll_number)})
+    except Invalid as exc:
+        log.error("phone dial-in is off: CALLBRIDGE_MEETING_TOLL_NUMBER is not E.164", extra={"why": str(exc)})
+        return
+    try:
+        prompts = await prepare_prompts(settings)
+    except PromptError as exc:
+        log.error("phone dial-in is off: its prompts cannot be made", extra={"why": str(exc)})
+        return
+    bridge.dialin = DialIn(bridge.ports, prompts, settings, bridge.drive)
+
+
 async def start_phone_side(settings: Settings, calling: CallingService, db: Database, clock: Clock) -> PhoneSide:
     tls = _tls(settings)
     endpoint = Endpoint(lambda event: None, tls_server=tls[0] if tls else None, tls_client=tls[1] if tls else None)
@@ -93,6 +116,7 @@ async def start_phone_side(settings: Settings, calling: CallingService, db: Data
     screening = Screening(db.fetch_all, clock.now, secret, unlisted=settings.sip_unlisted)
     await screening.start()
     bridge = Bridge(calling, ua, media, screening)
+    await _dial_in(settings, bridge)
     await bridge.start()
     calling.phones = bridge
     keepalive = TrunkKeepAlive(ua, screening, settings.sip_options_interval_s)
