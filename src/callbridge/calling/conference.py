@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from callbridge.calling.mixing import MixerError
@@ -28,6 +29,7 @@ from callbridge.media.conference import (
     RtpCodec,
     Talking,
 )
+from callbridge.media.errors import BadSdp
 from callbridge.media.g711 import Codec
 
 log = logging.getLogger("callbridge.calling.mixer")
@@ -38,8 +40,15 @@ _DISCARD = "127.0.0.1"  # where a plain leg's mix goes until the phone's address
 _PLAIN_CODECS = {Codec.PCMU: RtpCodec.PCMU, Codec.PCMA: RtpCodec.PCMA}
 
 
-def _engine_id(room_id: str, participant_id: str) -> str:
-    return f"{room_id}:{participant_id}"
+@dataclass
+class _Member:
+    """A participant as the engine knows it: a new engine id at each join (Janus lets a leaving id go only a moment
+    later, so joining again under the same one can collide), and a plain leg's address and SDP version."""
+
+    engine_id: str = ""
+    joins: int = 0
+    plain: RtpAddress | None = None  # the mixer's address last offered to a phone
+    version: int = 0  # that SDP's o= version: each new SDP a higher one (RFC 3264 8)
 
 
 def _g711(remote: audio_sdp.AudioDescription) -> Codec:
@@ -53,8 +62,7 @@ class ConferenceMixer:
     def __init__(self, engine: ConferenceEngine, on_talking: TalkingHandler, codec: RtpCodec = RtpCodec.PCMU) -> None:
         """``codec``: what the mixer offers endpoints (G.711 in 8 kHz rooms: nothing is resampled)."""
         self.engine, self._on_talking, self.codec = engine, on_talking, codec
-        self._plain: dict[str, RtpAddress] = {}  # a plain leg -> the mixer's address it was last offered
-        self._versions: dict[str, int] = {}  # a plain leg -> its SDP's o= version (each new SDP a higher one)
+        self._members: dict[tuple[str, str], _Member] = {}
         engine.on_event(self._event)
 
     async def open_room(self, room_id: str) -> None:
@@ -64,62 +72,68 @@ class ConferenceMixer:
         """WebRTC: Janus's own offer. Plain RTP: Janus takes a plain leg's address only as it joins and never
         learns one, so the leg joins towards a discard address and moves to the phone's once its answer names it
         (``complete``)."""
-        pid, display = _engine_id(room_id, participant_id), display_name or participant_id
-        await self._quietly(self.engine.leave(room_id, pid))  # a new media session replaces the last one
+        member = await self._rejoin(room_id, participant_id)
+        display = display_name or participant_id
         if not plain:
-            return await self._do(self.engine.join_offering(room_id, pid, display, self.codec))
-        return await self._join_plain(room_id, pid, display, Codec.PCMU, RtpAddress(_DISCARD, 9))
+            return await self._do(self.engine.join_offering(room_id, member.engine_id, display, self.codec))
+        return await self._join_plain(room_id, member, display, Codec.PCMU, RtpAddress(_DISCARD, 9))
 
     async def answer(self, room_id: str, participant_id: str, display_name: str | None, offer: str) -> str:
-        pid, display = _engine_id(room_id, participant_id), display_name or participant_id
-        await self._quietly(self.engine.leave(room_id, pid))
+        member = await self._rejoin(room_id, participant_id)
+        display = display_name or participant_id
         if not audio_sdp.is_plain_rtp(offer):
-            return await self._do(self.engine.join_webrtc(room_id, pid, display, offer))
-        try:
-            remote = audio_sdp.read(offer)
-        except ValueError as exc:
-            raise MixerError(f"the offer cannot be read: {exc}") from None
-        return await self._join_plain(room_id, pid, display, _g711(remote), RtpAddress(remote.address, remote.port))
+            return await self._do(self.engine.join_webrtc(room_id, member.engine_id, display, offer))
+        remote = _read(offer)
+        return await self._join_plain(room_id, member, display, _g711(remote), RtpAddress(remote.address, remote.port))
 
     async def complete(self, room_id: str, participant_id: str, answer: str) -> str | None:
-        pid = _engine_id(room_id, participant_id)
+        member = self._members.get((room_id, participant_id))
+        if member is None:
+            raise MixerError(f"{participant_id} has no media session with the mixer")
         if not audio_sdp.is_plain_rtp(answer):
-            await self._do(self.engine.complete(room_id, pid, answer))
+            await self._do(self.engine.complete(room_id, member.engine_id, answer))
             return None
-        try:  # a phone answered the plain offer: the leg moves to the phone's address (and maybe its port)
-            remote = audio_sdp.read(answer)
-        except ValueError as exc:
-            raise MixerError(f"the answer cannot be read: {exc}") from None
-        offered = self._plain.get(pid)
-        await self._quietly(self.engine.leave(room_id, pid))
-        sdp = await self._join_plain(room_id, pid, participant_id, _g711(remote),
+        remote = _read(answer)  # a phone answered the plain offer: the leg moves to the phone's address
+        offered = member.plain
+        await self._rejoin(room_id, participant_id)
+        sdp = await self._join_plain(room_id, member, participant_id, _g711(remote),
                                      RtpAddress(remote.address, remote.port))
-        return None if self._plain.get(pid) == offered else sdp  # the same port again: nothing to tell the phone
+        return None if member.plain == offered else sdp  # the same port again: nothing to tell the phone
 
-    async def _join_plain(self, room_id: str, pid: str, display: str, codec: Codec, remote: RtpAddress) -> str:
-        leg = await self._do(self.engine.join_rtp(room_id, pid, display, _PLAIN_CODECS[codec], remote))
-        self._plain[pid] = leg.local
-        version = self._versions[pid] = self._versions.get(pid, 0) + 1  # RFC 3264 8: a changed SDP, a new version
+    async def _rejoin(self, room_id: str, participant_id: str) -> _Member:
+        """The participant's last media session (if any) goes; the next one joins under a new engine id."""
+        member = self._members.setdefault((room_id, participant_id), _Member())
+        if member.engine_id:
+            await self._quietly(self.engine.leave(room_id, member.engine_id))
+        member.joins += 1
+        member.engine_id = f"{room_id}:{participant_id}:{member.joins}"
+        return member
+
+    async def _join_plain(self, room_id: str, member: _Member, display: str, codec: Codec,
+                          remote: RtpAddress) -> str:
+        leg = await self._do(self.engine.join_rtp(room_id, member.engine_id, display, _PLAIN_CODECS[codec], remote))
+        member.plain, member.version = leg.local, member.version + 1
         return audio_sdp.write(leg.local.ip, leg.local.port, [codec], telephone_event=None,
-                               session_id=zlib.crc32(pid.encode()), version=version)
+                               session_id=zlib.crc32(member.engine_id.rpartition(":")[0].encode()),
+                               version=member.version)
 
     async def trickle(self, room_id: str, participant_id: str, candidate: dict[str, Any] | None) -> None:
         """Janus takes the candidates of its peers in their SDP (half trickle): endpoints finish gathering
         before they answer the mixer, so a trickled candidate adds nothing."""
 
     async def mute(self, room_id: str, participant_id: str, muted: bool) -> None:
-        await self._do(self.engine.mute(room_id, _engine_id(room_id, participant_id), muted))
+        member = self._members.get((room_id, participant_id))
+        if member is not None:
+            await self._do(self.engine.mute(room_id, member.engine_id, muted))
 
     async def leave(self, room_id: str, participant_id: str) -> None:
-        pid = _engine_id(room_id, participant_id)
-        self._plain.pop(pid, None)
-        self._versions.pop(pid, None)
-        await self._quietly(self.engine.leave(room_id, pid))
+        member = self._members.pop((room_id, participant_id), None)
+        if member is not None:
+            await self._quietly(self.engine.leave(room_id, member.engine_id))
 
     async def close_room(self, room_id: str) -> None:
-        for pid in [p for p in self._versions if p.startswith(f"{room_id}:")]:
-            self._plain.pop(pid, None)
-            del self._versions[pid]
+        for key in [key for key in self._members if key[0] == room_id]:
+            del self._members[key]
         await self._quietly(self.engine.close_room(room_id))
 
     async def _do(self, work: Awaitable[T]) -> T:
@@ -139,6 +153,14 @@ class ConferenceMixer:
 
     def _event(self, event: ConferenceEvent) -> None:
         if isinstance(event, Talking):
-            self._on_talking(event.room, event.participant.removeprefix(f"{event.room}:"), event.talking)
+            participant = event.participant.removeprefix(f"{event.room}:").rpartition(":")[0]
+            self._on_talking(event.room, participant, event.talking)
         elif isinstance(event, MediaLost):
             throttled.error("the conference mixer was lost", extra={"why": event.reason})
+
+
+def _read(sdp: str) -> audio_sdp.AudioDescription:
+    try:
+        return audio_sdp.read(sdp)
+    except BadSdp as exc:
+        raise MixerError(f"the SDP cannot be read: {exc}") from None
