@@ -4,7 +4,8 @@ declarations) runs in Debian's chromium with an import map that resolves both pa
 /sdk/calling.js, and nothing else changed. Two tabs of it call each other as Teams users (placed, rung, answered,
 held, resumed, a tone sent, hung up), and one calls a customer's phone and is called by one, through the built-in
 carrier: `startCall` hands back the call at once, audio arrives (the peer connection's getStats: inbound packets
-and audio energy), refusals (a meeting link of another deployment among them) surface through the call's state and `callEndReason`."""
+and audio energy), refusals (a meeting link of another deployment among them) surface through the call's state
+and `callEndReason`."""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ def record_of(call: Call) -> dict[str, Any]:
     callee = legs[1] if len(legs) > 1 else None
     return {"id": call.id, "tenant_id": call.caller.tenant_id, "thread_id": call.thread_id,
             "caller_id": call.caller.raw_id, "callee_id": callee.raw_id if callee else (call.thread_id or "")[:256],
-            "caller_agent": call.caller.agent_id, "answered_by": callee.agent_id if callee else None, "started_at": call.created_at, "connected_at": call.connected_at,
+            "caller_agent": call.caller.agent_id, "answered_by": callee.agent_id if callee else None,
+            "started_at": call.created_at, "connected_at": call.connected_at,
             "ended_at": call.ended_at, "end_code": call.end_reason.code, "end_sub_code": call.end_reason.sub_code,
             "trunk_call_id": call.trunk_call_id}
 

@@ -5,9 +5,9 @@ The page is rendered here (the link, HTML-escaped, in a data attribute; no inlin
 hash-based CSP holds) and runs ``/sdk/join.js``, which joins with the browser SDK:
 
 - as a guest with a name: ``POST /meet/guest`` makes a communication identity with a voip token for the visit,
-  in the communication resource of the meeting organizer's tenant (or the deployment's first one). Anyone who has the link may ask, so it is
-  rate-limited per client address (``join_guest_per_minute``, ``join_guest_burst``) and the token is short-lived
-  (``join_guest_token_minutes``); the lobby still decides who gets in (docs/security.md, "The join page");
+  in the communication resource of the meeting organizer's tenant (or the deployment's first one). Anyone who
+  has the link may ask, so it is rate-limited per client address (``join_guest_per_minute``,
+  ``join_guest_burst``) and the token is short-lived (``join_guest_token_minutes``); the lobby still decides who gets in (docs/security.md, "The join page");
 - as an organisation user, signed in with the identity provider (a public client with PKCE: the page redirects
   to the authorize endpoint and back to ``/meet/signed-in``), when ``join_page_client_id`` names that client;
   ``POST /meet/token`` exchanges the user's Teams access token for a communication token, as an app's backend
@@ -60,10 +60,10 @@ def _problem(status: int, code: str, message: str, headers: dict[str, str] | Non
 
 def _link_of(request: Request) -> str:
     """The link as the visitor opened it, on this deployment's public base URL (not the Host header)."""
-    settings = request.app.state.acs.settings
+    base: str = request.app.state.acs.settings.public_base_url
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     query = request.scope.get("query_string", b"").decode("latin-1")
-    return settings.public_base_url.rstrip("/") + raw_path + (f"?{query}" if query else "")
+    return base.rstrip("/") + raw_path + (f"?{query}" if query else "")
 
 
 PAGE = """<!doctype html>
@@ -84,7 +84,8 @@ PAGE = """<!doctype html>
     <label>Your name <input id="guest-name" maxlength="256" autocomplete="name" required></label>
     <button id="join-as-guest" type="submit">Join as a guest</button>
   </form>
-  <p id="sign-in-choice" hidden>or <button id="sign-in" type="button">Sign in with your organisation account</button></p>
+  <p id="sign-in-choice" hidden>or
+    <button id="sign-in" type="button">Sign in with your organisation account</button></p>
 </section>
 <section id="in-call" hidden>
   <p id="state" data-state="None">Connecting…</p>
