@@ -7,7 +7,8 @@ hash-based CSP holds) and runs ``/sdk/join.js``, which joins with the browser SD
 - as a guest with a name: ``POST /meet/guest`` makes a communication identity with a voip token for the visit,
   in the communication resource of the meeting organizer's tenant (or the deployment's first one). Anyone who
   has the link may ask, so it is rate-limited per client address (``join_guest_per_minute``,
-  ``join_guest_burst``) and the token is short-lived (``join_guest_token_minutes``); the lobby still decides who gets in (docs/security.md, "The join page");
+  ``join_guest_burst``) and the token is short-lived (``join_guest_token_minutes``); the lobby still decides
+  who gets in (docs/security.md, "The join page");
 - as an organisation user, signed in with the identity provider (a public client with PKCE: the page redirects
   to the authorize endpoint and back to ``/meet/signed-in``), when ``join_page_client_id`` names that client;
   ``POST /meet/token`` exchanges the user's Teams access token for a communication token, as an app's backend
