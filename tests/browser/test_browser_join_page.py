@@ -1,7 +1,8 @@
 """The join link in a browser: opening a meeting's link on callbridge's origin shows the join page (server-rendered,
 its script /sdk/join.js under the edge's CSP, nothing from elsewhere); a guest gives a name, the page gets a
 communication identity for the visit (POST /meet/guest), waits in the lobby, is admitted by the organizer (a Python
-agent), sees who is in the meeting, is heard (FFT), and leaves.
+agent), sees who is in the meeting, is heard (FFT), and leaves. An organisation user signs in on the page (the
+identity provider's sign-in, a public client with PKCE) and joins her meeting as its organizer.
 
 The guest endpoint: a link of this deployment's only, JSON only, rate-limited per client address (429 with
 Retry-After); the page for a link that is not a meeting's says so (404)."""
@@ -106,3 +107,49 @@ def test_the_guest_endpoint_takes_this_deployments_links_as_json_and_is_rate_lim
         refused = [r for r in answers if r.status_code == 429]
         assert refused and int(refused[0].headers["Retry-After"]) >= 1
         assert c.post("/meet/guest", json={"meetingLink": link}, headers=elsewhere()).status_code == 200
+
+
+@pytest.fixture
+async def sign_in_on_the_join_page(demo: Demo) -> AsyncIterator[None]:
+    """The demo's public client as the join page's (its redirect URI registered), as an operator sets it up."""
+    from callbridge.directory import apps
+    from callbridge.store.db import Database
+
+    db = Database(demo.settings.effective_database_url)
+    async with db.transaction() as s:
+        apps.add_redirect_uri(await apps.get_app(s, demo.client_id), f"{demo.base_url}/meet/signed-in")
+    await db.engine.dispose()
+    settings = demo.app.state.acs.settings
+    settings.join_page_client_id = demo.client_id
+    yield
+    settings.join_page_client_id = ""
+
+
+async def test_an_organisation_user_signs_in_on_the_join_page_and_joins(
+        demo: Demo, tab: object, sign_in_on_the_join_page: None,
+        python_agents: Callable[[str], Awaitable[TeamsCallAgent]]) -> None:
+    page = tab  # type: ignore[assignment]
+    link = the_meeting(demo)["onlineMeeting"]["joinUrl"]
+    await page.goto(link)  # type: ignore[attr-defined]
+    await page.click("#sign-in")  # type: ignore[attr-defined]
+    alice = demo.user("alice")
+    await page.fill("#username", alice["upn"])  # type: ignore[attr-defined]
+    await page.fill("#password", alice["password"])  # type: ignore[attr-defined]
+    await page.click("button.primary")  # type: ignore[attr-defined]
+    state = page.locator("#state")  # type: ignore[attr-defined]
+    await expect(state).to_have_attribute("data-state", "Connected")  # the organizer: no lobby
+    assert "code=" not in page.url  # type: ignore[attr-defined]
+
+    megan = await (await python_agents("megan")).join(TeamsMeetingLinkLocator(link), audio=ToneSource(1000.0))
+    await megan.wait_for_state("Connected")
+    await expect(page.locator("#roster")).to_contain_text("Megan Bowen")  # type: ignore[attr-defined]
+    assert {p.display_name for p in megan.remote_participants} == {"Alice Smith"}
+    await page.click("#leave")  # type: ignore[attr-defined]
+    await expect(state).to_have_text("You left the meeting. (0/0)")
+    await megan.hang_up()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_token_endpoint_is_off_without_a_client(demo: Demo) -> None:
+    with demo.client() as c:
+        assert c.post("/meet/token", json={"accessToken": "x"}, headers=elsewhere()).status_code == 404

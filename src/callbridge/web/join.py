@@ -223,9 +223,9 @@ async def organisation_ticket(request: Request) -> Response:
     try:
         claims = await verify_organisation_token(ctx, token, ctx.clock.now())
         tenant_id = str(claims.get("tid", ""))
-        resource_id = await _resource_of_tenant(ctx, tenant_id)
+        resource_id = await _resource_of_tenant(ctx, tenant_id) or await _resource_of_tenant(ctx, None)
         if resource_id is None:
-            return _problem(403, "Forbidden", "Your organisation has no communication resource here.")
+            return _problem(503, "NoCommunicationResource", "This deployment has no communication resource.")
         exchanged = await exchange(ctx, {"token": token, "appId": client_id, "userId": str(claims.get("oid", ""))},
                                    resource_id)
     except acs_errors.AcsError as exc:
