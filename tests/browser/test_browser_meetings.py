@@ -4,7 +4,8 @@ Python SDK agents (aiortc) in the same calls and real audio through the conferen
 - Alice, in the browser, joins her meeting by its link and is its organizer; Megan (Python) joins too; a guest
   (Python, a communication identity) waits in the lobby until Alice admits her from the page's lobby panel; the
   page's roster names everyone; the browser's peer connection receives audio (getStats) and Megan hears the
-  browser's 750 Hz tone (FFT); Alice ends the meeting for everyone (0/4097 for the others).
+  browser's 750 Hz tone (FFT); the page sees its capabilities, dominant speakers, Megan's raised hand and the
+  dial-in details, and Alice mutes Megan from the roster; Alice ends the meeting for everyone (0/4097 for the others).
 - Megan, in the browser, calls Alice (Python) and adds Adele (Python) over their group chat: the call moves to
   the mixer (a new media session, answered on a new peer connection) and each Python agent hears the browser.
 
@@ -23,6 +24,7 @@ from playwright.async_api import expect
 from callbridge.sdk import (
     CallClient,
     CommunicationTokenCredential,
+    Features,
     TeamsCall,
     TeamsCallAgent,
     TeamsIncomingCall,
@@ -41,6 +43,7 @@ from tests.support.tones import ABSENT_DB, HEARD_DB, tone_db
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(shutil.which("janus") is None,
                                                       reason="meetings need the conference mixer (janus)")]
 OpenPage = Callable[[str], Awaitable[PageOf]]
+FEATURES = "const { Features } = await import('/sdk/calling.js'); const call = window.callbridgeTest.page.call;"
 TONES = {"alice": 440.0, "megan": 1000.0, "adele": 1620.0, "guest": 1620.0}
 
 
@@ -95,7 +98,8 @@ def rings(agent: TeamsCallAgent) -> list[TeamsIncomingCall]:
 
 async def test_a_meeting_joined_in_the_browser_by_link_with_the_lobby_and_a_python_agent(
         demo: Demo, open_page: OpenPage, python_agents: Callable[[str], Awaitable[TeamsCallAgent]]) -> None:
-    link = the_meeting(demo)["onlineMeeting"]["joinUrl"]
+    event = the_meeting(demo)
+    link = event["onlineMeeting"]["joinUrl"]
     alice = await open_page("alice")
     await alice.page.fill("#meeting-link", link)
     await alice.page.click("#join")
@@ -123,6 +127,26 @@ async def test_a_meeting_joined_in_the_browser_by_link_with_the_lobby_and_a_pyth
     assert int(str(stats["packetsReceived"])) > 0, stats
     await hears_the_browser(megan)
     assert await hears(megan, TONES["megan"]) < ABSENT_DB  # the mixer leaves one's own voice out
+
+    # the meeting's features in the browser: capabilities of the organizer, dominant speakers, raised hands,
+    # dial-in details; and Alice mutes Megan from the roster
+    assert await alice.page.evaluate(f"""async () => {{ {FEATURES}
+        return call.feature(Features.Capabilities).capabilities.manageLobby.isPresent; }}""") is True
+    await alice.page.wait_for_function(f"""async () => {{ {FEATURES}
+        return call.feature(Features.DominantSpeakers).dominantSpeakers.speakersList.length > 0; }}""")
+    await alice.page.evaluate(f"""async () => {{ {FEATURES}
+        window.raised = new Promise((resolve) => call.feature(Features.RaiseHand)
+            .on('raisedHandEvent', ({{ identifier }}) => resolve(identifier.rawId))); }}""")
+    await megan.feature(Features.RAISE_HAND).raise_hand()
+    assert await alice.page.evaluate("window.raised") == f"8:orgid:{demo.user('megan')['id']}"
+    details = await alice.page.evaluate(f"""async () => {{ {FEATURES}
+        return call.feature(Features.TeamsMeetingAudioConferencing).getTeamsMeetingAudioConferencingDetails(); }}""")
+    assert details["phoneConferenceId"] == event["onlineMeeting"]["conferenceId"], details
+    muted: list[TeamsCall] = []
+    megan.on("muted_by_others", muted.append)
+    await alice.page.locator("#roster li", has_text="Megan Bowen").locator(".mute-participant").click()
+    await until(lambda: bool(muted))
+    await expect(alice.page.locator("#roster li", has_text="Megan Bowen")).to_contain_text("muted")
 
     await alice.page.click("#end-for-everyone")
     await expect(alice.page.locator("#call-state")).to_have_text("Disconnected")
