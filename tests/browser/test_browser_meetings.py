@@ -7,7 +7,8 @@ Python SDK agents (aiortc) in the same calls and real audio through the conferen
   browser's 750 Hz tone (FFT); the page sees its capabilities, dominant speakers, Megan's raised hand and the
   dial-in details, and Alice mutes Megan from the roster; Alice ends the meeting for everyone (0/4097 for the others).
 - Megan, in the browser, calls Alice (Python) and adds Adele (Python) over their group chat: the call moves to
-  the mixer (a new media session, answered on a new peer connection) and each Python agent hears the browser.
+  the mixer (a new media session, answered on a new peer connection) and each Python agent hears the browser;
+  and the other way round: Alice (Python) calls the browser and adds Adele, and the browser's call moves too.
 
 The mixer offers ICE candidates on the host's addresses only (Janus does not use loopback), so the Python agents
 here gather on them too (this module's ``loopback_ice`` replaces the tier's)."""
@@ -25,6 +26,7 @@ from callbridge.sdk import (
     CallClient,
     CommunicationTokenCredential,
     Features,
+    MicrosoftTeamsUserIdentifier,
     TeamsCall,
     TeamsCallAgent,
     TeamsIncomingCall,
@@ -189,5 +191,31 @@ async def test_c_a_group_call_made_by_adding_a_participant_from_the_browser(
     await megan.page.click("#hangup")
     await expect(megan.page.locator("#call-state")).to_have_text("Disconnected")
     await until(lambda: len(alice.remote_participants) == 1)
+    await alice.hang_up()
+    assert megan.errors == []
+
+
+async def test_d_the_browsers_1_to_1_call_grows_when_the_other_side_adds_someone(
+        demo: Demo, open_page: OpenPage, python_agents: Callable[[str], Awaitable[TeamsCallAgent]]) -> None:
+    """The browser answered a 1:1 call (peer to peer); when the caller adds Adele, the mixer offers the browser a
+    media session of its own: the browser is heard through it, and its roster grows."""
+    alice_agent, adele_agent = await python_agents("alice"), await python_agents("adele")
+    adele_rings = rings(adele_agent)
+    megan = await open_page("megan")
+    alice = await alice_agent.start_call(MicrosoftTeamsUserIdentifier(demo.user("megan")["id"]),
+                                         thread_id=chat_between(demo, "alice", "megan"),
+                                         audio=ToneSource(TONES["alice"]))
+    await megan.page.click("#accept")
+    await alice.wait_for_state("Connected")
+    await alice.add_participant(MicrosoftTeamsUserIdentifier(demo.user("adele")["id"]),
+                                thread_id=group_chat(demo, "alice", "megan", "adele"))
+    await until(lambda: bool(adele_rings))
+    adele = await adele_rings[0].accept(audio=ToneSource(TONES["adele"]))
+    await expect(megan.page.locator("#roster li").filter(has_text=": Connected")).to_have_count(2)
+    await expect(megan.page.locator("#roster")).to_contain_text("Adele")
+    await hears_the_browser(adele)
+    await hears_the_browser(alice)
+    await megan.page.click("#hangup")
+    await expect(megan.page.locator("#call-state")).to_have_text("Disconnected")
     await alice.hang_up()
     assert megan.errors == []
