@@ -110,15 +110,9 @@ def test_the_guest_endpoint_takes_this_deployments_links_as_json_and_is_rate_lim
 
 
 @pytest.fixture
-async def sign_in_on_the_join_page(demo: Demo) -> AsyncIterator[None]:
-    """The demo's public client as the join page's (its redirect URI registered), as an operator sets it up."""
-    from callbridge.directory import apps
-    from callbridge.store.db import Database
-
-    db = Database(demo.settings.effective_database_url)
-    async with db.transaction() as s:
-        apps.add_redirect_uri(await apps.get_app(s, demo.client_id), f"{demo.base_url}/meet/signed-in")
-    await db.engine.dispose()
+def sign_in_on_the_join_page(demo: Demo) -> Iterator[None]:
+    """The demo's public client as the join page's, as `callbridge demo` sets it (the demo registers its redirect
+    URI, <base>/meet/signed-in)."""
     settings = demo.app.state.acs.settings
     settings.join_page_client_id = demo.client_id
     yield
