@@ -29,7 +29,9 @@
  *
  * Every frame this module sends is followed by a `ping`. The service answers frames in order, so the `pong`
  * settles that command: an `error` frame before it is that command's refusal (a rejected promise with a
- * CallingError `{code, subCode, message}`, or for `call.start` the call's end reason).
+ * CallingError `{code, subCode, message}`, or for `call.start` the call's end reason). An error that echoes a
+ * `requestId` the SDK sent (joins, lobby decisions, muting others, adding and removing people, dial-in details)
+ * goes to that request instead, as in the Python SDK.
  */
 
 const PROTOCOL_VERSION = 1;
