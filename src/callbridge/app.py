@@ -35,6 +35,7 @@ from callbridge.media.conference import RtpCodec
 from callbridge.media.janus import running_conference
 from callbridge.pstn.side import PhoneSide, start_phone_side
 from callbridge.sip.transport import Address
+from callbridge.web.join import router as join_router
 from callbridge.web.routes import router as web_router
 
 log = logging.getLogger("callbridge.http")
@@ -115,7 +116,7 @@ def _attach(app: FastAPI, platform: Platform) -> None:
 def _routes(app: FastAPI, settings: Settings) -> None:
     """Every context's routes, the carrier's where it runs, and the operations endpoints."""
     for router in (identity_router, admin_consent_router, acs_router, graph_router, userinfo_router, calling_router,
-                   web_router):
+                   web_router, join_router):
         app.include_router(router)
     app.state.carrier_served = carrier_served(settings)
     if app.state.carrier_served:  # a demo and test tool without sign-in: only where it runs

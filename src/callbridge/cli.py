@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import click
@@ -50,6 +51,9 @@ def demo(seed_only: bool) -> None:
     unset = {name: value for name, value in DEMO_DEFAULTS.items() if name not in settings.model_fields_set}
     settings = settings.model_copy(update=unset)
     summary = asyncio.run(seed_and_describe(settings))
+    if "join_page_client_id" not in settings.model_fields_set:  # the join page signs in with the demo's client
+        app = json.loads((settings.data_dir / "demo.json").read_text())["app"]
+        settings = settings.model_copy(update={"join_page_client_id": app["client_id"]})
     click.echo(summary)
     if settings.carrier_enabled and (is_loopback(settings.host) or settings.carrier_allow_remote):
         click.echo(f"  carrier page     {settings.public_base_url}/carrier   (callbridge phone --help)")

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     graph_user_burst: int = 60
     meeting_toll_number: str = "+14255550100"  # dial-in number shown in online meetings
     lobby_timeout_s: float = 600.0  # nobody lets a waiting participant in this long: removed from the lobby 0/5855
+    # the join page (/meet/..., web/join.py): what opening a meeting's link in a browser shows
+    join_guest_per_minute: float = 6.0  # guest identities (POST /meet/guest) one client address gets per minute
+    join_guest_burst: int = 10  # ... and at once (a token bucket's depth; /meet/token shares the bucket)
+    join_guest_token_minutes: int = 60  # a guest's voip token lives this long (60-1440, ACS's bounds)
+    join_page_client_id: str = ""  # the public client (PKCE) the page signs organisation users in with; "": guests only
 
     # calling
     ring_time_s: float = 120.0  # unanswered calls end with 487/10004 after this

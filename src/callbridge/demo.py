@@ -101,7 +101,9 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
     contoso, _ = await _seed_tenant(s, "Contoso", people["Contoso"])
     app = await apps.create_app(
         s, contoso.id, "Contoso Calling", multi_tenant=True, allow_public_client=True,
-        redirect_uris=[f"{base}/portal/auth/callback", "http://localhost"],
+        # the meeting join page signs in with the demo's public client too (`callbridge demo` sets
+        # join_page_client_id to it): its redirect URI
+        redirect_uris=[f"{base}/portal/auth/callback", "http://localhost", f"{base}/meet/signed-in"],
         permissions={
             "00000003-0000-0000-c000-000000000000": {"delegated": GRAPH_SCOPES, "application": ["User.Read.All"]},
             COMMUNICATION_APP_ID: {"delegated": ["Teams.ManageCalls", "Teams.ManageChats"]},

@@ -4,7 +4,8 @@ declarations) runs in Debian's chromium with an import map that resolves both pa
 /sdk/calling.js, and nothing else changed. Two tabs of it call each other as Teams users (placed, rung, answered,
 held, resumed, a tone sent, hung up), and one calls a customer's phone and is called by one, through the built-in
 carrier: `startCall` hands back the call at once, audio arrives (the peer connection's getStats: inbound packets
-and audio energy), refusals and the meeting join surface through the call's state and `callEndReason`."""
+and audio energy), refusals (a meeting link of another deployment among them) surface through the call's state
+and `callEndReason`."""
 
 from __future__ import annotations
 
@@ -207,13 +208,14 @@ async def test_the_acs_app_calls_a_phone_and_is_called_by_one(demo: Demo, open_a
 
 
 async def test_joining_a_meeting_returns_the_call_at_once_and_ends_it_with_a_reason(open_app: OpenApp) -> None:
-    """The service does not host meetings yet (the lead's work): the call says so through its state."""
+    """A join link of another deployment (Microsoft's): the call comes back at once and the service's refusal
+    (400/10121) arrives through its state, as ACS's would."""
     alice = await open_app("alice")
     joined = await alice.evaluate("""() => window.phone.joinMeeting(
         'https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0').state""")
     assert joined == "None"
     ended = await until_state(alice, "Disconnected")
-    assert isinstance(ended["callEndReason"]["code"], int) and ended["callEndReason"]["code"] >= 400, ended
+    assert (ended["callEndReason"]["code"], ended["callEndReason"]["subCode"]) == (400, 10121), ended
     assert alice.errors == []  # type: ignore[attr-defined]
 
 

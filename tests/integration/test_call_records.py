@@ -59,3 +59,15 @@ async def test_a_refused_write_keeps_the_records_and_a_bad_row_is_dropped_alone(
     await records.stop()  # stopping writes what is left: "a" and "b"; the second "dup" is refused and dropped
     assert await count(db) == 3
     assert [r["callId"] for r in await records.recent("8:orgid:alice")] == ["b", "a", "dup"]
+
+
+async def test_a_meeting_one_person_joined_and_left_alone_is_recorded(db: Database) -> None:
+    """It has one party: the record names the meeting's thread as callee (it used to raise StopIteration inside the
+    command path, and the socket of whoever ended the call died with it)."""
+    call = Call("alone", "19:meeting_x@thread.v2", Leg("8:orgid:alice", "Alice", "fabrikam", agent_id="alice-1"),
+                None, timedelta(seconds=120), T0)
+    call.ended_at, call.end_reason = T0 + timedelta(seconds=30), reasons.HUNG_UP
+    records = CallRecords(db, window_s=3600)
+    records.add(record_of(c) for c in [call])
+    recent = await records.recent("8:orgid:alice")
+    assert [(r["callId"], r["callee"], r["answeredBy"]) for r in recent] == [("alone", "19:meeting_x@thread.v2", None)]

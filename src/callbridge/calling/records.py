@@ -32,7 +32,8 @@ Row = tuple[Insert, dict[str, Any]]
 
 
 def record_of(call: Call) -> dict[str, Any]:
-    """The call's record: its parties (a meeting's: the first to join, and the meeting's thread), times, end."""
+    """The call's record: its parties (a meeting's: the first to join, and the meeting's thread, nobody having
+    answered), times, end."""
     assert call.ended_at is not None and call.end_reason is not None
     first = call.caller
     callee_id, answered_by = (call.thread_id or "", None) if isinstance(call, Meeting) else \

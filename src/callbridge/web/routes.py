@@ -1,7 +1,7 @@
 """``/sdk/calling.js`` (the browser calling SDK, an ES module), ``/sdk/calling.d.ts`` (its TypeScript declarations,
-ACS's for the same subset) and ``/sdk/test.html`` (a bare page that drives it):
-static files kept in the package, read once, served with an ETag and revalidated on every use (the URLs carry no
-version, so a browser must not keep an old SDK)."""
+ACS's for the same subset), ``/sdk/test.html`` (a bare page that drives it), ``/sdk/join.js`` and ``/sdk/join.css``
+(the meeting join page's, web/join.py): static files kept in the package, read once, served with an ETag and
+revalidated on every use (the URLs carry no version, so a browser must not keep an old SDK)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse, Response
 router = APIRouter(tags=["browser SDK"])
 
 FILES = {"calling.js": "text/javascript; charset=utf-8", "calling.d.ts": "application/typescript; charset=utf-8",
-         "test.html": "text/html; charset=utf-8"}
+         "test.html": "text/html; charset=utf-8", "join.js": "text/javascript; charset=utf-8",
+         "join.css": "text/css; charset=utf-8"}
 
 
 @functools.cache

@@ -212,6 +212,18 @@ export interface TeamsMeetingIdLocator {
 }
 export interface TeamsCallAgentOptions {
 }
+export interface CallAgentOptions {
+    /** The name the others in a call see (a guest's, joining a Teams meeting). */
+    displayName?: string;
+}
+export interface AdmitLobbyParticipantOptions {
+}
+export interface RejectLobbyParticipantOptions {
+}
+export interface AdmitAllOperationResult {
+    readonly successCount: number;
+    readonly failureCount: number;
+}
 export interface CallClientOptions {
     /** callbridge's own: the service's https origin (by default the origin `/sdk/calling.js` came from). */
     endpoint?: string;
@@ -296,11 +308,26 @@ export interface CapabilitiesFeature extends CallFeature {
     off(event: CapabilitiesChangedEventType, listener: CapabilitiesChangeHandler): void;
 }
 
+export interface TeamsMeetingAudioConferencingPhoneNumber {
+    readonly tollPhoneNumber?: PhoneNumberIdentifier;
+    readonly tollFreePhoneNumber?: PhoneNumberIdentifier;
+    readonly countryName?: string;
+    readonly cityName?: string;
+}
+export interface TeamsMeetingAudioConferencingDetails {
+    readonly phoneConferenceId: string;
+    readonly phoneNumbers: TeamsMeetingAudioConferencingPhoneNumber[];
+}
+export interface TeamsMeetingAudioConferencingCallFeature extends CallFeature {
+    getTeamsMeetingAudioConferencingDetails(): Promise<TeamsMeetingAudioConferencingDetails>;
+}
+
 /** The features callbridge provides (ACS's `Features` has more). */
 export declare const Features: {
     RaiseHand: CallFeatureFactory<RaiseHandCallFeature>;
     Capabilities: CallFeatureFactory<CapabilitiesFeature>;
     DominantSpeakers: CallFeatureFactory<DominantSpeakersCallFeature>;
+    TeamsMeetingAudioConferencing: CallFeatureFactory<TeamsMeetingAudioConferencingCallFeature>;
 };
 
 // -- participants and calls -----------------------------------------------------------------------------------------
@@ -343,6 +370,19 @@ export interface CallInfoCommon {
 }
 export interface TeamsCallInfo extends CallInfoCommon {
 }
+export interface CallInfo extends CallInfoCommon {
+}
+
+/** A Teams meeting's lobby: who waits (state 'InLobby'), and letting them in or not. */
+export interface Lobby {
+    readonly participants: ReadonlyArray<RemoteParticipant>;
+    on(event: 'lobbyParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
+    off(event: 'lobbyParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
+    /** callbridge also takes the RemoteParticipant itself. */
+    admit(participant: CommunicationIdentifier, options?: AdmitLobbyParticipantOptions): Promise<void>;
+    reject(participant: CommunicationIdentifier, options?: RejectLobbyParticipantOptions): Promise<void>;
+    admitAll(options?: AdmitLobbyParticipantOptions): Promise<AdmitAllOperationResult>;
+}
 
 export interface CallCommon extends Disposable {
     readonly kind: CallKind;
@@ -358,7 +398,9 @@ export interface CallCommon extends Disposable {
     readonly isLocalVideoStarted: boolean;
     readonly remoteParticipants: ReadonlyArray<RemoteParticipant>;
     readonly role: ParticipantRole;
+    readonly lobby: Lobby;
     feature<TFeature extends CallFeature>(factory: CallFeatureFactory<TFeature>): TFeature;
+    muteAllRemoteParticipants(): Promise<void>;
     hangUp(options?: HangUpOptions): Promise<void>;
     mute(): Promise<void>;
     unmute(): Promise<void>;
@@ -374,6 +416,8 @@ export interface CallCommon extends Disposable {
     on(event: 'isMutedChanged', listener: PropertyChangedEvent): void;
     on(event: 'isIncomingAudioMutedChanged', listener: PropertyChangedEvent): void;
     on(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
+    on(event: 'roleChanged', listener: PropertyChangedEvent): void;
+    on(event: 'mutedByOthers', listener: PropertyChangedEvent): void;
     /** callbridge's own: a tone the other side sent. */
     on(event: 'dtmfReceived', listener: (args: { tone: string }) => void): void;
     off(event: 'stateChanged', listener: PropertyChangedEvent): void;
@@ -381,17 +425,24 @@ export interface CallCommon extends Disposable {
     off(event: 'isMutedChanged', listener: PropertyChangedEvent): void;
     off(event: 'isIncomingAudioMutedChanged', listener: PropertyChangedEvent): void;
     off(event: 'remoteParticipantsUpdated', listener: CollectionUpdatedEvent<RemoteParticipant>): void;
+    off(event: 'roleChanged', listener: PropertyChangedEvent): void;
+    off(event: 'mutedByOthers', listener: PropertyChangedEvent): void;
     off(event: 'dtmfReceived', listener: (args: { tone: string }) => void): void;
 }
 
 export interface TeamsCall extends CallCommon {
     readonly info: TeamsCallInfo;
-    /** Throws a CallingError (501) until the service adds people to calls. */
+    /** The participant at once, 'Connecting'; a refusal ends it with its callEndReason. */
     addParticipant(participant: MicrosoftTeamsUserIdentifier | PhoneNumberIdentifier | MicrosoftTeamsAppIdentifier
         | TeamsExtensionUserIdentifier | UnknownIdentifier, options?: AddTeamsParticipantOptions): RemoteParticipant;
-    /** Rejects with a CallingError (501) until the service removes people from calls. */
     removeParticipant(participant: MicrosoftTeamsUserIdentifier | PhoneNumberIdentifier | TeamsExtensionUserIdentifier
         | UnknownIdentifier): Promise<void>;
+}
+
+/** A CallAgent's call (a guest's, in a Teams meeting). */
+export interface Call extends CallCommon {
+    readonly info: CallInfo;
+    removeParticipant(identifier: CommunicationIdentifier): Promise<void>;
 }
 
 export interface IncomingCallCommon {
@@ -426,7 +477,6 @@ export interface TeamsCallAgent extends CallAgentCommon {
     /** callbridge calls one participant at a time: an array holds exactly one. */
     startCall(participants: (MicrosoftTeamsUserIdentifier | PhoneNumberIdentifier | MicrosoftTeamsAppIdentifier
         | UnknownIdentifier)[], options?: StartTeamsGroupCallOptions): TeamsCall;
-    /** The call ends with 501/0 until the service hosts meetings. */
     join(meetingLocator: TeamsMeetingLinkLocator, options?: JoinCallOptions): TeamsCall;
     join(meetingLocator: TeamsMeetingIdLocator, options?: JoinCallOptions): TeamsCall;
     on(event: 'incomingCall', listener: TeamsIncomingCallEvent): void;
@@ -434,6 +484,18 @@ export interface TeamsCallAgent extends CallAgentCommon {
     on(event: 'connectionStateChanged', listener: ConnectionStateChangedEvent): void;
     off(event: 'incomingCall', listener: TeamsIncomingCallEvent): void;
     off(event: 'callsUpdated', listener: CollectionUpdatedEvent<TeamsCall>): void;
+    off(event: 'connectionStateChanged', listener: ConnectionStateChangedEvent): void;
+}
+
+/** A communication identity's agent (a guest's): joins Teams meetings under its `displayName`. */
+export interface CallAgent extends CallAgentCommon {
+    readonly calls: ReadonlyArray<Call>;
+    readonly displayName?: string;
+    join(meetingLocator: TeamsMeetingLinkLocator, options?: JoinCallOptions): Call;
+    join(meetingLocator: TeamsMeetingIdLocator, options?: JoinCallOptions): Call;
+    on(event: 'callsUpdated', listener: CollectionUpdatedEvent<Call>): void;
+    on(event: 'connectionStateChanged', listener: ConnectionStateChangedEvent): void;
+    off(event: 'callsUpdated', listener: CollectionUpdatedEvent<Call>): void;
     off(event: 'connectionStateChanged', listener: ConnectionStateChangedEvent): void;
 }
 
@@ -482,6 +544,8 @@ export declare class CallClient {
     constructor(options?: CallClientOptions);
     /** One agent per client: a second one is refused with 409/40230 until the first is disposed. */
     createTeamsCallAgent(tokenCredential: CommunicationTokenCredential, options?: TeamsCallAgentOptions): Promise<TeamsCallAgent>;
+    /** A guest's agent; one agent (of either kind) per client. */
+    createCallAgent(tokenCredential: CommunicationTokenCredential, options?: CallAgentOptions): Promise<CallAgent>;
     getDeviceManager(): Promise<DeviceManager>;
     dispose(): Promise<void>;
 }

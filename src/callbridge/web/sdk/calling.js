@@ -17,14 +17,21 @@
  * `idChanged` fires when the service's arrives (as ACS's). Arguments that are not identifiers throw at once.
  *
  * As in callbridge's Python SDK (callbridge.sdk), which this module mirrors frame for frame:
- * - audio only, one remote participant per call, media peer to peer through an RTCPeerConnection;
+ * - audio only; a 1:1 call's media peer to peer through an RTCPeerConnection; a meeting's or a group call's through
+ *   the service's mixer, which offers each media session (`call.sdp` with `mediaSession`): it is answered on a new
+ *   peer connection with the same microphone, with every ICE candidate in the answer (the mixer takes none
+ *   trickled), and the previous connection is dropped;
+ * - meetings (`join`, `call.lobby`, roles, capabilities, raised hands, dominant speakers, mute others, dial-in
+ *   details) and group calls (`addParticipant`, `removeParticipant`) as the Python SDK's, frame for frame;
  * - the offer and the answer carry the ICE candidates gathered so far (the Python side does not trickle), and
  *   candidates found later are trickled with `call.ice`; candidates from the other side are applied as they come;
  * - hold and mute keep the RTP stream and send silence (the track is disabled), as the Python side does.
  *
  * Every frame this module sends is followed by a `ping`. The service answers frames in order, so the `pong`
  * settles that command: an `error` frame before it is that command's refusal (a rejected promise with a
- * CallingError `{code, subCode, message}`, or for `call.start` the call's end reason).
+ * CallingError `{code, subCode, message}`, or for `call.start` the call's end reason). An error that echoes a
+ * `requestId` the SDK sent (joins, lobby decisions, muting others, adding and removing people, dial-in details)
+ * goes to that request instead, as in the Python SDK.
  */
 
 const PROTOCOL_VERSION = 1;
@@ -40,7 +47,6 @@ const CLOSE_CODES = { 4000: 400, 4001: 401, 4008: 429, 4029: 429 };
 const LOST_SOCKET = Object.freeze({ code: 0, subCode: 4521 }); // what the service records for a leg whose agent went
 const HUNG_UP = Object.freeze({ code: 0, subCode: 0 });
 const MEDIA_SETUP_FAILED = Object.freeze({ code: 410, subCode: 3100 }); // ACS: the client's media setup failed
-const NOT_YET = 501; // what this service does not do yet (meetings, adding people): docs/protocol.md
 const PROTOCOL_ERROR_CODES = { RateLimited: 429, FrameTooLarge: 413 }; // a protocol error as a call's end reason
 const DTMF_TONES = {
   Num0: '0', Num1: '1', Num2: '2', Num3: '3', Num4: '4', Num5: '5', Num6: '6', Num7: '7', Num8: '8', Num9: '9',
@@ -70,10 +76,6 @@ function errorFromFrame(frame) {
 
 function timedOut(what) {
   return () => new CallingError(408, 0, `The calling service did not answer in time (${what}).`);
-}
-
-function notYet(what) {
-  return new CallingError(NOT_YET, 0, `${what} is not supported by this callbridge service yet.`);
 }
 
 /**
@@ -460,6 +462,7 @@ class MediaSession {
 
   constructor(stream, iceServers, devices) {
     this.stream = stream;
+    this.iceServers = iceServers;
     this.track = stream.getAudioTracks()[0];
     this.pc = new RTCPeerConnection({ iceServers });
     this.pc.addTrack(this.track, stream);
@@ -525,12 +528,18 @@ class MediaSession {
     return this.pc.getStats();
   }
 
-  close() {
+  /** A new peer connection on the same microphone (a meeting's next media session). */
+  successor() {
+    return new MediaSession(this.stream, this.iceServers, this.#devices);
+  }
+
+  /** Ends the peer connection, and the microphone unless a successor goes on with it. */
+  close({ keepMicrophone = false } = {}) {
     if (this.#closed) return;
     this.#closed = true;
     this.#devices.off('selectedSpeakerChanged', this.#speakerChanged);
     this.pc.close();
-    this.stream.getTracks().forEach((track) => track.stop());
+    if (!keepMicrophone) this.stream.getTracks().forEach((track) => track.stop());
     this.player.srcObject = null;
   }
 
@@ -583,51 +592,76 @@ class CallFeatureBase extends Emitter {
   dispose() {
     this._forgetHandlers();
   }
+
+  /** A frame of the service about this feature (the call hands each feature every frame it does not own). */
+  _onFrame(frame) {} // eslint-disable-line class-methods-use-this, no-unused-vars
 }
 
 /**
- * `Features.DominantSpeakers`: who spoke last, as the service tells it. callbridge's calls are 1:1 and the service
- * does not rank speakers, so the list stays empty and `dominantSpeakersChanged` does not fire (as ACS's in a 1:1
- * call).
+ * `Features.DominantSpeakers`: who spoke last, the most recent first, from the mixer's talking events
+ * (`call.dominantSpeakers`) in meetings and group calls; a 1:1 call has none (as ACS's).
  */
 class DominantSpeakersCallFeature extends CallFeatureBase {
   constructor(context) {
     super('DominantSpeakers', context);
     this.dominantSpeakers = Object.freeze({ speakersList: Object.freeze([]), timestamp: new Date() });
   }
+
+  _onFrame(frame) {
+    if (frame.type !== 'call.dominantSpeakers') return;
+    this.dominantSpeakers = Object.freeze({
+      speakersList: Object.freeze(frame.speakers.map((speaker) => createIdentifierFromRawId(speaker.rawId))),
+      timestamp: new Date(frame.timestamp),
+    });
+    this._emit('dominantSpeakersChanged');
+  }
 }
 
 /**
- * `Features.RaiseHand`: hands raised in a meeting or group call. A 1:1 call has none: `getRaisedHands()` is
- * empty, no event fires, and raising or lowering a hand is refused with a CallingError.
+ * `Features.RaiseHand`: hands raised in a meeting or group call (`raisedHandEvent` / `loweredHandEvent` with
+ * `{identifier}`). In a 1:1 call the service refuses raising a hand (a CallingError).
  */
 class RaiseHandCallFeature extends CallFeatureBase {
+  #raised = new Map(); // participant id -> {identifier, order}
+
   constructor(context) {
     super('RaiseHand', context);
   }
 
   getRaisedHands() {
-    return [];
+    return [...this.#raised.values()].sort((a, b) => a.order - b.order);
   }
 
-  async raiseHand() {
-    throw this.#notHere();
+  raiseHand() {
+    return this._call._send('call.raiseHand');
   }
 
-  async lowerHand() {
-    throw this.#notHere();
+  lowerHand() {
+    return this._call._send('call.lowerHand');
   }
 
-  async lowerHands() {
-    throw this.#notHere();
+  /** Lowers the hands of these participants (organizers and presenters: others are refused). */
+  async lowerHands(identifiers) {
+    for (const identifier of identifiers) {
+      const participant = this._call._participantOf(identifier);
+      if (participant) await this._call._send('call.lowerHand', { participantId: participant._participantId });
+    }
   }
 
-  async lowerAllHands() {
-    throw this.#notHere();
+  lowerAllHands() {
+    return this._call._send('call.lowerAllHands');
   }
 
-  #notHere() {
-    return new CallingError(400, 0, 'Hands are raised in meetings and group calls; this is a 1:1 call.');
+  _onFrame(frame) {
+    if (frame.type !== 'call.raisedHand' && frame.type !== 'call.loweredHand') return;
+    const identifier = createIdentifierFromRawId(frame.identifier.rawId);
+    if (frame.type === 'call.raisedHand') {
+      this.#raised.set(frame.participantId, { identifier, order: frame.order });
+      this._emit('raisedHandEvent', { identifier });
+    } else {
+      this.#raised.delete(frame.participantId);
+      this._emit('loweredHandEvent', { identifier });
+    }
   }
 }
 
@@ -641,10 +675,10 @@ function capabilitiesOfOneToOneCall() {
     turnVideoOn: unsupported,
     shareScreen: unsupported,
     blurBackground: unsupported,
-    addTeamsUser: unsupported,
-    addPhoneNumber: unsupported,
+    addTeamsUser: can,
+    addPhoneNumber: can,
     addCommunicationUser: unsupported,
-    removeParticipant: unsupported,
+    removeParticipant: can,
     useReactions: unsupported,
     startLiveCallingCaptions: unsupported,
     realTimeText: unsupported,
@@ -657,13 +691,46 @@ function capabilitiesOfOneToOneCall() {
 }
 
 /**
- * `Features.Capabilities`: what this participant may do in this call. In a 1:1 call they do not change, so
- * `capabilitiesChanged` does not fire.
+ * `Features.Capabilities`: what this participant may do in this call. A meeting's come from the service with the
+ * participant's role (`call.capabilities`), and change with it: `capabilitiesChanged` ({oldValue, newValue, reason},
+ * only the capabilities that changed).
  */
 class CapabilitiesFeature extends CallFeatureBase {
   constructor(context) {
     super('Capabilities', context);
     this.capabilities = capabilitiesOfOneToOneCall();
+  }
+
+  _onFrame(frame) {
+    if (frame.type !== 'call.capabilities') return;
+    const old = this.capabilities;
+    this.capabilities = Object.freeze({ ...old, ...frame.capabilities });
+    const same = (a, b) => a?.isPresent === b?.isPresent && a?.reason === b?.reason;
+    const changed = Object.keys(this.capabilities).filter((name) => !same(old[name], this.capabilities[name]));
+    if (!changed.length) return;
+    const pick = (from) => Object.fromEntries(changed.filter((name) => from[name]).map((name) => [name, from[name]]));
+    this._emit('capabilitiesChanged', { oldValue: pick(old), newValue: pick(this.capabilities),
+      reason: frame.reason ?? 'RoleChanged' });
+  }
+}
+
+/** `Features.TeamsMeetingAudioConferencing`: the meeting's dial-in number and conference id. */
+class TeamsMeetingAudioConferencingCallFeature extends CallFeatureBase {
+  constructor(context) {
+    super('TeamsMeetingAudioConferencing', context);
+  }
+
+  /** `{phoneConferenceId, phoneNumbers: [{tollPhoneNumber: {phoneNumber}}]}`; a call that is no meeting is refused. */
+  async getTeamsMeetingAudioConferencingDetails() {
+    const frame = await this._call._ask('call.audioConferencing', 'call.audioConferencing');
+    return {
+      phoneConferenceId: frame.phoneConferenceId,
+      phoneNumbers: frame.phoneNumbers.map((number) => ({
+        ...number,
+        tollPhoneNumber: number.tollPhoneNumber && { ...number.tollPhoneNumber,
+          rawId: `4:${number.tollPhoneNumber.phoneNumber}` },
+      })),
+    };
   }
 }
 
@@ -672,15 +739,71 @@ export const Features = Object.freeze({
   DominantSpeakers: Object.freeze({ callApiCtor: DominantSpeakersCallFeature }),
   RaiseHand: Object.freeze({ callApiCtor: RaiseHandCallFeature }),
   Capabilities: Object.freeze({ callApiCtor: CapabilitiesFeature }),
+  TeamsMeetingAudioConferencing: Object.freeze({ callApiCtor: TeamsMeetingAudioConferencingCallFeature }),
 });
+
+/**
+ * `call.lobby` (ACS's Lobby): the participants waiting in a meeting's lobby, and (organizers, co-organizers and
+ * presenters) letting them in or not. Event: `lobbyParticipantsUpdated` ({added, removed}). `admit` and `reject`
+ * take the participant's identifier (or the RemoteParticipant) and resolve once the participant has left the
+ * lobby, or reject with the service's refusal (403/10130 for an attendee).
+ */
+class Lobby extends Emitter {
+  #call;
+
+  constructor(call) {
+    super();
+    this.#call = call;
+  }
+
+  get participants() {
+    return this.#call.remoteParticipants.filter((participant) => participant.state === 'InLobby');
+  }
+
+  admit(identifier) {
+    return this.#decide('call.lobby.admit', identifier);
+  }
+
+  reject(identifier) {
+    return this.#decide('call.lobby.reject', identifier);
+  }
+
+  /** `{successCount, failureCount}`: of those waiting when asked, how many were let in. */
+  async admitAll() {
+    const waiting = this.participants;
+    await this.#call._checked('call.lobby.admitAll', {}, () => !this.participants.length);
+    const admitted = waiting.filter((participant) => participant.state !== 'InLobby').length;
+    return { successCount: admitted, failureCount: waiting.length - admitted };
+  }
+
+  #decide(type, identifier) {
+    const participant = this.participants.find((p) => p === identifier || sameIdentity(p, identifier));
+    if (!participant) return Promise.reject(new CallingError(404, 0, 'Nobody with that identifier waits in the lobby.'));
+    return this.#call._checked(type, { participantId: participant._participantId },
+      () => participant.state !== 'InLobby');
+  }
+}
+
+/** Whether the participant is the identity an identifier (or another participant) names. */
+function sameIdentity(participant, identifier) {
+  const wanted = identifier?.identifier ?? identifier;
+  try {
+    return getIdentifierRawId(participant.identifier) === getIdentifierRawId(wanted);
+  } catch {
+    return false;
+  }
+}
 
 // -- calls ---------------------------------------------------------------------------------------------------
 
 /**
- * The other side of a call (ACS's RemoteParticipant). Events: `stateChanged`, `isMutedChanged`,
- * `displayNameChanged`. `isSpeaking` stays false, `role` 'Unknown' and `videoStreams` empty (audio-only 1:1 calls).
+ * Another participant of a call (ACS's RemoteParticipant). Events: `stateChanged`, `isMutedChanged`,
+ * `displayNameChanged`, `roleChanged`, `isSpeakingChanged`. `endpointDetails[0].participantId` is the service's id
+ * of this participant in the call (one identity may take part from two endpoints). `videoStreams` stays empty.
  */
 class RemoteParticipant extends Emitter {
+  #call = null;
+
   constructor(identifier, displayName, state) {
     super();
     this.identifier = identifier;
@@ -694,15 +817,32 @@ class RemoteParticipant extends Emitter {
     this.callEndReason = undefined;
   }
 
-  /** Muting someone else is a meeting organiser's power (ACS's); a 1:1 call has none. */
-  async mute() {
-    throw new CallingError(400, 0, 'Muting another participant needs a meeting; this is a 1:1 call.');
+  _in(call) {
+    this.#call = call;
+  }
+
+  get _participantId() {
+    return this.endpointDetails[0]?.participantId ?? '';
+  }
+
+  /** Mutes this participant for everyone (meetings: organizers, co-organizers and presenters); resolves once done. */
+  mute() {
+    if (!this.#call) return Promise.reject(new CallingError(400, 0, 'This participant is not in a call.'));
+    return this.#call._checked('call.muteParticipant', { participantId: this._participantId }, () => this.isMuted);
+  }
+
+  _named(participantId) {
+    if (participantId && this._participantId !== participantId) this.endpointDetails = [{ participantId }];
   }
 
   _update(participant) {
+    this._named(participant.participantId);
     this.#change('displayName', participant.displayName ?? this.displayName, 'displayNameChanged');
-    this.#change('state', participant.state, 'stateChanged');
+    this.#change('role', participant.role ?? this.role, 'roleChanged');
+    this.#change('isSpeaking', Boolean(participant.isSpeaking), 'isSpeakingChanged');
     this.#change('isMuted', Boolean(participant.isMuted), 'isMutedChanged');
+    if (participant.state === 'Disconnected') this.callEndReason ??= { ...HUNG_UP };
+    this.#change('state', participant.state, 'stateChanged');
   }
 
   _ended(reason) {
@@ -753,20 +893,28 @@ class TeamsCallInfo {
 }
 
 /**
- * A call of this agent (`kind` 'TeamsCall'). `state` follows the service's `call.state` frames. Events:
- * `stateChanged`, `idChanged`, `remoteParticipantsUpdated` ({added, removed}), `isMutedChanged`,
- * `isIncomingAudioMutedChanged`, and callbridge's own `dtmfReceived` ({tone}).
+ * A call of this agent (`kind` 'TeamsCall', or 'Call' from a CallAgent). `state` follows the service's
+ * `call.state` frames. Events: `stateChanged`, `idChanged`, `remoteParticipantsUpdated` ({added, removed}),
+ * `isMutedChanged`, `isIncomingAudioMutedChanged`, `roleChanged`, `mutedByOthers`, and callbridge's own
+ * `dtmfReceived` ({tone}).
+ *
+ * A meeting or group call's audio goes through the service's mixer: each `call.sdp` with a `mediaSession` is the
+ * mixer's offer of a new media session, answered on a new RTCPeerConnection (the same microphone track; the answer
+ * carries all our ICE candidates, as the mixer takes none trickled), and the previous connection is dropped.
  */
 class TeamsCall extends Emitter {
   kind = CallKind.TeamsCall;
   #agent;
   #media = null;
+  #mediaSteps = Promise.resolve();
   #named = false;
   #features = new Map();
   #waiters = new Set();
+  #checks = new Set(); // commands waiting for their effect: {done, waiter}
 
-  constructor(agent, { id, direction, callerInfo, remote, threadId }) {
+  constructor(agent, { id, direction, callerInfo, remote, threadId, kind }) {
     super();
+    if (kind) this.kind = kind;
     this.id = id;
     this.direction = direction;
     this.callerInfo = callerInfo;
@@ -780,8 +928,11 @@ class TeamsCall extends Emitter {
     this.isLocalVideoStarted = false;
     this.localVideoStreams = [];
     this.remoteParticipants = remote ? [remote] : [];
+    remote?._in(this);
     this.role = 'Unknown';
+    this.lobby = new Lobby(this);
     this.#agent = agent;
+    for (const factory of Object.values(Features)) this.feature(factory); // they see the call's frames from its start
   }
 
   async mute() {
@@ -816,8 +967,9 @@ class TeamsCall extends Emitter {
   }
 
   /**
-   * Leaves the call, which ends it for both sides (a 1:1 call: `forEveryone` changes nothing). Before the service
-   * has named the call, the call ends here at once (0/0) and the agent cancels it when the name comes.
+   * Leaves the call; `{forEveryone: true}` ends it for every participant (a meeting's organizer; 0/4097 for the
+   * others). Before the service has named the call, the call ends here at once (0/0) and the agent cancels it when
+   * the name comes.
    */
   async hangUp(options = {}) {
     if (this.state === 'Disconnected') return;
@@ -825,7 +977,7 @@ class TeamsCall extends Emitter {
       this._end(HUNG_UP);
       return;
     }
-    await this.#command('call.hangUp');
+    await this.#command('call.hangUp', options?.forEveryone ? { forEveryone: true } : {});
     await this._until((state) => state === 'Disconnected');
   }
 
@@ -836,17 +988,46 @@ class TeamsCall extends Emitter {
   }
 
   /**
-   * ACS returns the new participant at once. This service does not add people to a call yet, so this throws a
-   * CallingError (501) rather than return someone who will never join.
+   * Brings a Teams user (with the chat `threadId` they share with us) or a phone number into the call, which
+   * becomes a group call; returns the participant at once (as ACS's), `Connecting`, in `remoteParticipants`. Its
+   * state follows as it is reached; a refusal ends it (`Disconnected` with `callEndReason`) and removes it.
    */
   addParticipant(participant, options = {}) {
-    getIdentifierRawId(participant); // not an identifier: a TypeError, as for startCall
-    throw notYet('Adding a participant to a call');
+    const rawId = getIdentifierRawId(participant); // not an identifier: a TypeError, as for startCall
+    this.#mustBeNamed('joined by others', 'People are added to a call the service has started.');
+    const remote = new RemoteParticipant(createIdentifierFromRawId(rawId), undefined, 'Connecting');
+    remote._in(this);
+    this.remoteParticipants.push(remote);
+    this._emit('remoteParticipantsUpdated', { added: [remote], removed: [] });
+    const requestId = randomId();
+    const settled = (frame) => {
+      this.#agent._unexpect(requestId);
+      if (frame.type === 'call.participantAdded') remote._named(frame.participantId);
+      else this.#drop(remote, endReasonOf(errorFromFrame(frame)));
+    };
+    this.#agent._expect(requestId, settled);
+    const threadId = options?.threadId;
+    this.#command('call.addParticipant', { requestId, target: { rawId }, ...(threadId ? { threadId } : {}) })
+      .catch((error) => {
+        this.#agent._unexpect(requestId);
+        this.#drop(remote, endReasonOf(error));
+      });
+    return remote;
   }
 
+  /** Removes a participant (by identifier, or the RemoteParticipant): it ends 0/5300; resolves once it has gone. */
   async removeParticipant(participant) {
-    getIdentifierRawId(participant);
-    throw notYet('Removing a participant from a call');
+    if (!(participant instanceof RemoteParticipant)) getIdentifierRawId(participant);
+    const remote = this.remoteParticipants.find((p) => p.state !== 'Disconnected'
+      && (p === participant || sameIdentity(p, participant)));
+    if (!remote) throw new CallingError(404, 0, 'Nobody with that identifier is in the call.');
+    await this._checked('call.removeParticipant', { participantId: remote._participantId },
+      () => remote.state === 'Disconnected' || !this.remoteParticipants.includes(remote));
+  }
+
+  /** Mutes everyone else (meetings: organizers, co-organizers and presenters). */
+  muteAllRemoteParticipants() {
+    return this._send('call.muteAll');
   }
 
   /** `call.feature(Features.Capabilities)` and the like: one object per feature and call. */
@@ -857,10 +1038,10 @@ class TeamsCall extends Emitter {
     return this.#features.get(Feature);
   }
 
-  /** The call's listeners and features go (ACS's Disposable); the call itself goes on. */
+  /** The call's listeners and its features' go (ACS's Disposable); the call itself goes on. */
   dispose() {
     this.#features.forEach((feature) => feature.dispose());
-    this.#features.clear();
+    this.lobby._forgetHandlers();
     this._forgetHandlers();
   }
 
@@ -879,11 +1060,57 @@ class TeamsCall extends Emitter {
     return waiter.promise;
   }
 
+  /** A command of this call; an `error` frame about it rejects (the ping/pong rule). */
+  _send(type, fields = {}) {
+    if (!this.#named) return Promise.reject(new CallingError(400, 41008, 'The call has not started yet.'));
+    return this.#command(type, fields);
+  }
+
+  /**
+   * A command that resolves once `done()` holds (its effect reached this call, as the Python SDK's), or rejects
+   * with the service's refusal of it (the error frame echoing its `requestId`).
+   */
+  async _checked(type, fields, done) {
+    if (!this.#named) throw new CallingError(400, 41008, 'The call has not started yet.');
+    const requestId = randomId();
+    const check = { done, waiter: deferred(ANSWER_TIMEOUT_MS, timedOut(type)) };
+    this.#checks.add(check);
+    this.#agent._expect(requestId, (frame) => check.waiter.reject(errorFromFrame(frame)));
+    try {
+      await this.#command(type, { requestId, ...fields });
+      if (done()) check.waiter.resolve();
+      await check.waiter.promise;
+    } finally {
+      this.#checks.delete(check);
+      this.#agent._unexpect(requestId);
+    }
+  }
+
+  /** A request answered by a frame of type `answer` echoing its `requestId` (or refused by an error that does). */
+  async _ask(type, answer) {
+    if (!this.#named) throw new CallingError(400, 41008, 'The call has not started yet.');
+    const requestId = randomId();
+    const asked = deferred(ANSWER_TIMEOUT_MS, timedOut(type));
+    this.#agent._expect(requestId, (frame) => (frame.type === answer ? asked.resolve(frame)
+      : asked.reject(errorFromFrame(frame))));
+    try {
+      await this.#command(type, { requestId });
+      return await asked.promise;
+    } finally {
+      this.#agent._unexpect(requestId);
+    }
+  }
+
+  /** The participant an identifier (or a RemoteParticipant) names, if in the call. */
+  _participantOf(identifier) {
+    return this.remoteParticipants.find((p) => p === identifier || sameIdentity(p, identifier));
+  }
+
   /** The media of the call; later ICE candidates go to the service once it has named the call. */
   _attach(media) {
     this.#media = media;
     media.hearAudio(!this.isIncomingAudioMuted);
-    media.sendAudio(!this.isMuted);
+    media.sendAudio(!HELD_STATES.has(this.state) && !this.isMuted);
     if (this.#named) media.signalWith((candidate) => this.#relay('call.ice', { candidate }));
   }
 
@@ -907,13 +1134,19 @@ class TeamsCall extends Emitter {
 
   _onFrame(frame) {
     switch (frame.type) {
-      case 'call.state': return this.#onState(frame);
-      case 'call.participant': return this.remoteParticipants[0]?._update(frame.participant);
-      case 'call.sdp': return this.#onSdp(frame.sdp);
-      case 'call.ice': return frame.candidate && this.#media?.remoteCandidate(frame.candidate).catch(warn);
-      case 'call.dtmf': return this._emit('dtmfReceived', { tone: frame.tone });
-      default: return undefined;
+      case 'call.state': this.#onState(frame); break;
+      case 'call.participant': this.#onParticipant(frame.participant); break;
+      case 'call.sdp': this.#onSdp(frame); break;
+      case 'call.ice': if (frame.candidate) this.#media?.remoteCandidate(frame.candidate).catch(warn); break;
+      case 'call.dtmf': this._emit('dtmfReceived', { tone: frame.tone }); break;
+      case 'call.role': this.#setRole(frame.role); break;
+      case 'call.mutedByOthers':
+        this.#setMuted(true);
+        this._emit('mutedByOthers');
+        break;
+      default: this.#features.forEach((feature) => feature._onFrame(frame));
     }
+    this.#settleChecks();
   }
 
   /**
@@ -928,10 +1161,13 @@ class TeamsCall extends Emitter {
     this.#media?.close();
     if (!this.#named) this.info._ended(this.callEndReason);
     const removed = this.remoteParticipants.splice(0);
+    const waiting = removed.filter((participant) => participant.state === 'InLobby');
     removed.forEach((participant) => participant._ended(this.callEndReason));
     this._emit('stateChanged');
     if (removed.length) this._emit('remoteParticipantsUpdated', { added: [], removed });
+    if (waiting.length) this.lobby._emit('lobbyParticipantsUpdated', { added: [], removed: waiting });
     this.#settleWaiters();
+    this.#settleChecks();
     this.#agent._forget(this);
   }
 
@@ -940,15 +1176,68 @@ class TeamsCall extends Emitter {
     if (frame.state === 'Disconnected') return this._end(frame.endReason ?? HUNG_UP);
     this.#media?.sendAudio(!HELD_STATES.has(frame.state) && !this.isMuted);
     this._setState(frame.state);
+    return undefined;
   }
 
-  async #onSdp(sdp) {
-    try {
-      const answer = await this.#media.remoteSdp(sdp);
-      if (answer) this.#relay('call.sdp', { sdp: answer });
-    } catch (error) {
-      warn(error);
+  /**
+   * A participant came, changed or left (ACS's `remoteParticipantsUpdated` {added, removed}; the lobby's
+   * `lobbyParticipantsUpdated` when it entered or left the lobby). The other party of a 1:1 call stays in the list
+   * when it goes, as ACS's does.
+   */
+  #onParticipant(wire) {
+    let remote = this.remoteParticipants.find((p) => (p._participantId && p._participantId === wire.participantId)
+      || (!p._participantId && getIdentifierRawId(p.identifier) === wire.rawId));
+    const added = [];
+    if (!remote) {
+      if (wire.state === 'Disconnected') return;
+      remote = new RemoteParticipant(createIdentifierFromRawId(wire.rawId), wire.displayName ?? undefined, wire.state);
+      remote._in(this);
+      this.remoteParticipants.push(remote);
+      added.push(remote);
     }
+    const wasWaiting = remote.state === 'InLobby' && !added.length;
+    remote._update(wire);
+    const removed = [];
+    if (remote.state === 'Disconnected' && this.remoteParticipants.length > 1) {
+      this.remoteParticipants.splice(this.remoteParticipants.indexOf(remote), 1);
+      removed.push(remote);
+    }
+    if (added.length || removed.length) this._emit('remoteParticipantsUpdated', { added, removed });
+    const waiting = remote.state === 'InLobby';
+    if (waiting !== wasWaiting) {
+      this.lobby._emit('lobbyParticipantsUpdated', waiting ? { added: [remote], removed: [] }
+        : { added: [], removed: [remote] });
+    }
+  }
+
+  /** A participant this call tried to add and could not: it ends with the refusal, and leaves the list. */
+  #drop(remote, reason) {
+    remote._ended(reason);
+    const index = this.remoteParticipants.indexOf(remote);
+    if (index < 0) return;
+    this.remoteParticipants.splice(index, 1);
+    this._emit('remoteParticipantsUpdated', { added: [], removed: [remote] });
+  }
+
+  #onSdp(frame) {
+    const work = frame.mediaSession != null ? () => this.#newMediaSession(frame.sdp) : async () => {
+      const answer = await this.#media.remoteSdp(frame.sdp);
+      if (answer) this.#relay('call.sdp', { sdp: answer });
+    };
+    this.#mediaSteps = this.#mediaSteps.then(work).catch(warn);
+  }
+
+  /** The mixer's offer: answered on a new peer connection (same microphone), sent, and the old one dropped. */
+  async #newMediaSession(offer) {
+    if (!this.#media || this.state === 'Disconnected') return;
+    const old = this.#media;
+    const media = old.successor();
+    this.#media = media;
+    old.close({ keepMicrophone: true });
+    media.hearAudio(!this.isIncomingAudioMuted);
+    media.sendAudio(!HELD_STATES.has(this.state) && !this.isMuted);
+    const answer = await media.answer(offer); // waits for ICE gathering: the mixer takes no trickled candidates
+    if (this.#media === media && this.state !== 'Disconnected') this.#relay('call.sdp', { sdp: answer });
   }
 
   #settleWaiters() {
@@ -959,6 +1248,22 @@ class TeamsCall extends Emitter {
         waiter.reject(new CallingError(code, subCode, `The call ended (${code}/${subCode}).`));
       }
     }
+  }
+
+  #settleChecks() {
+    for (const { done, waiter } of this.#checks) {
+      if (done()) waiter.resolve();
+      else if (this.state === 'Disconnected') {
+        const { code, subCode } = this.callEndReason;
+        waiter.reject(new CallingError(code, subCode, `The call ended (${code}/${subCode}).`));
+      }
+    }
+  }
+
+  #setRole(role) {
+    if (this.role === role) return;
+    this.role = role;
+    this._emit('roleChanged');
   }
 
   #setMuted(muted) {
@@ -1065,14 +1370,16 @@ class TeamsCallAgent extends Emitter {
   #iceServers = [];
   #acks = [];
   #starting = new Map(); // requestId -> {call, named}: calls placed that the service has not named yet
+  #requests = new Map(); // requestId -> what takes the frame answering (or refusing) a call's request
   #calls = new Set();
   #byId = new Map();
   #incoming = new Map();
   #renewTimer = null;
   #disposed = false;
 
-  constructor(url, credential, deviceManager, onDisposed) {
+  constructor(url, credential, deviceManager, onDisposed, options = {}) {
     super();
+    this._displayName = options.displayName;
     this.#url = url;
     this.#credential = credential;
     this.#deviceManager = deviceManager;
@@ -1089,7 +1396,8 @@ class TeamsCallAgent extends Emitter {
     this.#welcome = deferred(WELCOME_TIMEOUT_MS, timedOut('welcome'));
     const ws = new WebSocket(this.#url);
     this.#ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION, token: this.#token }));
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION, token: this.#token,
+      client: 'browser' }));
     ws.onmessage = (event) => this.#onMessage(event);
     ws.onclose = (event) => this.#onClose(event);
     try {
@@ -1108,11 +1416,8 @@ class TeamsCallAgent extends Emitter {
   startCall(participants, options = {}) {
     const target = Array.isArray(participants) ? onlyOne(participants) : participants;
     const rawId = getIdentifierRawId(target);
-    const call = new TeamsCall(this, {
-      id: `local-${randomId()}`, direction: 'Outgoing', threadId: options?.threadId,
-      callerInfo: { identifier: this.identity ? createIdentifierFromRawId(this.identity) : undefined, displayName: undefined },
-      remote: new RemoteParticipant(createIdentifierFromRawId(rawId), undefined, 'Connecting'),
-    });
+    const call = this.#newCall(new RemoteParticipant(createIdentifierFromRawId(rawId), undefined, 'Connecting'),
+      options?.threadId);
     this.#add(call);
     if (options?.audioOptions?.muted) call.mute().catch(warn); // sent once the service has named the call
     this.#place(call, { type: 'call.start', target: { rawId }, threadId: options?.threadId });
@@ -1120,23 +1425,31 @@ class TeamsCallAgent extends Emitter {
   }
 
   /**
-   * Joins a Teams meeting by its link or its id and passcode, and returns the call at once. This service does not
-   * host meetings yet: the call goes `Connecting`, then `Disconnected` with 501/0 and a message saying so.
+   * Joins a Teams meeting by its link (`{meetingLink}`) or its id and passcode (`{meetingId, passcode}`), and
+   * returns the call at once (state `None`, then `Connecting`, then `InLobby` while the lobby holds it, or
+   * `Connected`). A refusal ends it: `Disconnected` with `callEndReason` (404/10122 a wrong passcode, 403/5223 a
+   * tenant that does not federate...). A CallAgent's `displayName` is the name others see (a guest's).
    */
   join(meetingLocator, options = {}) {
     checkMeetingLocator(meetingLocator);
-    const call = new TeamsCall(this, {
-      id: `local-${randomId()}`, direction: 'Outgoing', threadId: undefined,
-      callerInfo: { identifier: this.identity ? createIdentifierFromRawId(this.identity) : undefined, displayName: undefined },
-      remote: null,
-    });
+    const call = this.#newCall(null, undefined);
     this.#add(call);
-    (async () => {
-      await null; // the caller has the call and its listeners before anything happens
-      call._setState('Connecting');
-      call._end(endReasonOf(notYet('Joining a Teams meeting')));
-    })();
+    if (options?.audioOptions?.muted) call.mute().catch(warn); // sent once the service has named the call
+    const where = typeof meetingLocator.meetingLink === 'string' ? { meetingLink: meetingLocator.meetingLink }
+      : { meetingId: meetingLocator.meetingId,
+        ...(meetingLocator.passcode ? { passcode: meetingLocator.passcode } : {}) };
+    const displayName = this._displayName ? { displayName: this._displayName } : {};
+    this.#place(call, { type: 'call.join', ...where, ...displayName }, { offer: false });
     return call;
+  }
+
+  /** What a call's request expects back (an answer or a refusal echoing `requestId`) goes to `take`. */
+  _expect(requestId, take) {
+    this.#requests.set(requestId, take);
+  }
+
+  _unexpect(requestId) {
+    this.#requests.delete(requestId);
   }
 
   async dispose() {
@@ -1168,7 +1481,7 @@ class TeamsCallAgent extends Emitter {
     const media = await MediaSession.open(this.#iceServers, this.#deviceManager);
     const { callerInfo } = incoming;
     const call = new TeamsCall(this, {
-      id: incoming.id, direction: 'Incoming', threadId: incoming.info.threadId, callerInfo,
+      id: incoming.id, direction: 'Incoming', threadId: incoming.info.threadId, callerInfo, kind: this._callKind,
       remote: new RemoteParticipant(callerInfo.identifier, callerInfo.displayName, 'Connected'),
     });
     call._named(incoming.id);
@@ -1196,6 +1509,19 @@ class TeamsCallAgent extends Emitter {
     this._emit('callsUpdated', { added: [], removed: [call] });
   }
 
+  /** The kind of the calls this agent makes ('TeamsCall'; a CallAgent's are 'Call'). */
+  get _callKind() {
+    return CallKind.TeamsCall;
+  }
+
+  #newCall(remote, threadId) {
+    return new TeamsCall(this, {
+      id: `local-${randomId()}`, direction: 'Outgoing', threadId, kind: this._callKind, remote,
+      callerInfo: { identifier: this.identity ? createIdentifierFromRawId(this.identity) : undefined,
+        displayName: this._displayName },
+    });
+  }
+
   #add(call) {
     this.#calls.add(call);
     this._emit('callsUpdated', { added: [call], removed: [] });
@@ -1203,10 +1529,10 @@ class TeamsCallAgent extends Emitter {
 
   /**
    * Opens the microphone, makes the offer and sends `frame` (`call.start` and its fields) with a `requestId` and
-   * the offer; the service's `call.started` with that `requestId` names the call. Any failure ends the call with
-   * its reason.
+   * the offer (a `call.join` goes without one: the mixer offers); the service's `call.started` with that
+   * `requestId` names the call. Any failure ends the call with its reason.
    */
-  async #place(call, frame) {
+  async #place(call, frame, { offer = true } = {}) {
     await null; // the caller has the call and its listeners before anything happens
     call._setState('Connecting');
     const requestId = randomId();
@@ -1217,11 +1543,11 @@ class TeamsCallAgent extends Emitter {
       const media = await MediaSession.open(this.#iceServers, this.#deviceManager);
       if (call.state === 'Disconnected') return media.close(); // hung up meanwhile
       call._attach(media);
-      const sdp = await media.offer();
+      const sdp = offer ? await media.offer() : undefined;
       if (call.state === 'Disconnected') return undefined;
       const named = deferred(ANSWER_TIMEOUT_MS, timedOut(frame.type));
       this.#starting.set(requestId, { call, named });
-      await this._command({ ...frame, requestId, sdp });
+      await this._command({ ...frame, requestId, ...(sdp ? { sdp } : {}) });
       await named.promise;
     } catch (error) {
       call._end(endReasonOf(error));
@@ -1268,14 +1594,22 @@ class TeamsCallAgent extends Emitter {
       case 'call.started': return this.#onStarted(frame);
       case 'call.incoming': return this.#onIncoming(frame);
       case 'call.incoming.ended': return this.#onIncomingEnded(frame);
+      case 'call.participantAdded':
+      case 'call.audioConferencing': return this.#requests.get(frame.requestId)?.(frame);
       default: return this.#route(frame);
     }
   }
 
+  /** A refusal: of a call being placed, of a call's request (by its `requestId`), or of the command at the head. */
   #onError(frame) {
+    const starting = this.#starting.get(frame.requestId);
+    if (starting) return starting.named.reject(errorFromFrame(frame));
+    const take = this.#requests.get(frame.requestId);
+    if (take) return take(frame);
     const head = this.#acks[0];
     if (head && !head.error) head.error = errorFromFrame(frame);
     else warn(errorFromFrame(frame));
+    return undefined;
   }
 
   #settleAck() {
@@ -1342,6 +1676,23 @@ class TeamsCallAgent extends Emitter {
   }
 }
 
+/**
+ * ACS's CallAgent (`kind` 'CallAgent'), made by `callClient.createCallAgent(credential, {displayName})`: how a
+ * guest (a communication identity) joins a Teams meeting under a name of its choosing. The same agent as a
+ * TeamsCallAgent otherwise; its calls are of `kind` 'Call', and `displayName` is the name others see.
+ */
+class CallAgent extends TeamsCallAgent {
+  kind = CallAgentKind.CallAgent;
+
+  get displayName() {
+    return this._displayName;
+  }
+
+  get _callKind() {
+    return CallKind.Call;
+  }
+}
+
 function onlyOne(targets) {
   if (targets.length !== 1) throw new CallingError(400, 0, 'This version calls one person at a time.');
   return targets[0];
@@ -1365,14 +1716,27 @@ export class CallClient {
 
   /** One agent per client (a second one is refused with 409/40230 until the first is disposed). */
   async createTeamsCallAgent(tokenCredential, options = {}) {
+    return this.#create(TeamsCallAgent, tokenCredential, {});
+  }
+
+  /** A CallAgent: a communication identity's (a guest's), `{displayName}` the name the others see. */
+  async createCallAgent(tokenCredential, options = {}) {
+    const displayName = options?.displayName;
+    if (displayName !== undefined && (typeof displayName !== 'string' || displayName.length > 256)) {
+      throw new TypeError('displayName is a string of at most 256 characters.');
+    }
+    return this.#create(CallAgent, tokenCredential, { displayName: displayName?.trim() || undefined });
+  }
+
+  async #create(Agent, tokenCredential, options) {
     if (this.#agent) {
-      throw new CallingError(409, 40230, 'A TeamsCallAgent already exists on this CallClient; dispose it first.');
+      throw new CallingError(409, 40230, `A ${this.#agent.kind} already exists on this CallClient; dispose it first.`);
     }
     const url = new URL('/calling/ws', this.#endpoint);
     url.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
-    const agent = new TeamsCallAgent(url.href, tokenCredential, this.#deviceManager, () => {
+    const agent = new Agent(url.href, tokenCredential, this.#deviceManager, () => {
       if (this.#agent === agent) this.#agent = null;
-    });
+    }, options);
     this.#agent = agent;
     try {
       await agent._connect();
