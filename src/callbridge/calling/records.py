@@ -32,12 +32,13 @@ Row = tuple[Insert, dict[str, Any]]
 
 
 def record_of(call: Call) -> dict[str, Any]:
-    """The call's record: its parties (a meeting's: the first to join, and the meeting's thread, nobody having
-    answered), times, end."""
+    """The call's record: its parties, times, end. A meeting's (or any call with one party) names the first to join
+    and the meeting's thread as callee, nobody having answered."""
     assert call.ended_at is not None and call.end_reason is not None
-    first = call.caller
-    callee_id, answered_by = (call.thread_id or "", None) if isinstance(call, Meeting) else \
-        (call.callee.raw_id, call.callee.agent_id)
+    first, legs = call.caller, call.legs()
+    callee = legs[1] if len(legs) > 1 and not isinstance(call, Meeting) else None
+    callee_id = callee.raw_id if callee else (call.thread_id or "")[:256]
+    answered_by = callee.agent_id if callee else None
     return {"id": call.id, "tenant_id": first.tenant_id, "thread_id": call.thread_id,
             "caller_id": first.raw_id, "callee_id": callee_id, "caller_agent": first.agent_id,
             "answered_by": answered_by, "started_at": call.created_at, "connected_at": call.connected_at,
