@@ -30,9 +30,9 @@ def with_rtpengine(process: RtpengineProcess, check: Callable[[RtpengineProcess]
 
 def listening(process: RtpengineProcess) -> list[str]:
     """The local addresses of the sockets the daemon listens on (UDP and TCP)."""
-    assert process._process is not None
+    assert process.pid is not None
     table = subprocess.run(["ss", "-H", "-lnpu", "-lnpt"], capture_output=True, text=True, check=True).stdout
-    return sorted(line.split()[4] for line in table.splitlines() if f"pid={process._process.pid}," in line)
+    return sorted(line.split()[4] for line in table.splitlines() if f"pid={process.pid}," in line)
 
 
 def mode(path: Path) -> str:

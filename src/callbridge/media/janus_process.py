@@ -19,9 +19,7 @@ rtpengine does not sit in front of them).
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import os
 import secrets
 import shutil
 import socket
@@ -31,9 +29,10 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from callbridge.media.child_process import ChildProcess
 from callbridge.media.conference import ConferenceUnavailable
 from callbridge.media.rtp_endpoint import PortRange
-from callbridge.private_files import PRIVATE_FILE, private_dir, write_private
+from callbridge.private_files import private_dir, write_private
 
 INSTALL_HINT = "install the Debian package janus (scripts/system-deps.sh does it as root)"
 LIBRARY_DIRS = (Path("/usr/lib/x86_64-linux-gnu/janus"), Path("/usr/lib/aarch64-linux-gnu/janus"),
@@ -110,11 +109,11 @@ class JanusProcess:
         self.rtp_address = rtp_address
         self.log_file = workdir / "janus.log"
         self.access: JanusAccess | None = None
-        self._process: asyncio.subprocess.Process | None = None
+        self._child = ChildProcess(self.log_file)
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return self._child.pid
 
     async def start(self, ready_within: float = 10.0) -> JanusAccess:
         executable = shutil.which(self.binary)
@@ -135,14 +134,7 @@ class JanusProcess:
                                        rtp_ports=self.rtp_ports, rtp_address=self.rtp_address,
                                        api_secret=access.api_secret, admin_key=access.admin_key).items():
             write_private(self.workdir / name, text.encode())
-        log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                executable, "-F", str(self.workdir), "-o", stdin=asyncio.subprocess.DEVNULL, stdout=log,
-                stderr=log, cwd=self.workdir)
-        finally:
-            os.close(log)
-        atexit.register(self._kill_at_exit)  # a parent that dies without stop() leaves no gateway holding ports
+        await self._child.spawn(executable, "-F", str(self.workdir), "-o", cwd=self.workdir)
         await self._wait_ready(access.url, ready_within)
         self.access = access
         return access
@@ -152,8 +144,7 @@ class JanusProcess:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
-            if self._process is not None and self._process.returncode is not None:
-                code = self._process.returncode
+            if (code := self._child.exited) is not None:
                 await self.stop()
                 raise ConferenceUnavailable(f"janus exited with {code}; see {self.log_file}")
             with contextlib.suppress(OSError, TimeoutError):
@@ -163,20 +154,6 @@ class JanusProcess:
         await self.stop()
         raise ConferenceUnavailable(f"janus did not accept its API connection within {within} s; see {self.log_file}")
 
-    def _kill_at_exit(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
-
     async def stop(self) -> None:
-        atexit.unregister(self._kill_at_exit)
-        process, self._process = self._process, None
         self.access = None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await self._child.stop()

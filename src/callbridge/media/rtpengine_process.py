@@ -11,13 +11,12 @@ host, container or network namespace for callbridge and its rtpengine, with no u
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import os
 import shutil
 import socket
 from pathlib import Path
 
+from callbridge.media.child_process import ChildProcess
 from callbridge.media.errors import EngineUnavailable, MediaError
 from callbridge.media.ng import NgClient
 from callbridge.media.rtp_endpoint import PortRange
@@ -58,7 +57,7 @@ class RtpengineProcess:
         self.fixed_ng_port = ng_port  # 0: a free loopback port chosen at each start
         self.ng_port = 0
         self.log_file = workdir / "rtpengine.log"
-        self._process: asyncio.subprocess.Process | None = None
+        self._child = ChildProcess(self.log_file)
 
     async def start(self, ready_within: float = 10.0) -> None:
         executable = shutil.which(self.binary)
@@ -69,13 +68,7 @@ class RtpengineProcess:
         config = self.workdir / "rtpengine.conf"
         write_private(config, config_text(interface=self.interface, ports=self.ports, ng_port=self.ng_port,
                                           pidfile=self.workdir / "rtpengine.pid").encode())
-        log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
-        try:
-            self._process = await asyncio.create_subprocess_exec(
-                executable, f"--config-file={config}", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            os.close(log)
-        atexit.register(self._kill_at_exit)  # a parent that dies without stop() leaves no daemon holding ports
+        await self._child.spawn(executable, f"--config-file={config}")
         await self._wait_ready(ready_within)
         with contextlib.suppress(OSError):  # the pid file it wrote (uvloop's subprocesses take no umask)
             (self.workdir / "rtpengine.pid").chmod(PRIVATE_FILE)
@@ -85,8 +78,8 @@ class RtpengineProcess:
         deadline = asyncio.get_running_loop().time() + within
         try:
             while asyncio.get_running_loop().time() < deadline:
-                if self._process is not None and self._process.returncode is not None:
-                    raise MediaError(f"rtpengine exited with {self._process.returncode}; see {self.log_file}")
+                if self._child.exited is not None:
+                    raise MediaError(f"rtpengine exited with {self._child.exited}; see {self.log_file}")
                 with contextlib.suppress(EngineUnavailable):
                     await client.request("ping")
                     return
@@ -96,19 +89,9 @@ class RtpengineProcess:
         await self.stop()
         raise EngineUnavailable(f"rtpengine did not answer ping within {within} s; see {self.log_file}")
 
-    def _kill_at_exit(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.kill()
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid
 
     async def stop(self) -> None:
-        atexit.unregister(self._kill_at_exit)
-        process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await self._child.stop()
