@@ -5,17 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from callbridge.sdk.errors import CallingError
 from callbridge.sdk.events import Emitter
 from callbridge.sdk.identifiers import CommunicationIdentifier, identifier_from_raw_id
 
-if TYPE_CHECKING:
-    from callbridge.sdk.calls import RemoteParticipant, TeamsCall
+
+class RemoteParticipant(Protocol):
+    """What the meeting features read of a call's participant (``calls.RemoteParticipant``)."""
+
+    participant_id: str
+    state: str
+
+
+class TeamsCall(Protocol):
+    """What the meeting features need of their call (``calls.TeamsCall``): its roster, and its commands."""
+
+    @property
+    def remote_participants(self) -> Any: ...
+
+    async def _command(self, kind: str, **fields: Any) -> None: ...
+
+    async def _command_checked(self, kind: str, done: Callable[[], bool], timeout: float = 10.0,
+                               **fields: Any) -> None: ...
 
 
 @dataclass(frozen=True)
