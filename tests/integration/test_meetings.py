@@ -27,6 +27,7 @@ from callbridge.sdk import (
     CallingError,
     CommunicationTokenCredential,
     Features,
+    PhoneNumberIdentifier,
     TeamsCall,
     TeamsCallAgent,
     TeamsMeetingIdLocator,
@@ -258,3 +259,31 @@ async def test_join_refusals_have_their_codes(demo: Demo, agents: dict[str, Team
         foreign = event["onlineMeeting"]["joinUrl"].replace(demo.base_url, "https://teams.elsewhere.example")
         await agents["megan"].join(TeamsMeetingLinkLocator(foreign))
     assert (refused.value.code, refused.value.sub_code) == (400, 10121)
+
+
+async def test_a_presenter_dials_a_number_into_the_meeting_with_the_organizers_number(
+        demo: Demo, agents: dict[str, TeamsCallAgent], carrier: Carrier) -> None:
+    """Dial-out from a meeting goes over the tenant's trunk like use case 1, with the organizer's number as caller
+    ID whoever adds it (Megan, a presenter here); an attendee may not (addPhoneNumber)."""
+    now = datetime.now(UTC)
+    window = {"startDateTime": (now - timedelta(days=1)).isoformat(), "endDateTime": (now + timedelta(days=7))
+              .isoformat()}
+    with demo.graph("alice") as g:
+        events = g.get("/me/calendar/calendarView", params=window).json()["value"]
+    link = next(e for e in events if e["subject"] == "Quarterly pipeline review")["onlineMeeting"]["joinUrl"]
+    alice = await agents["alice"].join(TeamsMeetingLinkLocator(link), audio=ToneSource(TONES["alice"]))
+    await alice.wait_for_state("Connected")
+    megan = await agents["megan"].join(TeamsMeetingLinkLocator(link), audio=ToneSource(TONES["megan"]))
+    await megan.wait_for_state("Connected")
+    assert megan.role == "Presenter"
+    number = CUSTOMERS[2][0]
+    phone = carrier.phone(number)
+    phone.source_factory = lambda: Tone(TONES["phone"])
+    added = await megan.add_participant(PhoneNumberIdentifier(number))
+    await until(lambda: phone.state is PhoneState.RINGING)
+    assert phone.call is not None and phone.call.peer == demo.user("alice")["phone_number"]  # the organizer's
+    await phone.answer()
+    await until(lambda: added.state == "Connected" and hears_the_meeting(phone))
+    assert_mix(await levels({"alice": alice, "megan": megan}, phone), {"alice", "megan", "phone"})
+    await alice.hang_up(for_everyone=True)
+    await until(lambda: phone.state is PhoneState.IDLE)

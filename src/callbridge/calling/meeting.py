@@ -45,6 +45,7 @@ class MeetingFacts:
     thread_id: str
     conference_id: str | None = None
     toll_number: str | None = None
+    organizer_id: str | None = None  # the organizer's object id: a number the meeting dials shows theirs
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ class Meeting(Call):
     # -- reading ------------------------------------------------------------------------------------------
     def may(self, leg: Leg, capability: str) -> bool:
         return any(c.name == capability and c.present for c in self.roles.capabilities(leg.role))
+
+    def require(self, agent_id: str, capability: str) -> Leg:
+        """The agent's leg, if its role has ``capability`` and it is in the meeting; else the refusal."""
+        return self._require(agent_id, capability)
 
     def _require(self, agent_id: str, capability: str) -> Leg:
         leg = self.leg_of(agent_id)

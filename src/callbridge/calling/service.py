@@ -17,7 +17,7 @@ from callbridge.calling.call import Call, CallError, Leg, Out, Send
 from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.events import CallStarted, Event, ParticipantAdded
 from callbridge.calling.identifiers import Kind, parse_raw_id
-from callbridge.calling.meeting import Admission, Meetings
+from callbridge.calling.meeting import Admission, Meeting, Meetings
 from callbridge.calling.mixer_runner import MixerRunner
 from callbridge.calling.mixing import DialPhone, Mixer
 from callbridge.calling.policy import PhoneCleared, clear_call, clear_phone_call
@@ -225,12 +225,18 @@ class CallingService:
         """A party adds a Teams user (with the thread) or a phone number, after the same checks as calling them;
         the call becomes a group call on the mixer."""
         add = cmd.payload_as(AddParticipant)
-        self.switchboard.call_of(agent_id, cmd.call_id)  # 404 before any directory work
+        call = self.switchboard.call_of(agent_id, cmd.call_id)  # 404 before any directory work
         if self.mixing is None:
             raise CallError(503, 10144, "Group calls need the conference mixer (Janus), which is not running here.")
         now = self.clock.now()
-        if parse_raw_id(add.target).kind is Kind.PHONE_NUMBER:
-            cleared = await clear_phone_call(self.db.fetch_all, adder_oid, add.target)
+        phone = parse_raw_id(add.target).kind is Kind.PHONE_NUMBER
+        payer = adder_oid
+        if isinstance(call, Meeting):  # may this role add? then a meeting dials with its organizer's number
+            call.require(agent_id, "addPhoneNumber" if phone else "addTeamsUser")
+            if phone and call.facts.organizer_id:
+                payer = call.facts.organizer_id
+        if phone:
+            cleared = await clear_phone_call(self.db.fetch_all, payer, add.target)
             if self.phones is None:
                 reason = reasons.NO_PHONE_CONNECTIVITY
                 raise CallError(reason.code, reason.sub_code, "This deployment has no SIP side running.")

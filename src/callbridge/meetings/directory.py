@@ -61,7 +61,7 @@ class MeetingDirectory:
 
     def _decide(self, meeting: Meeting, who: lobby.Who, name: str | None, tenant: str | None) -> Admission:
         joiner, decision = lobby.admission(meeting, who)
-        facts = MeetingFacts(meeting.thread_id, meeting.conference_id, self.toll_number)
+        facts = MeetingFacts(meeting.thread_id, meeting.conference_id, self.toll_number, meeting.organizer_id)
         return Admission(facts, roles.role_of(meeting, joiner), decision is lobby.Admission.LOBBY,
                          joiner.display_name or name, tenant)
 
