@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,9 +22,10 @@ from callbridge.sdk import (
     TeamsCall,
     TeamsCallAgent,
     TeamsIncomingCall,
+    TeamsMeetingLinkLocator,
     ToneSource,
 )
-from tests.conftest import Demo
+from tests.conftest import Demo, seeded_platform
 from tests.integration.test_calling_signalling import chat_between
 from tests.support.tones import ABSENT_DB, HEARD_DB, tone_db
 
@@ -141,3 +143,41 @@ async def test_adding_refusals_have_their_codes(demo: Demo, agents: dict[str, Te
     assert refused.value.code == 400
     assert alice.state == megan.state == "Connected" and len(alice.remote_participants) == 1
     await alice.hang_up()
+
+
+@pytest.fixture
+def no_mixer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with seeded_platform(tmp_path_factory.mktemp("no-mixer"), conference_engine="none", sip_enabled=False,
+                         log_level="WARNING") as served:
+        yield served
+
+
+async def test_without_the_mixer_group_calls_and_meetings_are_refused_clearly(no_mixer: Demo) -> None:
+    """No Janus (conference_engine none, as when the package is missing): 503/10144 in words, calls unharmed."""
+    demo = no_mixer
+    made = {who: await CallClient(demo.base_url, ca_file=demo.ca_file).create_teams_call_agent(
+        CommunicationTokenCredential(demo.communication_token(who))) for who in ("alice", "megan")}
+    try:
+        megan_rings = incoming(made["megan"])
+        alice = await made["alice"].start_call(MicrosoftTeamsUserIdentifier(demo.user("megan")["id"]),
+                                               thread_id=chat_between(demo, "alice", "megan"))
+        await until(lambda: bool(megan_rings))
+        await megan_rings[0].accept()
+        await alice.wait_for_state("Connected")
+        with pytest.raises(CallingError) as refused:
+            await alice.add_participant(PhoneNumberIdentifier("+14255550123"))
+        assert (refused.value.code, refused.value.sub_code) == (503, 10144)
+        assert "mixer" in str(refused.value) and alice.state == "Connected"
+        now = datetime.now(UTC)
+        window = {"startDateTime": (now - timedelta(days=1)).isoformat(),
+                  "endDateTime": (now + timedelta(days=1)).isoformat()}
+        with demo.graph("alice") as g:
+            events = g.get("/me/calendar/calendarView", params=window).json()["value"]
+        link = next(e for e in events if e.get("onlineMeeting"))["onlineMeeting"]["joinUrl"]
+        with pytest.raises(CallingError) as refused:
+            await made["megan"].join(TeamsMeetingLinkLocator(link))
+        assert (refused.value.code, refused.value.sub_code) == (503, 10144)
+        await alice.hang_up()
+    finally:
+        for agent in made.values():
+            await agent.dispose()
