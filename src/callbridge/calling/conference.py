@@ -1,10 +1,10 @@
 """The calling service's mixer (``calling/mixing.py``'s port) on a conference engine (``media/conference.py``:
 Janus's AudioBridge): a room per group call or meeting, a participant per party.
 
-Browsers and SDK agents get the mixer's WebRTC offer and answer it. A phone's media comes as a plain-RTP offer
-(through the media gateway, its fixed anchor) and the mixer answers it with its own plain-RTP address: Janus 1.1.2
-takes only plain RTP from a gateway (it drops WebRTC packets of an SSRC the SDP does not declare). The engine's
-participant ids are global, so each is the room's id and the participant's.
+Browsers and SDK agents get the mixer's WebRTC offer and answer it. A phone's plain RTP G.711 goes straight to the
+mixer (the media gateway steps aside: Janus 1.1.2 drops a gateway's WebRTC packets of an SSRC the SDP does not
+declare): the mixer offers a plain leg, and moves it to the phone's address once the phone's answer names it. The
+engine's participant ids are global, so each is the room's id, the participant's, and the join's number.
 """
 
 from __future__ import annotations
