@@ -71,6 +71,7 @@ async def build(settings: Settings, clock: Clock | None = None, db: Database | N
                              settings.reconnect_grace_s, limits, settings.identity_max_sockets)
     calling.meetings = MeetingDirectory(db, settings.public_base_url, settings.meeting_toll_number,
                                         timedelta(seconds=settings.lobby_timeout_s))
+    graph.meeting_changed = calling.meeting_changed
     sockets = OpenSockets(lambda raw_ids: standings(db, raw_ids), settings.identity_recheck_s)
     log.info("platform ready", extra={"database": db.dialect, "base_url": settings.public_base_url})
     return Platform(settings, db, clock, identity, acs, graph, calling, sockets)

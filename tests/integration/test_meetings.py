@@ -287,3 +287,29 @@ async def test_a_presenter_dials_a_number_into_the_meeting_with_the_organizers_n
     assert_mix(await levels({"alice": alice, "megan": megan}, phone), {"alice", "megan", "phone"})
     await alice.hang_up(for_everyone=True)
     await until(lambda: phone.state is PhoneState.IDLE)
+
+
+async def test_the_organizer_changes_who_presents_during_the_meeting(demo: Demo,
+                                                                     agents: dict[str, TeamsCallAgent]) -> None:
+    """Graph PATCH of allowedPresenters while the meeting is on: Megan's role and capabilities change at once
+    (roleChanged, capabilitiesChanged with reason RoleChanged), and Alice sees her new role."""
+    now = datetime.now(UTC)
+    window = {"startDateTime": (now - timedelta(days=1)).isoformat(), "endDateTime": (now + timedelta(days=7))
+              .isoformat()}
+    with demo.graph("alice") as g:
+        events = g.get("/me/calendar/calendarView", params=window).json()["value"]
+    link = next(e for e in events if e["subject"] == "Project kickoff with Contoso")["onlineMeeting"]["joinUrl"]
+    alice = await agents["alice"].join(TeamsMeetingLinkLocator(link))
+    await alice.wait_for_state("Connected")
+    megan = await agents["megan"].join(TeamsMeetingLinkLocator(link))
+    await megan.wait_for_state("Connected")
+    assert megan.role == "Presenter"
+    changes: list[Any] = []
+    megan.feature(Features.CAPABILITIES).on("capabilities_changed", changes.append)
+    only_organizer_presents(demo, link)
+    await until(lambda: megan.role == "Attendee" and bool(changes))
+    assert changes[-1]["reason"] == "RoleChanged"
+    assert changes[-1]["new_value"]["manageLobby"].is_present is False
+    await until(lambda: alice.remote_participants[0].role == "Attendee")
+    await alice.hang_up(for_everyone=True)
+    await megan.wait_for_state("Disconnected")

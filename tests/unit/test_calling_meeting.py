@@ -222,3 +222,15 @@ def test_a_meeting_that_ended_cannot_be_joined() -> None:
     with pytest.raises(CallError) as refused:
         m.join("megan-1", Leg(MEGAN, "Megan", role=R.ATTENDEE), T0, lobby=False)
     assert refused.value.code == 404
+
+
+def test_a_role_changed_by_the_organizer_tells_the_party_and_the_others() -> None:
+    m = meeting_with_guest_waiting()
+    out = m.change_roles({"p2": R.PRESENTER, "p1": R.ORGANIZER, "p3": R.PRESENTER})
+    assert kinds(out, "megan-1") == ["call.role", "call.capabilities", "call.participant"]  # hers; the guest's
+    caps = to(out, "megan-1")[1]["capabilities"]
+    assert caps["manageLobby"] == {"isPresent": True, "reason": "Capable"}
+    assert [f["participant"]["role"] for f in to(out, "alice-1")] == ["Presenter", "Presenter"]
+    assert kinds(out, "guest-1") == []  # still waiting: it learns its role when it comes in
+    assert m.change_roles({"p2": R.PRESENTER}) == []  # no change, no news
+    m.admit("megan-1", "p3", T0)  # and Megan may now let the guest in

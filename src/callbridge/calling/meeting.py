@@ -74,6 +74,10 @@ class Meetings(Protocol):
 
     async def phone_admission(self, caller_raw_id: str, conference_id: str) -> Admission: ...
 
+    async def roles_now(self, thread_id: str, parties: list[tuple[str, str]]) -> dict[str, ParticipantRole]:
+        """The roles the meeting's settings give its parties now ((participant id, raw id) -> role), after the
+        organizer changed them."""
+
 
 class Meeting(Call):
     def __init__(self, id: str, facts: MeetingFacts, roles: Roles, lobby_timeout: timedelta, ring_time: timedelta,
@@ -229,6 +233,21 @@ class Meeting(Call):
             leg.muted_by_others = False
             out.append(MuteInRoom(self.id, leg.id, leg.held))
         return out + super().mute(agent_id, muted)
+
+    def change_roles(self, roles: dict[str, ParticipantRole]) -> list[Out]:
+        """The organizer changed who presents: each party whose role changed is told its role and what it may do
+        now (``capabilities_changed``, reason RoleChanged), and the others see its new role."""
+        out: list[Out] = []
+        for pid, role in sorted(roles.items()):
+            leg = self.participants.get(pid)
+            if leg is None or not leg.live or leg.role is role:
+                continue
+            leg.role = role
+            if leg.agent_id is not None and leg.state in _IN:
+                out += [Send(leg.agent_id, RoleChanged(self.id, role)),
+                        Send(leg.agent_id, CapabilitiesChanged(self.id, self.roles.capabilities(role)))]
+            out += self._participant(leg)
+        return out
 
     # -- raised hands and speakers ------------------------------------------------------------------------
     def raise_hand(self, agent_id: str) -> list[Out]:

@@ -216,6 +216,15 @@ class CallingService:
         return self.switchboard.join(agent_id, admission.facts, self.meetings.roles, self.meetings.lobby_timeout,
                                      leg, self.clock.now(), lobby=admission.lobby)
 
+    async def meeting_changed(self, thread_id: str) -> None:
+        """The organizer changed the meeting's settings (Graph): the roles of those in it now follow them."""
+        meeting = self.switchboard.meeting_of(thread_id)
+        if meeting is None or self.meetings is None:
+            return
+        parties = [(leg.id, leg.raw_id) for leg in meeting.live_legs()]
+        roles = await self.meetings.roles_now(thread_id, parties)
+        await self._after(self.switchboard.change_roles(meeting.id, roles))
+
     async def talking(self, call_id: str, participant_id: str, talking: bool) -> None:
         """The mixer heard a participant start or stop talking."""
         await self._after(self.switchboard.talking(call_id, participant_id, talking, self.clock.now()))

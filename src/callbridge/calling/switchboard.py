@@ -30,6 +30,7 @@ from callbridge.calling.protocol import (
     RemoveParticipant,
     Sdp,
 )
+from callbridge.calling.states import ParticipantRole
 
 Handler = Callable[[Call, str, CallCommand, datetime], list[Out]]
 K = CallCommandKind
@@ -130,6 +131,15 @@ class Switchboard:
             self._meetings[facts.thread_id] = meeting.id
         self._index(meeting, [agent_id])
         return meeting, self._settle(meeting, out)
+
+    def meeting_of(self, thread_id: str) -> Meeting | None:
+        """The meeting in progress of ``thread_id``, if any."""
+        call = self.calls.get(self._meetings.get(thread_id, ""))
+        return call if isinstance(call, Meeting) else None
+
+    def change_roles(self, call_id: str, roles: dict[str, ParticipantRole]) -> list[Out]:
+        call = self.calls.get(call_id)
+        return self._settle(call, call.change_roles(roles)) if isinstance(call, Meeting) else []
 
     def talking(self, call_id: str, participant_id: str, talking: bool, now: datetime) -> list[Out]:
         call = self.calls.get(call_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from callbridge.clock import Clock
@@ -20,6 +21,8 @@ class GraphContext:
     ring: KeyRing
     pages: PageTokens
     buckets: GraphThrottle
+    # told when an organizer changed an online meeting's settings (its thread id): a meeting in progress follows
+    meeting_changed: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def root(self) -> str:

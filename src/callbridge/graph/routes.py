@@ -419,13 +419,21 @@ async def update_online_meeting(request: Request, owner_ref: str, meeting_id: st
 
 
 async def _update_online_meeting(request: Request, owner_ref: str | None, meeting_id: str) -> Response:
+    changed: list[str] = []  # the meeting's thread, once its settings are written
+
     async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
         owner = await online_meetings.owner_of(s, caller, owner_ref)
         event = await online_meetings.update(s, caller, owner, meeting_id, await _json(request), ctx.clock.now())
         body = await online_meetings.to_graph(s, event, _meeting_ctx(ctx))
+        if event.meeting_thread_id:
+            changed.append(event.meeting_thread_id)
         return 200, {"@odata.context": f"{_meetings_root(ctx, owner_ref)}/$entity", **body}, {}
 
-    return await _handle(request, act, writes=True)
+    response = await _handle(request, act, writes=True)
+    ctx: GraphContext = request.app.state.graph
+    if response.status_code == 200 and changed and ctx.meeting_changed is not None:
+        await ctx.meeting_changed(changed[0])  # after the commit: a meeting in progress reads the new settings
+    return response
 
 
 @router.api_route("/{segment:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

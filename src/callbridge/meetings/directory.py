@@ -14,7 +14,13 @@ from callbridge.calling.identifiers import Kind, parse_raw_id
 from callbridge.calling.meeting import Admission, MeetingFacts
 from callbridge.calling.states import ParticipantRole
 from callbridge.meetings import lobby, roles
-from callbridge.meetings.locators import MeetingLocator, parse_conference_id, parse_join_link, parse_meeting_id
+from callbridge.meetings.locators import (
+    MeetingLocator,
+    ThreadLocator,
+    parse_conference_id,
+    parse_join_link,
+    parse_meeting_id,
+)
 from callbridge.meetings.lookup import find_meeting
 from callbridge.meetings.model import Meeting
 from callbridge.meetings.refusals import MeetingRefusal, MeetingRefused
@@ -59,6 +65,27 @@ class MeetingDirectory:
         except MeetingRefused as refused:
             raise _refusal(refused) from None
 
+    async def roles_now(self, thread_id: str, parties: list[tuple[str, str]]) -> dict[str, ParticipantRole]:
+        try:
+            meeting = await find_meeting(self.db, ThreadLocator(thread_id))
+        except MeetingRefused:
+            return {}
+        roles: dict[str, ParticipantRole] = {}
+        for participant_id, raw_id in parties:
+            who: lobby.Who
+            if parse_raw_id(raw_id).kind is Kind.PHONE_NUMBER:
+                who = lobby.PhoneCaller(raw_id.removeprefix("4:"))
+            else:
+                try:
+                    who, _, _ = await self._who(raw_id, "guest")
+                except MeetingRefused:
+                    continue
+            try:
+                roles[participant_id] = roles_of(meeting, who)
+            except MeetingRefused:  # no longer one who may join: its role stays (the lobby rules are for joining)
+                continue
+        return roles
+
     def _decide(self, meeting: Meeting, who: lobby.Who, name: str | None, tenant: str | None) -> Admission:
         joiner, decision = lobby.admission(meeting, who)
         facts = MeetingFacts(meeting.thread_id, meeting.conference_id, self.toll_number, meeting.organizer_id)
@@ -82,6 +109,10 @@ class MeetingDirectory:
         who = lobby.TeamsUser(row.id, row.tenant_id, bool(row.federation_enabled), row.user_type == "Guest",
                               row.mail or row.user_principal_name)
         return who, row.display_name, row.tenant_id
+
+
+def roles_of(meeting: Meeting, who: lobby.Who) -> ParticipantRole:
+    return roles.role_of(meeting, lobby.classify(meeting, who))
 
 
 def _refusal(refused: MeetingRefused) -> CallError:
