@@ -23,6 +23,7 @@ from callbridge.calling.events import (
     DominantSpeakers,
     HandChanged,
     MutedByOthers,
+    ParticipantChanged,
     RoleChanged,
 )
 from callbridge.calling.mixing import MuteInRoom, OpenRoom
@@ -119,6 +120,11 @@ class Meeting(Call):
 
     def _over(self) -> bool:
         return not any(True for _ in self.live_legs())
+
+    def _participant(self, about: Leg) -> list[Out]:
+        """``about`` changed: those in the meeting are told (not those waiting in its lobby, who see nobody)."""
+        return [Send(leg.agent_id, ParticipantChanged(self.id, about.view_of())) for leg in self.participants.values()
+                if leg is not about and leg.agent_id is not None and leg.state in _IN]
 
     def _broadcast(self, event: HandChanged | DominantSpeakers) -> list[Out]:
         return [Send(leg.agent_id, event) for leg in self.live_legs()
