@@ -30,12 +30,14 @@ from callbridge.media import g711
 from callbridge.media.conference import ConferenceEngine, RtpAddress, RtpCodec
 from callbridge.media.g711 import FRAME_SAMPLES, SAMPLE_RATE, Codec
 
-FIRST_HZ, SPACING_HZ = 300, 60  # participant i of a room sends FIRST_HZ + i * SPACING_HZ (50 fit under 3.4 kHz)
+FIRST_HZ, TOP_HZ, MAX_SPACING_HZ = 300, 3300, 60  # a room's tones: FIRST_HZ up, evenly spaced below TOP_HZ
 LATE_MS = 60.0  # later than this over the stream's earliest transit: past a small jitter buffer
 HEARD_BELOW_SENT_DB = 10.0  # another's tone is heard when within this of the level it was sent at
 ABSENT_BELOW_SENT_DB = 30.0  # one's own tone is absent when this far below it
 MAX_LOSS = MAX_LATE = 0.01  # a clean listener: at most 1% of packets lost, and 1% late
 _HEADER = struct.Struct("!BBHII")
+SO_TIMESTAMPNS = 35  # Linux (asm-generic/socket.h), not in Python's socket module: the kernel's arrival time
+_TIMESPEC = struct.Struct("@qq")
 
 
 def tone_db(samples: np.ndarray, rate: int, hz: float) -> float:
@@ -49,9 +51,17 @@ def tone_db(samples: np.ndarray, rate: int, hz: float) -> float:
     return float(20 * np.log10(max(amplitude, 1e-10) / 32768))
 
 
+def tone_hz(index: int, room_size: int) -> int:
+    """Participant ``index``'s tone: integer Hz (a second of it loops without a seam), all of a room's within the
+    telephone band, at least 10 Hz apart (50 bins of a 5 s window)."""
+    spacing = max(10, min(MAX_SPACING_HZ, (TOP_HZ - FIRST_HZ) // max(1, room_size)))
+    return FIRST_HZ + index * spacing
+
+
 def amplitude_for(room_size: int) -> float:
-    """Each tone's amplitude (of full scale): small enough that a room's mix of them all rarely clips."""
-    return min(0.1, 0.6 / room_size)
+    """Each tone's amplitude (of full scale): the mix of a room's tones (unrelated frequencies: their powers add)
+    near -20 dBFS RMS, so its peaks stay clear of clipping and its quietest tone well above G.711's noise."""
+    return min(0.1, 0.14 / room_size ** 0.5)
 
 
 def tone_frames(hz: int, amplitude: float) -> list[bytes]:
@@ -65,7 +75,7 @@ def tone_frames(hz: int, amplitude: float) -> list[bytes]:
 def sent_db(amplitude: float, hz: int = 1000) -> float:
     """The level a tone is sent at, measured as a listener measures (after G.711)."""
     audio = g711.decode(Codec.PCMU, b"".join(tone_frames(hz, amplitude))).astype(np.float64)
-    return tone_db(audio, SAMPLE_RATE, hz)
+    return float(tone_db(audio, SAMPLE_RATE, hz))
 
 
 @dataclass(frozen=True)
@@ -99,10 +109,20 @@ class Heard:
     def not_itself(self) -> bool:
         return self.own_db < self.reference_db - ABSENT_BELOW_SENT_DB
 
+    def faults(self) -> list[str]:
+        """Why the listener's audio is not clean (none: it is)."""
+        checks = ((not self.packets, "heard nothing"),
+                  (self.loss > MAX_LOSS, f"lost {self.loss:.1%} of packets"),
+                  (self.late_share > MAX_LATE,
+                   f"{self.late_share:.1%} of packets late (jitter {self.jitter_ms:.0f} ms)"),
+                  (not self.hears_others, f"the quietest other tone at {self.weakest_db:.1f} dB (sent at "
+                                          f"{self.reference_db:.1f})"),
+                  (not self.not_itself, f"its own tone at {self.own_db:.1f} dB (sent at {self.reference_db:.1f})"))
+        return [why for bad, why in checks if bad]
+
     @property
     def clean(self) -> bool:
-        return (self.packets > 0 and self.hears_others and self.not_itself and self.loss <= MAX_LOSS
-                and self.late_share <= MAX_LATE)
+        return not self.faults()
 
 
 @dataclass(eq=False)
@@ -136,15 +156,18 @@ class Participant:
             self.send_errors += 1
 
     def readable(self) -> None:
-        """Everything waiting on the socket; kept only while recording."""
-        now = time.monotonic()
+        """Everything waiting on the socket; kept only while recording. The arrival time is the kernel's
+        (SO_TIMESTAMPNS), so a late read by this busy process does not count as a late packet."""
         while True:
             try:
-                data = self.sock.recv(2048)
+                data, ancillary, _, _ = self.sock.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 return
+            now = next((seconds + nanoseconds / 1e9 for level, kind, value in ancillary
+                        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS
+                        for seconds, nanoseconds in [_TIMESPEC.unpack(value[:_TIMESPEC.size])]), time.time())
             if self.recording and len(data) >= 12 and data[0] >> 6 == 2:
                 _, _, seq, ts, _ = _HEADER.unpack_from(data)
                 offset = 12 + 4 * (data[0] & 0x0F)
@@ -201,7 +224,7 @@ class Crowd:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sock.bind(("127.0.0.1", 0))
                 sock.setblocking(False)
-                hz = FIRST_HZ + i * SPACING_HZ
+                hz = tone_hz(i, self.per_room)
                 p = Participant(room, f"{room}-p{i}", hz, sock, tone_frames(hz, self.amplitude))
                 p.listening = i < self.listeners_per_room
                 self.participants.append(p)
@@ -209,6 +232,7 @@ class Crowd:
                 if p.listening:
                     self.listeners.append(p)
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                     loop.add_reader(sock.fileno(), p.readable)
                 else:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # unread: drop early

@@ -91,18 +91,22 @@ class Joiner:
         if join.call_id is None or frame.get("callId") != join.call_id:
             return
         if kind == "call.state":
-            state = frame.get("state")
-            if state == "Connected" and not join.connected.done():
-                join.connected.set_result(now)
-            elif state == "InLobby":
-                join.fail("InLobby (the bench users should bypass the lobby)")
-            elif state == "Disconnected":
-                if not join.connected.done():
-                    join.fail(f"Disconnected before Connected {frame.get('endReason')}")
-                if not join.ended.done():
-                    join.ended.set_result(None)
+            self._on_state(join, frame, now)
         elif kind == "call.sdp" and frame.get("mediaSession") is not None and not join.offered.done():
             join.offered.set_result(now)
+
+    @staticmethod
+    def _on_state(join: Join, frame: dict[str, Any], now: float) -> None:
+        state = frame.get("state")
+        if state == "Connected" and not join.connected.done():
+            join.connected.set_result(now)
+        elif state == "InLobby":
+            join.fail("InLobby (the bench users should bypass the lobby)")
+        elif state == "Disconnected":
+            if not join.connected.done():
+                join.fail(f"Disconnected before Connected {frame.get('endReason')}")
+            if not join.ended.done():
+                join.ended.set_result(None)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
