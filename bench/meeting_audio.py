@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import socket
 import struct
@@ -61,7 +62,7 @@ def tone_hz(index: int, room_size: int) -> int:
 def amplitude_for(room_size: int) -> float:
     """Each tone's amplitude (of full scale): the mix of a room's tones (unrelated frequencies: their powers add)
     near -20 dBFS RMS, so its peaks stay clear of clipping and its quietest tone well above G.711's noise."""
-    return min(0.1, 0.14 / room_size ** 0.5)
+    return min(0.1, 0.14 / math.sqrt(room_size))
 
 
 def tone_frames(hz: int, amplitude: float) -> list[bytes]:

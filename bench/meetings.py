@@ -308,7 +308,8 @@ def report_audio(run: AudioRun, args: argparse.Namespace) -> list[str]:
         late = sum(x.late for x in h) / max(1, sum(x.packets for x in h))
         per = (c.get("janus", 0) - idle) / s.participants
         print(f"    {s.rooms} x {s.per_room:<4}  {s.attempt:>3}  {s.participants:>12}  {c.get('janus', 0):>6.0%}  "
-              f"{per:>15.2%}  | {c.get('bench', 0):>5.0%}  {c.get('other', 0):>5.0%}  | {sum(x.clean for x in h):>6}/{len(h):<8}  "
+              f"{per:>15.2%}  | {c.get('bench', 0):>5.0%}  {c.get('other', 0):>5.0%}  | "
+              f"{sum(x.clean for x in h):>6}/{len(h):<8}  "
               f"{lost:>4.1%}  {late:>13.1%}  {max(x.jitter_ms for x in h):>13.1f}  "
               f"{min(x.weakest_db for x in h):>16.1f}  {max(x.own_db for x in h):>6.1f}  {h[0].reference_db:>7.1f}")
     for s in run.steps:
