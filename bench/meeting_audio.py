@@ -65,10 +65,17 @@ def amplitude_for(room_size: int) -> float:
     return min(0.1, 0.14 / math.sqrt(room_size))
 
 
-def tone_frames(hz: int, amplitude: float) -> list[bytes]:
+def schroeder_phase(index: int, room_size: int) -> float:
+    """Participant ``index``'s starting phase. A room's tones lie on one grid and every sender starts its frames
+    on the same tick: in phase, their sum would be a pulse train peaking at N times one tone and clip in the mix.
+    Schroeder's phases (pi k^2 / N) keep the sum's peaks near those of noise of the same power."""
+    return math.pi * index * index / max(1, room_size)
+
+
+def tone_frames(hz: int, amplitude: float, phase: float = 0.0) -> list[bytes]:
     """One second of the tone as 50 PCMU frames (integer Hz: the second loops without a seam)."""
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-    pcm = np.round(amplitude * 32767 * np.sin(2 * np.pi * hz * t))
+    pcm = np.round(amplitude * 32767 * np.sin(2 * np.pi * hz * t + phase))
     payload = g711.encode(Codec.PCMU, pcm)
     return [payload[i:i + FRAME_SAMPLES] for i in range(0, SAMPLE_RATE, FRAME_SAMPLES)]
 
@@ -226,7 +233,8 @@ class Crowd:
                 sock.bind(("127.0.0.1", 0))
                 sock.setblocking(False)
                 hz = tone_hz(i, self.per_room)
-                p = Participant(room, f"{room}-p{i}", hz, sock, tone_frames(hz, self.amplitude))
+                frames = tone_frames(hz, self.amplitude, schroeder_phase(i, self.per_room))
+                p = Participant(room, f"{room}-p{i}", hz, sock, frames)
                 p.listening = i < self.listeners_per_room
                 self.participants.append(p)
                 self._tones[room][p.id] = hz
