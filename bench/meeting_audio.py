@@ -34,7 +34,8 @@ from callbridge.media.g711 import FRAME_SAMPLES, SAMPLE_RATE, Codec
 FIRST_HZ, TOP_HZ, MAX_SPACING_HZ = 300, 3300, 60  # a room's tones: FIRST_HZ up, evenly spaced below TOP_HZ
 LATE_MS = 60.0  # later than this over the stream's earliest transit: past a small jitter buffer
 HEARD_BELOW_SENT_DB = 10.0  # another's tone is heard when within this of the level it was sent at
-ABSENT_BELOW_SENT_DB = 30.0  # one's own tone is absent when this far below it
+ABSENT_BELOW_SENT_DB = 20.0  # one's own tone is absent this far below it (heard, it would be at that level; the
+#   floor under a tone of a 100-tone mix is 30-40 dB down: G.711 noise, and gaps when a sender runs late)
 MAX_LOSS = MAX_LATE = 0.01  # a clean listener: at most 1% of packets lost, and 1% late
 _HEADER = struct.Struct("!BBHII")
 SO_TIMESTAMPNS = 35  # Linux (asm-generic/socket.h), not in Python's socket module: the kernel's arrival time
