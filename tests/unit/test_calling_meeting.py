@@ -234,3 +234,19 @@ def test_a_role_changed_by_the_organizer_tells_the_party_and_the_others() -> Non
     assert kinds(out, "guest-1") == []  # still waiting: it learns its role when it comes in
     assert m.change_roles({"p2": R.PRESENTER}) == []  # no change, no news
     m.admit("megan-1", "p3", T0)  # and Megan may now let the guest in
+
+
+def test_an_agent_that_left_and_joined_again_hangs_up_the_leg_it_is_in_now() -> None:
+    """An app leaves a meeting and joins it again from the same agent: its commands are about the leg it is in
+    now, not the one that left (its hang-up went to the old leg and was dropped: it stayed in the meeting)."""
+    m = new_meeting()
+    m.join("alice-1", Leg(ALICE, "Alice Smith", role=R.ORGANIZER), T0, lobby=False)
+    m.join("megan-1", Leg(MEGAN, "Megan Bowen", role=R.ATTENDEE), T0, lobby=False)
+    m.hang_up("megan-1", T0)
+    m.join("megan-1", Leg(MEGAN, "Megan Bowen", role=R.ATTENDEE), T0, lobby=False)
+    out = m.hang_up("megan-1", T0)
+    assert states(out, "megan-1")[-1] == "Disconnected"
+    assert seen(out, "alice-1") == [(MEGAN, "Disconnected")]
+    assert actions(out) == [LeaveRoom("m1", "p3")]
+    assert [leg.state for leg in m.participants.values()] == [
+        ParticipantState.CONNECTED, ParticipantState.DISCONNECTED, ParticipantState.DISCONNECTED]

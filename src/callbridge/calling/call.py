@@ -164,10 +164,17 @@ class Call:
         return (leg for leg in self.participants.values() if leg.live)
 
     def leg_of(self, agent_id: str) -> Leg:
+        """The agent's leg in the call: the live one when it has left a meeting and joined it again (its old legs
+        stay in the roster, Disconnected), else its last."""
+        found: Leg | None = None
         for leg in self.participants.values():
             if leg.agent_id == agent_id:
-                return leg
-        raise CallError(404, 0, f"agent {agent_id} is not in call {self.id}")
+                if leg.live:
+                    return leg
+                found = leg
+        if found is None:
+            raise CallError(404, 0, f"agent {agent_id} is not in call {self.id}")
+        return found
 
     def _ringing_leg(self, agent_id: str) -> Leg | None:
         for leg in self.participants.values():
