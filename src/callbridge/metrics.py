@@ -27,6 +27,9 @@ TRUNK_UP = Gauge("callbridge_sip_trunk_up", "1 when the trunk answered the last 
 TRUNK_FAILOVERS = Counter("callbridge_sip_trunk_failovers_total",
                           "Calls a trunk failed (408, 5xx before ringing), tried on the next trunk", ["trunk"])
 PHONE_LEGS = Counter("callbridge_phone_legs_total", "Phone legs opened", ["direction"])
+MEETINGS_ACTIVE = Gauge("callbridge_meetings_active", "Meetings in progress on this node")
+MIXED_PARTICIPANTS = Gauge("callbridge_mixed_participants", "Parties of group calls and meetings on this node")
+MIXER_FAILURES = Counter("callbridge_mixer_failures_total", "Mixer actions that failed", ["action"])
 
 
 class MetricsMiddleware:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from callbridge import metrics
 from callbridge.calling.mixing import (
     AnswerRoom,
     CloseRoom,
@@ -63,6 +64,7 @@ class MixerRunner:
             await self._carry(action)
         except Exception as exc:  # a refusal, or a bug: either way the participant cannot be mixed
             extra = {"call_id": room, "action": type(action).__name__, "why": str(exc)}
+            metrics.MIXER_FAILURES.labels(type(action).__name__).inc()
             if isinstance(exc, MixerError):
                 throttled.warning("the mixer failed", extra=extra)
             else:

@@ -68,6 +68,10 @@ class CallingService:
         self._tasks: set[asyncio.Task[None]] = set()
         metrics.CALLS_ACTIVE.set_function(lambda: len(self.switchboard.calls))
         metrics.AGENTS_CONNECTED.set_function(lambda: len(self._owners))
+        calls = self.switchboard.calls.values
+        metrics.MEETINGS_ACTIVE.set_function(lambda: sum(isinstance(call, Meeting) for call in calls()))
+        metrics.MIXED_PARTICIPANTS.set_function(
+            lambda: sum(sum(1 for _ in call.live_legs()) for call in calls() if call.mixed))
 
     # -- life -----------------------------------------------------------------------------------------------
     async def start(self) -> None:
