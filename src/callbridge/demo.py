@@ -111,13 +111,13 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
     )
     _, secret = await apps.add_secret(s, app.client_id, 365)
     resource = await resources.create_resource(s, contoso.id, "contoso-acs")
-    described = []
+    described, meeting = [], {}
     for name in ("Fabrikam", "Northwind"):
         tenant, members = await _seed_tenant(s, name, people[name])
         await consent.grant_admin_consent(s, tenant, app)
         described.append(_describe_tenant(base, tenant, members, people[name]))
         if name == "Fabrikam":
-            await _seed_calendar(s, settings, app.client_id, members[1], utcnow())
+            meeting = await _seed_calendar(s, settings, app.client_id, members[1], utcnow())
             await trunks.add_trunk(s, tenant.id, "carrier", trunks.TrunkChanges(
                 host="127.0.0.1", port=settings.carrier_port, transport="udp", number_prefixes=["+"],
                 allow_sources=["127.0.0.1"], max_calls=100, max_cps=50))
@@ -136,10 +136,12 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
         "sip": {"host": settings.sip_host, "port": settings.sip_port, "transports": settings.sip_transports},
         "carrier": {"host": "127.0.0.1", "port": settings.carrier_port, "transport": "udp", "trunk": "carrier",
                     "phones": [{"number": number, "name": name} for number, name in CUSTOMERS]},
+        "meeting": meeting,
     }
 
 
-async def _seed_calendar(s: AsyncSession, settings: Settings, client_id: str, alice: User, now: datetime) -> None:
+async def _seed_calendar(s: AsyncSession, settings: Settings, client_id: str, alice: User,
+                         now: datetime) -> dict[str, Any]:
     """Alice's calendar around today: online meetings (one with Megan and an outside guest, one starting within
     the hour) and a plain event."""
     caller = Caller(alice.tenant_id, client_id, alice.id, frozenset({"Calendars.ReadWrite"}), frozenset())
@@ -174,8 +176,11 @@ async def _seed_calendar(s: AsyncSession, settings: Settings, client_id: str, al
         {"subject": "Lunch with Adele", **when(today + timedelta(hours=3), 60), "location": {"displayName": "Cafe"},
          "showAs": "oof"},
     ]
-    for body in meetings:
-        await create_event(s, caller, body, ctx, now)
+    events = [await create_event(s, caller, body, ctx, now) for body in meetings]
+    first = events[0]  # the meeting starting soon: how to join it, for the summary
+    return {"subject": first.subject, "join_url": first.join_url, "meeting_id": first.join_meeting_id,
+            "passcode": first.passcode, "conference_id": first.conference_id,
+            "toll_number": settings.meeting_toll_number}
 
 
 def _describe_tenant(base: str, tenant: Tenant, members: list[User], people: list[DemoUser]) -> dict[str, Any]:
@@ -209,6 +214,15 @@ async def seed_and_describe(settings: Settings) -> str:
     return summary(json.loads(path.read_text()), path)
 
 
+def _meeting_lines(meeting: dict[str, Any] | None) -> list[str]:
+    """How to join the demo's meeting: its link (a browser opens the join page), its id and passcode, dial-in."""
+    if not meeting:
+        return []
+    return [f"  meeting          {meeting['subject']}: {meeting['join_url']}",
+            f"                   id {meeting['meeting_id']} passcode {meeting['passcode']}; by phone "
+            f"{meeting['toll_number']}, conference id {meeting['conference_id']}#"]
+
+
 def summary(info: dict[str, Any], path: Path) -> str:
     lines = [
         "callbridge demo",
@@ -222,6 +236,7 @@ def summary(info: dict[str, Any], path: Path) -> str:
         f"  SIP trunk side   {info['sip']['host']}:{info['sip']['port']} ({', '.join(info['sip']['transports'])})",
         f"  carrier          {info['carrier']['host']}:{info['carrier']['port']} "
         f"({len(info['carrier']['phones'])} virtual phones, e.g. {info['carrier']['phones'][0]['number']})",
+        *_meeting_lines(info.get("meeting")),
         f"  demo.json        {path.resolve()}",
         "  demo sign-ins:",
     ]

@@ -23,7 +23,13 @@ import pytest
 
 from callbridge.config import Settings
 from callbridge.demo import CUSTOMERS
-from callbridge.sdk import CallClient, CommunicationTokenCredential, TeamsCallAgent, ToneSource
+from callbridge.sdk import (
+    CallClient,
+    CommunicationTokenCredential,
+    TeamsCallAgent,
+    TeamsMeetingLinkLocator,
+    ToneSource,
+)
 from callbridge.sdk.media import dominant_frequency
 from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.transport import Address
@@ -166,3 +172,22 @@ async def phone_hears(carrier: httpx.AsyncClient, seconds: float = 1.0) -> float
                 return dominant_frequency(samples[-int(8000 * seconds):].astype(np.float32) / 32768.0, 8000)
         await asyncio.sleep(0.1)
     raise AssertionError("the phone heard too little")
+
+
+async def test_the_printed_meeting_opens_its_join_page_and_alice_joins_it(
+        shipped: tuple[Demo, subprocess.Popen[bytes]], alice: TeamsCallAgent) -> None:
+    """Use case 5 on the shipped process: the meeting `callbridge demo` prints opens the join page in a browser,
+    and Alice joins it (organizer) with the mixer the demo runs, its offer answered."""
+    demo, _ = shipped
+    meeting = json.loads((demo.settings.data_dir / "demo.json").read_text())["meeting"]
+    printed = (demo.settings.data_dir / "demo.log").read_text()
+    assert meeting["join_url"] in printed and f"conference id {meeting['conference_id']}#" in printed
+    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=demo.ca_file)) as c:
+        page = await c.get(meeting["join_url"])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    call = await alice.join(TeamsMeetingLinkLocator(meeting["join_url"]))
+    await call.wait_for_state("Connected")
+    first = call.media
+    assert call.role == "Organizer"
+    await call.wait_for(lambda: call.media is not first, 10)  # the mixer's media session, answered
+    await call.hang_up()
