@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from callbridge.calling.routing import routes
 from callbridge.directory.errors import Invalid
-from callbridge.pstn.trunks import ha1, ha1_lookup, parse_prefix, routes, source_allowed
+from callbridge.pstn.trunks import ha1, ha1_lookup, parse_prefix, source_allowed
 from callbridge.sip import digest
 from callbridge.sip.digest import DigestVerifier, Verdict, answer_challenge
 from callbridge.sip.digest_headers import Challenge

@@ -16,9 +16,9 @@ from callbridge.calling import end_reasons as reasons
 from callbridge.calling.call import CallError
 from callbridge.calling.end_reasons import EndReason
 from callbridge.calling.identifiers import Kind, parse_raw_id
+from callbridge.calling.routing import routes
 from callbridge.directory.errors import Invalid
 from callbridge.directory.values import Licence, is_guid, parse_e164
-from callbridge.pstn.trunks import routes
 from callbridge.store.models import ChatMember, Tenant, Trunk, User, UserLicence
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
@@ -134,7 +134,7 @@ class PhoneCleared:
     caller_number: str  # the caller id the phone sees: the caller's own number
     callee_raw_id: str
     number: str  # E.164
-    trunk_ids: tuple[str, ...]  # the trunks carrying the number, in failover order (``pstn.trunks.routes``)
+    trunk_ids: tuple[str, ...]  # the trunks carrying the number, in failover order (``calling.routing.routes``)
 
 
 def phone_number_of(target_raw_id: str) -> str:

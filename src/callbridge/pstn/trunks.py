@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -177,29 +176,6 @@ async def list_trunks(s: AsyncSession, tenant_ref: str | None = None) -> list[Tr
 
 async def _find(s: AsyncSession, tenant_id: str, name: str) -> Trunk | None:
     return await s.scalar(select(Trunk).where(Trunk.tenant_id == tenant_id, Trunk.name == name))
-
-
-class Routable(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def enabled(self) -> bool: ...
-    @property
-    def number_prefixes(self) -> list[str]: ...
-
-
-R = TypeVar("R", bound=Routable)
-
-
-def routes(trunks: Iterable[R], number: str) -> list[R]:
-    """The enabled trunks carrying ``number`` (E.164), in the order a call tries them (failover): the longest
-    matching prefix first, ties by name."""
-    ranked = []
-    for trunk in trunks:
-        longest = max((len(p) for p in trunk.number_prefixes if number.startswith(p)), default=0)
-        if trunk.enabled and longest:
-            ranked.append((-longest, trunk.name, trunk))
-    return [trunk for *_, trunk in sorted(ranked, key=lambda r: r[:2])]
 
 
 def source_allowed(trunk: Trunk, address: str) -> bool:
