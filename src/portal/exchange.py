@@ -1,0 +1,63 @@
+"""The token exchange: a Teams user's access token for the communication resource becomes a communication token
+for the browser SDK, with ``azure-communication-identity`` and the resource's connection string (HMAC-signed, from
+the server only: the connection string never reaches a browser)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.communication.identity import CommunicationIdentityClient
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+from portal.errors import PortalError
+from portal.settings import PortalSettings
+
+
+@dataclass(frozen=True)
+class CommunicationToken:
+    token: str
+    expires_on: datetime
+
+    def to_json(self) -> dict[str, str]:
+        return {"token": self.token, "expiresOn": self.expires_on.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+
+
+class TokenExchange:
+    def __init__(self, settings: PortalSettings, **client_options: Any) -> None:
+        """``client_options`` go to the SDK's pipeline (tests give a ``transport``)."""
+        if settings.ca_file:
+            client_options.setdefault("connection_verify", str(settings.ca_file))
+        connection = settings.acs_connection_string.get_secret_value()
+        self._client = CommunicationIdentityClient.from_connection_string(connection, **client_options) \
+            if connection else None
+        self._client_id = settings.client_id
+
+    async def for_teams_user(self, access_token: str, object_id: str) -> CommunicationToken:
+        if self._client is None:
+            raise PortalError(503, "NotConfigured", "Calling is not set up: the portal has no ACS connection string.")
+        client = self._client
+        try:
+            got = await asyncio.to_thread(client.get_token_for_teams_user, access_token, self._client_id, object_id)
+        except ClientAuthenticationError as exc:
+            raise PortalError(502, "TokenExchangeRefused", "The communication service refused the portal's "
+                              f"credentials: {_message(exc)}") from None
+        except HttpResponseError as exc:
+            status = 401 if exc.status_code == 401 else 502
+            raise PortalError(status, "TokenExchangeRefused", "The communication service refused to issue a "
+                              f"calling token for you: {_message(exc)}") from None
+        expires: Any = got.expires_on  # a datetime; older SDKs: seconds since the epoch
+        if not isinstance(expires, datetime):
+            expires = datetime.fromtimestamp(int(expires), UTC)
+        return CommunicationToken(got.token, expires)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client._identity_service_client.close()
+
+
+def _message(exc: HttpResponseError) -> str:
+    error = getattr(exc, "error", None)
+    return str(getattr(error, "message", None) or exc.message or exc)
