@@ -33,7 +33,7 @@ CUSTOMERS = [
     ("+442079460144", "Sophie Turner (Woodgrove Bank)"),
 ]
 
-GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "Chat.Create", "Chat.Read", "Calendars.Read",
+GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "User.Read.All", "Chat.Create", "Chat.Read", "Calendars.Read",
                 "Calendars.ReadWrite", "OnlineMeetings.Read", "OnlineMeetings.ReadWrite"]
 COLLEAGUES = [
     "Adele Vance", "Alex Wilber", "Diego Siciliani", "Grady Archie", "Henrietta Mueller", "Isaiah Langer",

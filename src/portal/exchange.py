@@ -5,6 +5,7 @@ the server only: the connection string never reaches a browser)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,8 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from portal.errors import PortalError
 from portal.settings import PortalSettings
+
+_EXPIRES = re.compile(r"^(?P<base>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?P<fraction>\.\d+)?(?P<zone>Z|[+-]\d\d:\d\d)$")
 
 
 @dataclass(frozen=True)
@@ -48,14 +51,25 @@ class TokenExchange:
             status = 401 if exc.status_code == 401 else 502
             raise PortalError(status, "TokenExchangeRefused", "The communication service refused to issue a "
                               f"calling token for you: {_message(exc)}") from None
-        expires: Any = got.expires_on  # a datetime; older SDKs: seconds since the epoch
-        if not isinstance(expires, datetime):
-            expires = datetime.fromtimestamp(int(expires), UTC)
-        return CommunicationToken(got.token, expires)
+        return CommunicationToken(got.token, expires_on(got.expires_on))
 
     def close(self) -> None:
         if self._client is not None:
             self._client._identity_service_client.close()
+
+
+def expires_on(value: Any) -> datetime:
+    """The SDK's ``expires_on``: ACS's string (seven fractional digits, an offset), a datetime, or epoch seconds,
+    depending on its version."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    match = _EXPIRES.match(str(value))
+    if match is None:
+        raise PortalError(502, "TokenExchangeRefused", "The communication service's token has no valid expiry.")
+    return datetime.fromisoformat(f"{match['base']}{(match['fraction'] or '.0')[:7]}{match['zone']}".replace(
+        "Z", "+00:00"))
 
 
 def _message(exc: HttpResponseError) -> str:

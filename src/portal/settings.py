@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The delegated Graph permissions the portal asks for at sign-in (directory search, chats, calendar).
-GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "Chat.Create", "Calendars.Read"]
+# The delegated Graph permissions the portal asks for at sign-in: the directory with job titles and phone numbers
+# (User.Read.All: ReadBasic gives names and mail only; it needs the administrator's consent, the onboarding link),
+# the 1:1 chats, the calendar.
+GRAPH_SCOPES = ["User.Read", "User.Read.All", "Chat.Create", "Calendars.Read"]
 # The Teams-user scopes of the communication resource: the token exchange takes an access token with these.
 TEAMS_SCOPES = ["https://auth.msft.communication.azure.com/Teams.ManageCalls",
                 "https://auth.msft.communication.azure.com/Teams.ManageChats"]
