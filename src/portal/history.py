@@ -55,6 +55,6 @@ async def recent(s: AsyncSession, user: SessionUser) -> list[tuple[CallHistory, 
     if numbers:
         found = await s.execute(select(CustomerNumber.number, Customer).join(Customer).where(
             CustomerNumber.tenant_id == user.tenant_id, CustomerNumber.number.in_(numbers)))
-        known = {number: customer for number, customer in found.tuples()}
+        known = {number: customer for number, customer in found.all()}
     return [(r, known.get(r.peer_raw_id.removeprefix("4:")) if r.peer_raw_id.startswith("4:") else None)
             for r in rows]
