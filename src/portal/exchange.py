@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.communication.identity import CommunicationIdentityClient
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import HttpResponseError
 
 from portal.errors import PortalError
 from portal.settings import PortalSettings
@@ -44,13 +44,8 @@ class TokenExchange:
         client = self._client
         try:
             got = await asyncio.to_thread(client.get_token_for_teams_user, access_token, self._client_id, object_id)
-        except ClientAuthenticationError as exc:
-            raise PortalError(502, "TokenExchangeRefused", "The communication service refused the portal's "
-                              f"credentials: {_message(exc)}") from None
         except HttpResponseError as exc:
-            status = 401 if exc.status_code == 401 else 502
-            raise PortalError(status, "TokenExchangeRefused", "The communication service refused to issue a "
-                              f"calling token for you: {_message(exc)}") from None
+            raise _refusal(exc) from None
         return CommunicationToken(got.token, expires_on(got.expires_on))
 
     def close(self) -> None:
@@ -70,6 +65,16 @@ def expires_on(value: Any) -> datetime:
         raise PortalError(502, "TokenExchangeRefused", "The communication service's token has no valid expiry.")
     return datetime.fromisoformat(f"{match['base']}{(match['fraction'] or '.0')[:7]}{match['zone']}".replace(
         "Z", "+00:00"))
+
+
+def _refusal(exc: HttpResponseError) -> PortalError:
+    """The user's token refused (ACS's ``InvalidAccessToken``, or a 401 naming no code): sign in again; anything else
+    is the portal's own set-up (its key, its app id, the service)."""
+    code = str(getattr(getattr(exc, "error", None), "code", "") or "")
+    if code == "InvalidAccessToken" or (exc.status_code == 401 and code not in ("Denied", "")):
+        return PortalError(401, "TokenExchangeRefused", "The communication service did not accept your sign-in for "
+                           f"calling: {_message(exc)} Sign in again.")
+    return PortalError(502, "TokenExchangeRefused", f"The communication service refused the portal: {_message(exc)}")
 
 
 def _message(exc: HttpResponseError) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -84,13 +85,27 @@ class Identity:
         if "error" in result:
             raise SignInFailed(str(result["error"]), str(result.get("error_description", "")))
         claims = result.get("id_token_claims") or {}
-        oid, tid = claims.get("oid"), claims.get("tid")
-        if not isinstance(oid, str) or not isinstance(tid, str):
-            raise SignInFailed("invalid_id_token", "The identity provider's ID token names no user or tenant.")
+        tid = self._check_id_token(claims)
+        oid = str(claims["oid"])
         user = SessionUser(f"{oid}.{tid}", tid, oid)
         await self._tokens.forget(user.account_key)  # a new sign-in starts a clean cache
         await self._tokens.save(user.account_key, tid, cache)
         return SignedIn(user, str(claims.get("name", "")), str(claims.get("preferred_username", "")))
+
+    def _check_id_token(self, claims: dict[str, Any]) -> str:
+        """What msal no longer checks (since 1.38 it leaves ID token validation to the app): the token is for this
+        app, from the signed-in user's own tenant's issuer, and current. Its signature needs no check: it came
+        straight from the token endpoint over TLS, to an authenticated client (OpenID Connect Core 3.1.3.7)."""
+        oid, tid = claims.get("oid"), claims.get("tid")
+        if not isinstance(oid, str) or not isinstance(tid, str) or not oid or not tid:
+            raise SignInFailed("invalid_id_token", "The identity provider's ID token names no user or tenant.")
+        if claims.get("aud") != self._settings.client_id:
+            raise SignInFailed("invalid_id_token", "The ID token was issued to another application.")
+        if claims.get("iss") != f"{self._settings.tenant_authority(tid)}/v2.0":
+            raise SignInFailed("invalid_id_token", "The ID token's issuer is not the user's organisation.")
+        if not isinstance(claims.get("exp"), int) or claims["exp"] < time.time() - 300:
+            raise SignInFailed("invalid_id_token", "The ID token has expired.")
+        return tid
 
     async def access_token(self, user: SessionUser, scopes: list[str]) -> str:
         """An access token for ``scopes``: from the cache while valid, else redeemed silently with the refresh
