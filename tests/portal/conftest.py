@@ -69,8 +69,9 @@ class PortalBrowser:
             response = filled
         raise AssertionError("too many redirects")
 
-    def sign_in(self, who: str, *, consent: bool = True) -> httpx.Response:
-        user = self.portal.callbridge.user(who)
+    def sign_in(self, who: str, *, consent: bool = True, user: dict[str, str] | None = None) -> httpx.Response:
+        """Sign in as the demo user ``who`` (or as ``user``: its upn and password) through the portal."""
+        user = user or self.portal.callbridge.user(who)
 
         def fill(page: httpx.Response) -> httpx.Response | None:
             if not str(page.url).startswith(self.portal.callbridge.base_url) or "<form" not in page.text:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from html import unescape
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
+import httpx
+
+from tests.interop.conftest import parse_form
 from tests.portal.conftest import PortalBrowser, RunningPortal
 
 
@@ -94,3 +100,65 @@ def test_home_shell_names_the_sdk_and_loads_the_modules(portal: RunningPortal, b
     assert home.status_code == 200 and '<script type="module" src="/static/app.js">' in home.text
     assert f'"callbridge-sdk": "{portal.settings.callbridge_sdk_url}"' in home.text
     assert '"signedIn": false' in home.text
+
+
+def test_an_administrator_onboards_the_organisation_through_the_consent_page(portal: RunningPortal,
+                                                                              browser: PortalBrowser) -> None:
+    admin = portal.callbridge.tenant("Northwind")["users"][1]
+    assert admin["admin"]
+    page = browser.follow(browser.http.get(f"{portal.url}/onboard", params={"tenant": "northwind.example"}),
+                          lambda r: _fill(browser, r, admin))
+    assert page.status_code == 200 and "Your organisation is onboarded" in page.text, page.text
+    assert any("consent" in title.lower() or "permission" in title.lower() for title in browser.pages), browser.pages
+
+
+def test_a_declined_consent_is_said_in_words(portal: RunningPortal, browser: PortalBrowser) -> None:
+    admin = portal.callbridge.tenant("Northwind")["users"][1]
+    page = browser.follow(browser.http.get(f"{portal.url}/onboard", params={"tenant": "northwind.example"}),
+                          lambda r: _fill(browser, r, admin, accept=False))
+    assert page.status_code == 400 and "was not onboarded" in page.text
+
+
+def _fill(browser: PortalBrowser, page: httpx.Response, user: dict[str, str], accept: bool = True) \
+        -> httpx.Response | None:
+    if not str(page.url).startswith(browser.portal.callbridge.base_url) or "<form" not in page.text:
+        return None
+    browser.pages.append(page.text.split("<title>")[1].split("</title>")[0] if "<title>" in page.text else "")
+    form = parse_form(page.text)
+    fields = dict(form.fields)
+    if fields.get("action") == "signin":
+        fields.update(username=user["upn"], password=user["password"])
+    else:
+        button = "consent" if accept else "cancel"
+        assert button in form.buttons, form
+        fields[form.buttons[button]] = button
+    return browser.http.post(urljoin(str(page.url), unescape(form.action)), data=fields)
+
+
+async def test_a_new_organisation_onboards_through_the_consent_page_then_signs_in(
+        portal: RunningPortal, browser: PortalBrowser) -> None:
+    """Litware never consented: the portal needs permissions only an administrator grants, so its administrator's
+    first sign-in is refused in words; she follows the onboarding link (sign-in page, then the consent page for the
+    organisation), and then she signs in, seeing only Litware's directory."""
+    from callbridge.directory import tenants, users
+
+    async def litware(s: Any) -> Any:
+        tenant = await tenants.create_tenant(s, "Litware", ["litware.example"])
+        return await users.create_user(s, tenant.id, users.NewUser(
+            upn="lia@litware.example", display_name="Lia Admin", password="Demo-Lia-2026!", admin=True,
+            licences=["TEAMS"]))
+    lia = await portal.callbridge.change(litware)
+    account = {"upn": "lia@litware.example", "password": "Demo-Lia-2026!"}
+    refused = await asyncio.to_thread(browser.sign_in, "lia", user=account)
+    assert refused.status_code == 403 and "Need admin approval" in refused.text
+    onboard = browser.http.get(f"{portal.url}/onboard", params={"tenant": "litware.example"})
+    page = await asyncio.to_thread(browser.follow, onboard, lambda r: _fill(browser, r, account))
+    assert page.status_code == 200 and "Your organisation is onboarded" in page.text, page.text
+    browser.pages.clear()
+    landed = await asyncio.to_thread(browser.sign_in, "lia", user=account)
+    assert landed.status_code == 200 and '"signedIn": true' in landed.text, landed.text
+    assert browser.pages == []  # still signed in at the identity provider, and consented: no page at all
+    me = await asyncio.to_thread(browser.api, "GET", "/api/me")
+    assert me.json()["id"] == lia.id and me.json()["tenantId"] == lia.tenant_id
+    people = (await asyncio.to_thread(browser.api, "GET", "/api/directory")).json()["value"]
+    assert [p["displayName"] for p in people] == ["Lia Admin"]
