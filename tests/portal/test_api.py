@@ -167,3 +167,10 @@ def test_meetings_come_from_the_calendar_view(signed_in: Callable[[str], PortalB
     assert meetings["Lunch with Adele"]["joinUrl"] is None  # a plain event: no Join button
     bad = b.api("GET", "/api/meetings", params={"start": now.isoformat(), "end": (now - timedelta(1)).isoformat()})
     assert bad.status_code == 400 and "after start" in bad.json()["error"]["message"]
+
+
+def test_the_portals_pages_may_import_callbridges_sdk(portal: RunningPortal, browser: PortalBrowser) -> None:
+    """A module script from another origin loads only with CORS: the SDK is public, any origin may import it."""
+    r = browser.http.get(portal.settings.callbridge_sdk_url, headers={"Origin": portal.url})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+    assert "export class CallClient" in r.text or "CallClient" in r.text
