@@ -8,9 +8,11 @@ multi-tenant apps: msal keys access tokens by tenant, so a ``organizations`` aut
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +23,7 @@ import msal
 from portal.cookies import SessionUser
 from portal.errors import PortalError, sign_in_required
 from portal.outbound import MsalHttpClient
-from portal.settings import GRAPH_SCOPES, PortalSettings
+from portal.settings import GRAPH_SCOPES, TEAMS_SCOPES, PortalSettings
 from portal.token_store import TokenStore
 
 # msal adds these itself and refuses them in a scope list
@@ -50,6 +52,8 @@ class Identity:
         self._tokens = tokens
         self._http_cache: dict[Any, Any] = {}  # discovery documents, shared by this process's msal apps
         self._lock = threading.Lock()
+        # one refresh per user at a time (entries go when no request holds them)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _app(self, authority: str, cache: msal.TokenCache | None = None) -> msal.ConfidentialClientApplication:
         with self._lock:  # one app built at a time: they share the discovery cache
@@ -90,7 +94,16 @@ class Identity:
         user = SessionUser(f"{oid}.{tid}", tid, oid)
         await self._tokens.forget(user.account_key)  # a new sign-in starts a clean cache
         await self._tokens.save(user.account_key, tid, cache)
+        await self._warm(user)
         return SignedIn(user, str(claims.get("name", "")), str(claims.get("preferred_username", "")))
+
+    async def _warm(self, user: SessionUser) -> None:
+        """msal files the code's tokens under the ``organizations`` authority; every later call uses the user's
+        tenant's. Take the tokens the pages need at once under it now, one after the other, rather than in the
+        page's first burst of parallel requests. A refusal here is the first API call's to tell."""
+        for scopes in (GRAPH_SCOPES, TEAMS_SCOPES):
+            with contextlib.suppress(PortalError):
+                await self.access_token(user, scopes)
 
     def _check_id_token(self, claims: dict[str, Any]) -> str:
         """What msal no longer checks (since 1.38 it leaves ID token validation to the app): the token is for this
@@ -109,7 +122,30 @@ class Identity:
 
     async def access_token(self, user: SessionUser, scopes: list[str]) -> str:
         """An access token for ``scopes``: from the cache while valid, else redeemed silently with the refresh
-        token (the refreshed cache is written back). SignInRequired when only a new sign-in can help."""
+        token (the refreshed cache is written back). SignInRequired when only a new sign-in can help.
+
+        The refresh token is single-use (it rotates), and a page asks for several things at once: one request per
+        user refreshes at a time in this process (the others then find its tokens), and a refusal is retried once
+        on the cache as another process may just have rotated it. A failed attempt never writes its cache back
+        (msal drops a refused refresh token, which would erase the other process's new one)."""
+        lock = self._locks.get(user.account_key)
+        if lock is None:
+            lock = self._locks.setdefault(user.account_key, asyncio.Lock())
+        async with lock:
+            result = await self._silent(user, scopes)
+            if result is not None and result.get("error") == "invalid_grant":
+                result = await self._silent(user, scopes)
+        if result is None:
+            raise sign_in_required()
+        if "access_token" not in result:
+            if result.get("error") in ("invalid_grant", "interaction_required", "consent_required"):
+                raise PortalError(401, "SignInRequired", "Your sign-in expired or was revoked. Sign in again. "
+                                  f"({result.get('error_description', result['error'])})")
+            raise PortalError(502, "IdentityProviderError", "The sign-in service refused to renew your access: "
+                              f"{result.get('error_description', result.get('error'))}")
+        return str(result["access_token"])
+
+    async def _silent(self, user: SessionUser, scopes: list[str]) -> dict[str, Any] | None:
         cache = await self._tokens.load(user.account_key)
 
         def run() -> dict[str, Any] | None:
@@ -120,16 +156,9 @@ class Identity:
             found = app.acquire_token_silent_with_error([s for s in scopes if s not in _RESERVED], account)
             return dict(found) if found is not None else None
         result = await asyncio.to_thread(run)
-        await self._tokens.save(user.account_key, user.tenant_id, cache)
-        if result is None:
-            raise sign_in_required()
-        if "access_token" not in result:
-            if result.get("error") in ("invalid_grant", "interaction_required", "consent_required"):
-                raise PortalError(401, "SignInRequired", "Your sign-in expired or was revoked. Sign in again. "
-                                  f"({result.get('error_description', result['error'])})")
-            raise PortalError(502, "IdentityProviderError", "The sign-in service refused to renew your access: "
-                              f"{result.get('error_description', result.get('error'))}")
-        return str(result["access_token"])
+        if result is not None and "access_token" in result:
+            await self._tokens.save(user.account_key, user.tenant_id, cache)
+        return result
 
     async def sign_out(self, user: SessionUser) -> str:
         """Forget the user's tokens here; the address that ends their session at the identity provider too."""
