@@ -4,6 +4,7 @@ uvicorn over TLS (callbridge's local CA) on a free port, configured exactly as `
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 import threading
@@ -22,6 +23,7 @@ import uvicorn
 
 from portal.app import create_app
 from portal.bootstrap import Adapters
+from portal.demo import seed
 from portal.settings import PortalSettings
 from tests.conftest import Demo, seeded_platform
 from tests.interop.conftest import parse_form
@@ -145,6 +147,7 @@ def callbridge(tmp_path_factory: pytest.TempPathFactory, portal_port: int) -> It
 @pytest.fixture(scope="session")
 def portal(callbridge: Demo, tmp_path_factory: pytest.TempPathFactory, portal_port: int) -> Iterator[RunningPortal]:
     settings = portal_settings(callbridge, tmp_path_factory.mktemp("portal"), portal_port)
+    asyncio.run(seed(settings, callbridge.settings.data_dir / "demo.json"))  # Fabrikam's customers, as the demo's
     with serve_portal(settings, callbridge) as running:
         yield running
 

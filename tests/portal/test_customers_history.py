@@ -99,3 +99,15 @@ def test_history_is_newest_first_names_customers_and_is_the_users_own(
     assert bad.status_code == 400 and "direction" in bad.json()["error"]["message"]
     backwards = megan.api("POST", "/api/history", json={**older, "endedAt": "2026-11-01T00:00:00Z"})
     assert backwards.status_code == 400 and "ended before it started" in backwards.json()["error"]["message"]
+
+
+def test_the_demo_customers_are_fabrikams(signed_in: Callable[[str], PortalBrowser]) -> None:
+    """Seeded as `callbridge demo` seeds them: the carrier's phones, with companies and notes, Fabrikam's only."""
+    from callbridge.demo import CUSTOMERS
+
+    alice = signed_in("alice")
+    for number, described in CUSTOMERS:
+        found = alice.api("GET", "/api/customers/lookup", params={"number": number}).json()
+        assert f"{found['name']} ({found['company']})" == described and found["notes"]
+    nina = signed_in("nina")
+    assert nina.api("GET", "/api/customers/lookup", params={"number": CUSTOMERS[0][0]}).json() is None
