@@ -30,8 +30,12 @@ def serve() -> None:
     logging.basicConfig(level=settings.log_level)
     tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)} \
         if settings.tls_cert_file and settings.tls_key_file else {}
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                proxy_headers=False, server_header=False, **tls)  # type: ignore[arg-type]
+    options = {"host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
+               "proxy_headers": False, "server_header": False, **tls}
+    if settings.workers > 1:  # each worker builds the app from the same PORTAL_* environment
+        uvicorn.run("portal.app:create_app", factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
 
 
 @main.command()

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request, Response
 
 SESSION = "portal_session"
+CLOCK_SKEW_S = 60  # processes on several machines: a cookie from a clock this far ahead still counts
 FLOW = "portal_signin"
 
 
@@ -46,7 +47,7 @@ class CookieSigner:
         body, issued, mac = cookie.split(".")
         if not hmac.compare_digest(mac, self._mac(purpose, body, issued)) or not issued.isdigit():
             return None
-        if not 0 <= self._now() - int(issued) <= max_age_s:
+        if not -CLOCK_SKEW_S <= self._now() - int(issued) <= max_age_s:
             return None
         try:
             value = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))

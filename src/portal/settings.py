@@ -38,6 +38,7 @@ class PortalSettings(BaseSettings):
     database_url: str = ""  # default: sqlite+aiosqlite:///{data_dir}/portal.db
     host: str = "127.0.0.1"
     port: int = 8444
+    workers: int = 1  # `portal serve` processes on the port (the server keeps no state between requests)
     tls_cert_file: Path | None = None  # both set: HTTPS; else plain HTTP (behind a TLS-terminating proxy)
     tls_key_file: Path | None = None
     # the CA bundle trusted for the identity provider, ACS and Graph (callbridge's local CA); empty: the system's
