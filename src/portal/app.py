@@ -5,6 +5,7 @@ message}}``."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,11 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from portal import api_routes, auth_routes, errors
 from portal.bootstrap import Adapters, Portal, build
 from portal.settings import PortalSettings
 
+log = logging.getLogger("portal")
 STATIC = Path(__file__).parent / "static"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -46,6 +49,21 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json_error(400, "InvalidRequest", f"{where}: {text}")
 
 
+_HTTP_CODES = {404: ("NotFound", "There is nothing at this address."),
+               405: ("MethodNotAllowed", "This address does not take that method.")}
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = _HTTP_CODES.get(exc.status_code, ("InvalidRequest", str(exc.detail)))
+    return _json_error(exc.status_code, code, message)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return _json_error(500, "InternalError", "Something went wrong in Contoso Calling. Try again in a moment.")
+
+
 async def _conflict(_request: Request, _exc: Exception) -> JSONResponse:
     return _json_error(409, "Conflict", "Someone changed the same data at the same moment: try again.")
 
@@ -66,6 +84,8 @@ def create_app(settings: PortalSettings | None = None, adapters: Adapters | None
     app.add_exception_handler(errors.PortalError, errors.render)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _conflict)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
     app.middleware("http")(_guard(portal))
     app.include_router(auth_routes.router)
     app.include_router(api_routes.router)

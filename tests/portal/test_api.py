@@ -198,3 +198,11 @@ def test_parallel_requests_after_expiry_refresh_once_and_all_succeed(
             answers = list(pool.map(lambda p: b.api("GET", p), paths))
         assert [a.status_code for a in answers] == [200] * len(paths), [a.text for a in answers]
         assert len(_cache_of(portal, "alice")["RefreshToken"]) == 1
+
+
+def test_unknown_addresses_and_methods_answer_in_the_error_shape(signed_in: Callable[[str], PortalBrowser]) -> None:
+    b = signed_in("alice")
+    missing = b.api("GET", "/api/nothing-here")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NotFound"
+    wrong = b.api("PUT", "/api/customers")
+    assert wrong.status_code == 405 and wrong.json()["error"]["message"]
