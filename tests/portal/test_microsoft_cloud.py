@@ -161,3 +161,13 @@ async def test_a_refused_exchange_is_said_in_words(cloud: Cloud) -> None:
         microsoft.CommunicationService.send = broken  # type: ignore[method-assign]
     assert r.status_code == 401 and r.json()["error"]["code"] == "TokenExchangeRefused"
     assert "Provided access token is not valid." in r.json()["error"]["message"]
+
+
+async def test_a_declined_sign_in_is_said_in_words(cloud: Cloud) -> None:
+    started = await cloud.http.get("/signin")
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    r = await cloud.http.get("/auth/callback", params={
+        "error": "access_denied", "state": state,
+        "error_description": "AADSTS65004: User declined to consent to access the app."})
+    assert r.status_code == 400 and "User declined to consent to access the app." in r.text
+    assert (await cloud.api("GET", "/api/me")).status_code == 401  # type: ignore[attr-defined]
