@@ -202,9 +202,9 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tier markers from the folder: tests/unit, tests/integration, tests/interop, tests/demo."""
+    """Tier markers from the folder: tests/unit, tests/integration, tests/interop, tests/demo, tests/portal."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        for tier in ("unit", "integration", "interop", "demo"):
+        for tier in ("unit", "integration", "interop", "demo", "portal"):
             if tier in parts:
                 item.add_marker(getattr(pytest.mark, tier))

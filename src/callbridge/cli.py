@@ -60,8 +60,27 @@ def demo(seed_only: bool) -> None:
     elif settings.carrier_enabled:
         click.echo(f"  carrier          off: CALLBRIDGE_HOST={settings.host} is not loopback "
                    "(CALLBRIDGE_CARRIER_ALLOW_REMOTE=true serves it anyway)")
+    portal = _portal(settings) if settings.demo_portal_url and not seed_only else None
     if not seed_only:
-        run_server(settings)
+        try:
+            run_server(settings)
+        finally:
+            if portal is not None:
+                portal.stop()
+
+
+def _portal(settings: Settings) -> Any:
+    """The vendor's portal, started beside the platform; its address and who signs in to it, printed."""
+    from callbridge.demo_portal import PortalProcess
+    from callbridge.tls import tls_files
+
+    info = json.loads((settings.data_dir / "demo.json").read_text())
+    portal = PortalProcess(settings, info, tls_files(settings))
+    portal.start()
+    url = portal.env["PORTAL_REDIRECT_BASE"]
+    click.echo(f"  portal           {url}/   (Contoso Calling: sign in as a Fabrikam or Northwind user above; "
+               f"onboarding link {url}/onboard)")
+    return portal
 
 
 main.add_command(admin)

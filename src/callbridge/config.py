@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     janus_rtp_port_max: int = 41999
     janus_rtp_address: str = "127.0.0.1"  # the mixer's plain-RTP legs bind here
     conference_sampling_rate: int = 8000  # Hz of a room's mix; 8000 keeps G.711 phone legs clean (no resampling)
+    # the vendor's portal (package `portal`, its own process): `callbridge demo` registers
+    # {demo_portal_url}/auth/callback as the demo app's redirect URI and runs the portal on this URL's port;
+    # "": the demo runs no portal
+    demo_portal_url: str = "https://localhost:8444"
     carrier_enabled: bool = False  # run the built-in carrier (virtual phones) in this process; `callbridge demo` does
     carrier_port: int = 5070  # its SIP port (UDP); the demo's trunk points here
     carrier_allow_remote: bool = False  # serve the carrier (no sign-in!) on a non-loopback CALLBRIDGE_HOST too

@@ -33,7 +33,7 @@ CUSTOMERS = [
     ("+442079460144", "Sophie Turner (Woodgrove Bank)"),
 ]
 
-GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "Chat.Create", "Chat.Read", "Calendars.Read",
+GRAPH_SCOPES = ["User.Read", "User.ReadBasic.All", "User.Read.All", "Chat.Create", "Chat.Read", "Calendars.Read",
                 "Calendars.ReadWrite", "OnlineMeetings.Read", "OnlineMeetings.ReadWrite"]
 COLLEAGUES = [
     "Adele Vance", "Alex Wilber", "Diego Siciliani", "Grady Archie", "Henrietta Mueller", "Isaiah Langer",
@@ -103,7 +103,8 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
         s, contoso.id, "Contoso Calling", multi_tenant=True, allow_public_client=True,
         # the meeting join page signs in with the demo's public client too (`callbridge demo` sets
         # join_page_client_id to it): its redirect URI
-        redirect_uris=[f"{base}/portal/auth/callback", "http://localhost", f"{base}/meet/signed-in"],
+        # and the vendor portal (its own origin) signs users in and back out with it as a confidential client
+        redirect_uris=[*_portal_redirects(settings), "http://localhost", f"{base}/meet/signed-in"],
         permissions={
             "00000003-0000-0000-c000-000000000000": {"delegated": GRAPH_SCOPES, "application": ["User.Read.All"]},
             COMMUNICATION_APP_ID: {"delegated": ["Teams.ManageCalls", "Teams.ManageChats"]},
@@ -133,11 +134,17 @@ async def seed(s: AsyncSession, settings: Settings) -> dict[str, Any]:
         "app": {"client_id": app.client_id, "client_secret": secret, "redirect_uri": app.redirect_uris[0],
                 "tenant_id": contoso.id, "name": app.display_name},
         "tenants": described,
+        "portal": {"url": settings.demo_portal_url.rstrip("/") or None},
         "sip": {"host": settings.sip_host, "port": settings.sip_port, "transports": settings.sip_transports},
         "carrier": {"host": "127.0.0.1", "port": settings.carrier_port, "transport": "udp", "trunk": "carrier",
                     "phones": [{"number": number, "name": name} for number, name in CUSTOMERS]},
         "meeting": meeting,
     }
+
+
+def _portal_redirects(settings: Settings) -> list[str]:
+    portal = settings.demo_portal_url.rstrip("/")
+    return [f"{portal}/auth/callback", f"{portal}/"] if portal else []
 
 
 async def _seed_calendar(s: AsyncSession, settings: Settings, client_id: str, alice: User,

@@ -35,8 +35,10 @@ from callbridge.sip.endpoint import Endpoint
 from callbridge.sip.transport import Address
 from callbridge.sip.useragent import UserAgent
 from callbridge.tls import TlsFiles
+from portal.settings import PortalSettings
 from tests.conftest import Demo
 from tests.integration.test_calling_audio import collect_incoming, heard, until
+from tests.portal.conftest import PortalBrowser, RunningPortal
 from tests.support.ice import loopback_ice
 from tests.support.server import free_port, free_sip_port
 
@@ -65,12 +67,15 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, su
     env.update({"CALLBRIDGE_DATA_DIR": str(data_dir), "CALLBRIDGE_HTTPS_PORT": str(port),
                 "CALLBRIDGE_SIP_PORT": str(free_sip_port()), "CALLBRIDGE_CARRIER_PORT": str(free_sip_port()),
                 "CALLBRIDGE_RTP_PORT_MIN": "46000", "CALLBRIDGE_RTP_PORT_MAX": "46199",
-                "CALLBRIDGE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+                "CALLBRIDGE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+                "CALLBRIDGE_DEMO_PORTAL_URL": f"https://localhost:{free_port()}"})
+    env = {k: v for k, v in env.items() if not k.startswith("PORTAL_")}
     log = (data_dir / "demo.log").open("wb")
     process = subprocess.Popen([str(Path(sys.executable).parent / "callbridge"), "demo"], env=env, cwd=data_dir,
                                stdout=log, stderr=subprocess.STDOUT)
     try:
-        settings = Settings(data_dir=data_dir, https_port=port, sip_port=int(env["CALLBRIDGE_SIP_PORT"]))
+        settings = Settings(data_dir=data_dir, https_port=port, sip_port=int(env["CALLBRIDGE_SIP_PORT"]),
+                            demo_portal_url=env["CALLBRIDGE_DEMO_PORTAL_URL"])
         tls = data_dir / "tls"
         files = TlsFiles(tls / "server.crt", tls / "server.key", tls / "ca.crt")
         demo = Demo(settings, {"base_url": f"https://localhost:{port}"}, files, None)  # type: ignore[arg-type]
@@ -118,6 +123,37 @@ def test_the_demo_runs_on_uvloop_and_serves_discovery(shipped: tuple[Demo, subpr
     printed = (demo.settings.data_dir / "demo.log").read_text()  # the summary `callbridge demo` prints
     assert f"token exchange   {demo.base_url}/teamsUser/:exchangeAccessToken\n" in printed
     assert f"sign-in (OIDC)   {demo.base_url}/organizations/v2.0/.well-known/openid-configuration\n" in printed
+
+
+def test_the_portal_answers_on_its_port_with_the_seeded_customers(
+        shipped: tuple[Demo, subprocess.Popen[bytes]]) -> None:
+    """`callbridge demo` runs Contoso's portal too: its address printed, Alice signs in to it through callbridge's
+    sign-in page, and Fabrikam's customers are the carrier's phones."""
+    demo, _ = shipped
+    url = demo.settings.demo_portal_url
+    browser = PortalBrowser(RunningPortal(PortalSettings(redirect_base=url), None, demo))
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while True:  # the portal starts beside the platform; it may answer a moment later
+            try:
+                home = browser.http.get(f"{url}/")
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert home.status_code == 200 and '<script type="module" src="/static/app.js">' in home.text
+        assert f"  portal           {url}/" in (demo.settings.data_dir / "demo.log").read_text()
+        assert browser.api("GET", "/api/customers").status_code == 401
+        assert browser.sign_in("alice").status_code == 200
+        seeded = browser.api("GET", "/api/customers").json()["value"]
+        assert sorted((c["phoneNumbers"][0], f"{c['name']} ({c['company']})") for c in seeded) == sorted(CUSTOMERS)
+        assert all(c["notes"] for c in seeded)
+        token = browser.api("GET", "/api/token")
+        assert token.status_code == 200 and token.json()["token"]
+        assert browser.api("GET", "/api/customers/lookup", params={"number": CUSTOMER}).json()["name"] == "Kim Akers"
+    finally:
+        browser.close()
 
 
 @pytest.mark.parametrize("transport", ["UDP", "TCP"])

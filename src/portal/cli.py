@@ -1,0 +1,61 @@
+"""``portal``: run Contoso's portal (``portal serve``), bring its database up to date (``portal migrate``), or seed
+the demo's customers from callbridge's demo.json (``portal seed-demo``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import click
+import uvicorn
+
+from portal.settings import PortalSettings
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Contoso Calling, the vendor's web app (settings: PORTAL_* environment variables, see docs/portal.md)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@main.command()
+def serve() -> None:
+    """Serve the portal (HTTPS when PORTAL_TLS_CERT_FILE and PORTAL_TLS_KEY_FILE are set)."""
+    from portal.app import create_app
+
+    settings = PortalSettings()
+    logging.basicConfig(level=settings.log_level)
+    tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)} \
+        if settings.tls_cert_file and settings.tls_key_file else {}
+    options = {"host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
+               "proxy_headers": False, "server_header": False, **tls}
+    if settings.workers > 1:  # each worker builds the app from the same PORTAL_* environment
+        uvicorn.run("portal.app:create_app", factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the portal's database schema up to date."""
+    from portal.bootstrap import build
+
+    async def run() -> None:
+        portal = build(PortalSettings())
+        try:
+            await portal.db.migrate()
+        finally:
+            await portal.close()
+    asyncio.run(run())
+
+
+@main.command("seed-demo")
+@click.argument("demo_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def seed_demo(demo_json: Path) -> None:
+    """Seed Fabrikam's customers (the carrier's virtual phones) from callbridge's demo.json, once."""
+    from portal.demo import seed
+
+    click.echo(asyncio.run(seed(PortalSettings(), demo_json)))
