@@ -1,7 +1,11 @@
 """``/sdk/calling.js`` (the browser calling SDK, an ES module), ``/sdk/calling.d.ts`` (its TypeScript declarations,
 ACS's for the same subset), ``/sdk/test.html`` (a bare page that drives it), ``/sdk/join.js`` and ``/sdk/join.css``
 (the meeting join page's, web/join.py): static files kept in the package, read once, served with an ETag and
-revalidated on every use (the URLs carry no version, so a browser must not keep an old SDK)."""
+revalidated on every use (the URLs carry no version, so a browser must not keep an old SDK).
+
+The SDK and its declarations may be loaded by another origin's pages (a vendor's web app, on its own host, imports
+``/sdk/calling.js`` as a module, which browsers fetch in CORS mode): they carry ``Access-Control-Allow-Origin: *``.
+They are public files, fetched without credentials, so any origin may read them; the other files stay same-origin."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ router = APIRouter(tags=["browser SDK"])
 FILES = {"calling.js": "text/javascript; charset=utf-8", "calling.d.ts": "application/typescript; charset=utf-8",
          "test.html": "text/html; charset=utf-8", "join.js": "text/javascript; charset=utf-8",
          "join.css": "text/css; charset=utf-8"}
+CROSS_ORIGIN = {"calling.js", "calling.d.ts"}  # what other origins' pages import (a vendor's app)
 
 
 @functools.cache
@@ -32,6 +37,8 @@ async def sdk_file(name: str, request: Request) -> Response:
                             status_code=404)
     body, etag = _load(name)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    if name in CROSS_ORIGIN:
+        headers["Access-Control-Allow-Origin"] = "*"
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(body if request.method == "GET" else b"", media_type=FILES[name], headers=headers)
