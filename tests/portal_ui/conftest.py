@@ -61,7 +61,10 @@ class PortalTab:
             stats = await self.inbound_audio()
             if stats and int(str(stats["packetsReceived"])) > 0 and int(str(stats["bytesReceived"])) > 0:
                 return stats
-            assert time.monotonic() < deadline, f"no inbound audio: {stats}; console: {self.console[-20:]}"
+            if time.monotonic() > deadline:
+                report = await self.page.evaluate("""async () => [...(await window.portal.phone.session.call
+                    .getStats()).values()].map((s) => `${s.type} ${s.state ?? ''} ${s.dtlsState ?? ''}`)""")
+                raise AssertionError(f"no inbound audio: {stats}; stats: {report}; console: {self.console[-20:]}")
             await asyncio.sleep(0.1)
 
 

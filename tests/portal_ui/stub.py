@@ -188,7 +188,13 @@ def _calendar_and_customers(app: FastAPI, state: StubState) -> None:
 
     @app.get("/api/people/{user_id}")
     def person(request: Request, user_id: str) -> Any:
-        user = state.graph_get(who_of(request), f"/users/{user_id}")
+        # a delegated User.ReadBasic.All token reads no jobTitle (as Graph's): the app's own token reads the profile
+        tenant = next(t["name"] for t in demo.info["tenants"] if t["id"] == demo.user(who_of(request))["tenant_id"])
+        with demo.app_graph(tenant) as g:
+            r = g.get(f"/users/{user_id}")
+        if r.status_code >= 400:
+            return error(r.status_code, "PersonNotFound", "That colleague is not in your organisation.")
+        user = r.json()
         words = user["displayName"].split()
         return {"displayName": user["displayName"], "jobTitle": user.get("jobTitle"),
                 "initials": (words[0][0] + words[-1][0]).upper() if len(words) > 1 else words[0][:2].upper()}
