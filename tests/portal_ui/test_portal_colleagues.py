@@ -21,10 +21,9 @@ async def test_megan_calls_alice_from_the_directory(open_portal: OpenPortal) -> 
     await directory.get_by_role("button", name="Search").click()
     await expect(directory.locator(".person")).to_have_count(1)
     await directory.get_by_role("button", name="Call Alice Smith").click()
-    await expect(megan.page.locator(".call-state")).to_have_text("Calling…")
-
     toast = alice.page.get_by_role("alertdialog", name="Incoming call")
     await expect(toast.locator(".caller-name")).to_have_text("Megan Bowen")
+    await expect(megan.page.locator(".call-state")).to_have_text("Ringing…")
     await expect(toast.locator(".caller-about")).to_have_text("Marketing manager")
     await expect(toast.locator(".avatar")).to_have_text("MB")
     await screenshot(alice.page, "uc4-incoming")

@@ -158,7 +158,8 @@ export class Home {
   // -- meetings (use case 5) ------------------------------------------------------------------------------------
 
   #meetings() {
-    this.today = h('ul', { class: 'meeting-list today', 'aria-label': 'Today' });
+    this.today = h('ul', { class: 'meeting-list today', 'aria-label': 'Today' },
+      h('li', { class: 'loading', text: 'Reading your calendar…' }));
     this.week = h('ul', { class: 'meeting-list week', 'aria-label': 'Later this week' });
     this.meetingProblem = statusLine('problem', 'alert');
     return card('Meetings', 'meetings', h('h3', { text: 'Today' }), this.today,

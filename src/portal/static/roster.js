@@ -71,7 +71,6 @@ export class Roster {
       h('span', { class: 'avatar', 'aria-hidden': 'true', text: initialsOf(nameOf(remote)) }),
       h('span', { class: 'who', text: nameOf(remote) }),
       h('span', { class: 'marks', text: marks.join(', ') }),
-      hand ? h('span', { class: 'hand', role: 'img', 'aria-label': 'hand raised', text: '✋' }) : null,
       remote.isSpeaking ? h('span', { class: 'visually-hidden', text: ' (speaking)' }) : null);
     }));
     if (!present.length) this.list.append(h('li', { class: 'empty', text: 'Nobody else yet.' }));
