@@ -21,6 +21,23 @@ from tests.portal_ui.stub import StubState
 
 pytestmark = pytest.mark.browser
 
+# the tab is hidden (as a tab in the background is) and the notifications it shows are noted
+HIDDEN_TAB_WITH_NOTIFICATIONS_SEEN = """() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    const Real = window.Notification;
+    window.notified = [];
+    window.notificationsClosed = 0;
+    window.Notification = new Proxy(Real, {
+        get: (target, key) => target[key],
+        construct(target, [title, options]) {
+            window.notified.push([title, options.body]);
+            const shown = new target(title, options);
+            const close = shown.close.bind(shown);
+            shown.close = () => { window.notificationsClosed += 1; close(); };
+            return shown;
+        },
+    });
+}"""
 KIM = CUSTOMERS[0][0]  # Kim Akers of Adatum Corporation, with a note in the stub's customer database
 RACHEL = CUSTOMERS[2][0]
 
@@ -88,7 +105,9 @@ async def test_the_dial_pad_checks_numbers_and_a_refusal_is_told_in_words(open_p
 async def test_a_customer_calls_and_two_tabs_ring_until_one_answers(
         platform: Demo, open_portal: OpenPortal, stub: tuple[str, StubState]) -> None:
     first = await open_portal("alice")
+    await first.page.context.grant_permissions(["notifications"], origin=stub[0])
     second = await another_tab(first, stub[0])
+    await second.page.evaluate(HIDDEN_TAB_WITH_NOTIFICATIONS_SEEN)
     async with api(platform) as c:
         r = await c.post(f"/phones/{KIM}/dial", json={"to": platform.user("alice")["phone_number"]})
     assert r.status_code == 200, r.text
@@ -99,10 +118,14 @@ async def test_a_customer_calls_and_two_tabs_ring_until_one_answers(
         await expect(toast.locator(".caller-notes")).to_have_text("Escalation open: late deliveries.")
         assert await tab.page.evaluate("window.portal.ringer.ringing") is True
     await screenshot(second.page, "uc2-incoming")
+    assert await second.page.evaluate("window.notified") == [["Kim Akers is calling",
+                                                              "Adatum Corporation\nEscalation open: late deliveries."]]
+    assert await first.page.evaluate("window.notified ?? null") is None  # a visible tab shows its toast only
 
     await first.page.get_by_role("button", name="Answer").click()
     await expect(second.page.get_by_role("alertdialog", name="Incoming call")).to_have_count(0)
     assert await second.page.evaluate("window.portal.ringer.ringing") is False
+    assert await second.page.evaluate("window.notificationsClosed") == 1
     await expect(second.page.locator(".toast.note")).to_have_text("Kim Akers: The call was answered on another device.")
     assert await first.page.evaluate("window.portal.ringer.ringing") is False
     await expect(first.page.locator(".call-state")).to_have_text("Connected")
@@ -118,3 +141,25 @@ async def test_a_customer_calls_and_two_tabs_ring_until_one_answers(
     entries = [r for r in stub[1].recorded if r["who"] == "alice" and r["peerRawId"] == f"4:{KIM}"]
     assert len({e["callId"] for e in entries}) == 1 and entries[-1]["peerName"] == "Kim Akers"
     assert first.errors == [] and second.errors == []
+
+
+async def test_a_phone_that_is_busy_declines_or_is_unreachable_is_told_in_words(
+        platform: Demo, open_portal: OpenPortal) -> None:
+    omar = CUSTOMERS[3][0]
+    alice = await open_portal("alice")
+    outcomes = {"busy": ("The number is busy.", "code 486, subCode 560486"),
+                "decline": ("The call was declined.", "code 603, subCode 560603"),
+                "unavailable": ("The phone could not be reached.", "code 480, subCode 560480")}
+    try:
+        for mode, (words, codes) in outcomes.items():
+            async with api(platform) as c:
+                assert (await c.post(f"/phones/{omar}/mode", json={"mode": mode})).status_code == 200
+            await alice.page.get_by_role("textbox", name="Phone number").fill(omar)
+            await alice.page.locator(".dial-pad").get_by_role("button", name="Call").click()
+            await expect(alice.page.locator(".end-reason")).to_have_text(words)
+            await expect(alice.page.locator(".end-detail")).to_contain_text(codes)
+            await alice.page.get_by_role("button", name="Back to home").click()
+    finally:
+        async with api(platform) as c:
+            await c.post(f"/phones/{omar}/mode", json={"mode": "manual"})
+    assert alice.errors == []
