@@ -4,10 +4,12 @@ microphone) and sees its dial-in details; Megan joins by the link in the join bo
 organizer set the lobby to "organizer only") until Alice admits her from the lobby panel; the roster shows her
 state, her raised hand and her mute; both pages receive audio; Alice ends the meeting for everyone and Megan reads
 so. Then Megan joins again by meeting id and passcode, Alice (back in) rejects her, and Megan reads that she was
-not admitted."""
+not admitted. And the organizer adds a customer to her meeting by number from the page: the carrier's phone rings,
+answers, shows in the roster and hears the browser through the mixer."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +17,11 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
+from callbridge.demo import CUSTOMERS
+from tests.browser.conftest import BROWSER_HZ
+from tests.browser.test_browser_phone import phone_heard
 from tests.conftest import GRAPH_SCOPES, Demo
+from tests.integration.test_carrier_api import api, wait_for_phone
 from tests.integration.test_meetings import SUBJECT, the_meeting
 from tests.portal_ui.conftest import OpenPortal, PortalTab, screenshot
 
@@ -101,3 +107,23 @@ async def test_a_meeting_with_its_lobby_run_from_the_portal(
     await alice.page.get_by_role("button", name="Leave").click()
     await expect(alice.page.locator(".end-reason")).to_have_text("The call ended.")
     assert alice.errors == [] and megan.errors == []
+
+
+async def test_the_organizer_adds_a_customer_by_number_to_the_meeting(platform: Demo, open_portal: OpenPortal) -> None:
+    ben = CUSTOMERS[1][0]
+    alice = await open_portal("alice")
+    await alice.page.get_by_role("button", name=f"Join {SUBJECT}").click()
+    await alice.page.get_by_role("button", name="Join now").click()
+    await expect(alice.page.locator(".call-state")).to_have_text("Connected")
+    await alice.page.get_by_role("button", name="Add people").click()
+    await alice.page.get_by_role("textbox", name="Colleague or phone number to add").fill(ben)
+    await alice.page.get_by_role("button", name="Add or search").click()
+    await wait_for_phone(platform, ben, lambda p: p["state"] == "ringing")
+    async with api(platform) as c:
+        assert (await c.post(f"/phones/{ben}/answer")).status_code == 200
+    await expect(alice.page.locator(".roster li", has_text=ben)).to_contain_text("In the call")
+    await asyncio.sleep(2.0)  # two seconds of the browser's tone, through the mixer, at the phone
+    await alice.page.get_by_role("button", name="End for everyone").click()
+    await wait_for_phone(platform, ben, lambda p: p["state"] == "idle")
+    assert abs(await phone_heard(platform, ben) - BROWSER_HZ) < 15
+    assert alice.errors == []
