@@ -84,14 +84,18 @@ def _shell(app: FastAPI, demo: Demo) -> None:
         "media-src 'self' blob: mediastream:", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"])
 
     @app.get("/")
-    def shell() -> HTMLResponse:
-        html = (STATIC / "shell.html").read_text().replace("{sdk_url}", sdk_url)
+    def shell(request: Request) -> HTMLResponse:
+        # a test can point the page at a callbridge that is not there (`/stub/signin/{who}?sdk=<url>`)
+        where = request.cookies.get("stub-sdk") or sdk_url
+        html = (STATIC / "shell.html").read_text().replace("{sdk_url}", where)
         return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
     @app.get("/stub/signin/{who}")
-    def signin(who: str) -> RedirectResponse:
+    def signin(who: str, sdk: str = "") -> RedirectResponse:
         response = RedirectResponse("/", status_code=303)
         response.set_cookie("stub-who", who, httponly=True, samesite="lax")
+        if sdk:
+            response.set_cookie("stub-sdk", sdk, httponly=True, samesite="lax")
         return response
 
     @app.middleware("http")
