@@ -215,6 +215,11 @@ def _history(app: FastAPI, state: StubState) -> None:
     async def record(request: Request) -> Any:
         who = who_of(request)
         body = await request.json()
+        if body.get("direction") not in ("outgoing", "incoming"):  # the portal server's schema
+            return error(422, "InvalidCall", "'direction' is 'outgoing' or 'incoming'.")
+        number = body["peerRawId"].removeprefix("4:")
+        customer = next((c for c in customers_of_demo() if number in c["phoneNumbers"]), None)
+        body["customer"] = {k: customer[k] for k in ("id", "name", "company")} if customer else None
         calls = state.history.setdefault(who, [])
         calls[:] = [c for c in calls if c["callId"] != body["callId"]]  # the callId is the key: one entry a call
         calls.append(body)

@@ -1,11 +1,10 @@
 """``/sdk/calling.js`` (the browser calling SDK, an ES module), ``/sdk/calling.d.ts`` (its TypeScript declarations,
 ACS's for the same subset), ``/sdk/test.html`` (a bare page that drives it), ``/sdk/join.js`` and ``/sdk/join.css``
 (the meeting join page's, web/join.py): static files kept in the package, read once, served with an ETag and
-revalidated on every use (the URLs carry no version, so a browser must not keep an old SDK).
-
-The SDK and its declarations may be loaded by another origin's pages (a vendor's web app, on its own host, imports
-``/sdk/calling.js`` as a module, which browsers fetch in CORS mode): they carry ``Access-Control-Allow-Origin: *``.
-They are public files, fetched without credentials, so any origin may read them; the other files stay same-origin."""
+revalidated on every use (the URLs carry no version, so a browser must not keep an old SDK). The SDK and its
+declarations may be imported by a vendor's pages on another origin (the portal's ``/static/calling.js`` re-exports
+it), which a browser allows a module script only with ``Access-Control-Allow-Origin``: these are public files,
+fetched without credentials, so any origin may."""
 
 from __future__ import annotations
 
@@ -21,7 +20,8 @@ router = APIRouter(tags=["browser SDK"])
 FILES = {"calling.js": "text/javascript; charset=utf-8", "calling.d.ts": "application/typescript; charset=utf-8",
          "test.html": "text/html; charset=utf-8", "join.js": "text/javascript; charset=utf-8",
          "join.css": "text/css; charset=utf-8"}
-CROSS_ORIGIN = {"calling.js", "calling.d.ts"}  # what other origins' pages import (a vendor's app)
+
+CROSS_ORIGIN = {"calling.js", "calling.d.ts"}
 
 
 @functools.cache

@@ -16,7 +16,18 @@ import { Phone, inboundAudio } from './phone.js';
 import { PreJoin } from './prejoin.js';
 import { Ringer } from './ringer.js';
 
-const root = document.getElementById('portal') ?? document.body.appendChild(h('div', { id: 'portal' }));
+/** The page's root: the shell's `#portal`, or one put in place of the server's `#app` (its sign-in link, noscript). */
+function rootElement() {
+  const existing = document.getElementById('portal');
+  if (existing) return existing;
+  const made = h('div', { id: 'portal' });
+  const placeholder = document.getElementById('app');
+  if (placeholder) placeholder.replaceWith(made);
+  else document.body.append(made);
+  return made;
+}
+
+const root = rootElement();
 const portal = { phone: null, ringer: new Ringer(), incoming: null, view: 'home' };
 window.portal = portal; // for the browser tests and a person's console: the phone, the ringer, the call's audio
 portal.inboundAudio = () => inboundAudio(portal.phone?.session?.call);

@@ -6,7 +6,7 @@ import * as api from './api.js';
 import { clear, h, statusLine } from './dom.js';
 import { dayAndTime, duration, endReasonInWords } from './words.js';
 
-const DIRECTIONS = { Incoming: 'Incoming', Outgoing: 'Outgoing' };
+const DIRECTIONS = { incoming: 'Incoming', outgoing: 'Outgoing' };
 
 export class HistoryPage {
   constructor() {
@@ -19,7 +19,7 @@ export class HistoryPage {
           scope: 'col', text })))), this.rows)), this.problem);
   }
 
-  async load() {
+  async load() { // entries: PORTAL_CONTRACT's POST body, with `customer` {id, name, company} where the number is one
     this.problem.textContent = '';
     try {
       const data = await api.history();
@@ -28,8 +28,8 @@ export class HistoryPage {
         const talked = entry.connectedAt ? duration(Date.parse(entry.endedAt) - Date.parse(entry.connectedAt)) : '—';
         const ended = endReasonInWords(entry.endReason);
         return h('tr', { class: 'history-entry', dataset: { callId: entry.callId } },
-          h('td', {}, h('strong', { text: entry.customerName ?? entry.peerName ?? entry.peerRawId }),
-            entry.peerName && entry.peerRawId?.startsWith('4:') ? h('small', { text: ` ${entry.peerRawId.slice(2)}` }) : null),
+          h('td', {}, h('strong', { text: entry.customer?.name || entry.peerName || entry.peerRawId }),
+            entry.peerRawId?.startsWith('4:') ? h('small', { text: ` ${entry.peerRawId.slice(2)}` }) : null),
           h('td', { text: DIRECTIONS[entry.direction] ?? entry.direction }),
           h('td', {}, h('time', { datetime: entry.startedAt, text: dayAndTime(entry.startedAt) })),
           h('td', { text: talked }),

@@ -40,7 +40,7 @@ export class CallSession extends EventTarget {
   #record() {
     const reason = this.call.callEndReason ?? { code: 0, subCode: 0 };
     api.recordCall({
-      callId: this.call.id, direction: this.direction, peerRawId: this.peer.rawId, peerName: this.peer.name,
+      callId: this.call.id, direction: this.direction.toLowerCase(), peerRawId: this.peer.rawId, peerName: this.peer.name,
       startedAt: this.startedAt.toISOString(), connectedAt: this.connectedAt?.toISOString() ?? null,
       endedAt: this.endedAt.toISOString(), endReason: { code: reason.code, subCode: reason.subCode ?? 0 },
     }).catch((error) => this.dispatchEvent(new CustomEvent('problem', { detail: error })));
@@ -106,7 +106,7 @@ export class Phone extends EventTarget {
     const reason = incomingCall.callEndReason ?? { code: 0, subCode: 0 };
     if (reason.code === 487 && reason.subCode === 10003) return Promise.resolve(); // the tab that answered records it
     return api.recordCall({
-      callId: incomingCall.id, direction: 'Incoming', peerRawId: peer.rawId, peerName: peer.name,
+      callId: incomingCall.id, direction: 'incoming', peerRawId: peer.rawId, peerName: peer.name,
       startedAt: startedAt.toISOString(), connectedAt: null, endedAt: new Date().toISOString(),
       endReason: { code: reason.code, subCode: reason.subCode ?? 0 },
     });
