@@ -57,6 +57,7 @@ export class IncomingCalls {
     const quick = { rawId: incomingCall.callerInfo.identifier?.rawId ?? '',
       name: incomingCall.callerInfo.displayName || incomingCall.callerInfo.identifier?.phoneNumber || 'Someone' };
     const toast = this.#toast(incomingCall, quick);
+    if (this.#phone.busy) toast.answer.textContent = 'Hang up and answer';
     this.#container.append(toast.element);
     toast.answer.focus();
     let caller = quick;

@@ -93,9 +93,10 @@ export class Phone extends EventTarget {
       direction: 'Outgoing' });
   }
 
-  /** Use cases 2 and 4: the call this tab answers (a call in progress is held first). */
+  /** Use cases 2 and 4: the call this tab answers. One call at a time on screen: a call in progress ends first
+   * (the toast says so on its button). */
   async answer(incomingCall, peer) {
-    if (this.busy && ['Connected', 'RemoteHold'].includes(this.session.call.state)) await this.session.call.hold();
+    if (this.busy) await this.session.call.hangUp();
     const call = await incomingCall.accept();
     const kind = peer.rawId.startsWith('4:') ? 'phone' : 'colleague';
     return this.#show(call, { peer, kind, direction: 'Incoming' });
