@@ -1,0 +1,43 @@
+/**
+ * The history page: the user's recent calls from `/api/history` (newest first): who (the customer's or
+ * colleague's name where known), when, how long, how it ended in words.
+ */
+import * as api from './api.js';
+import { clear, h, statusLine } from './dom.js';
+import { dayAndTime, duration, endReasonInWords } from './words.js';
+
+const DIRECTIONS = { incoming: 'Incoming', outgoing: 'Outgoing' };
+
+export class HistoryPage {
+  constructor() {
+    this.rows = h('tbody');
+    this.problem = statusLine('problem', 'alert');
+    this.element = h('section', { class: 'card history', 'aria-labelledby': 'history-title' },
+      h('h2', { id: 'history-title', text: 'Recent calls' }),
+      h('div', { class: 'table-scroll' }, h('table', {},
+        h('thead', {}, h('tr', {}, ['Who', 'Direction', 'When', 'How long', 'How it ended'].map((text) => h('th', {
+          scope: 'col', text })))), this.rows)), this.problem);
+  }
+
+  async load() { // entries: PORTAL_CONTRACT's POST body, with `customer` {id, name, company} where the number is one
+    this.problem.textContent = '';
+    try {
+      const data = await api.history();
+      const calls = Array.isArray(data) ? data : data.value ?? [];
+      clear(this.rows, calls.map((entry) => {
+        const talked = entry.connectedAt ? duration(Date.parse(entry.endedAt) - Date.parse(entry.connectedAt)) : '—';
+        const ended = endReasonInWords(entry.endReason);
+        return h('tr', { class: 'history-entry', dataset: { callId: entry.callId } },
+          h('td', {}, h('strong', { text: entry.customer?.name || entry.peerName || entry.peerRawId }),
+            entry.peerRawId?.startsWith('4:') ? h('small', { text: ` ${entry.peerRawId.slice(2)}` }) : null),
+          h('td', { text: DIRECTIONS[entry.direction] ?? entry.direction }),
+          h('td', {}, h('time', { datetime: entry.startedAt, text: dayAndTime(entry.startedAt) })),
+          h('td', { text: talked }),
+          h('td', { text: ended.title, title: ended.detail }));
+      }));
+      if (!calls.length) this.rows.append(h('tr', {}, h('td', { colspan: 5, class: 'empty', text: 'No calls yet.' })));
+    } catch (error) {
+      this.problem.textContent = `Could not load your calls: ${error.message}`;
+    }
+  }
+}
