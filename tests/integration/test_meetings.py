@@ -155,7 +155,7 @@ async def test_a_meeting_with_lobby_roster_mute_hands_and_end_for_everyone(
     guest = await agents["guest"].join(TeamsMeetingLinkLocator(link), display_name="Pat Guest",
                                        audio=ToneSource(TONES["guest"]))
     await guest.wait_for_state("InLobby")
-    await until(lambda: len(alice.lobby.participants) == 1 and bool(lobby_seen))
+    await until(lambda: len(alice.lobby.participants) == len(megan.lobby.participants) == 1 and bool(lobby_seen))
     waiting = alice.lobby.participants[0]
     assert waiting.display_name == "Pat Guest" and lobby_seen[0].added == [waiting]
     with pytest.raises(CallingError) as refused:  # an attendee cannot admit
