@@ -53,7 +53,8 @@ function header(me) {
       h('a', { href: '#/history', class: 'nav-history', text: 'History' })),
     h('div', { class: 'me' },
       h('span', { class: 'me-name', text: me.displayName }),
-      h('span', { class: 'me-tenant', text: me.tenantName ?? me.tenantId }),
+      // the organisation's name when the server knows it, else her sign-in's domain: never a bare tenant GUID
+      h('span', { class: 'me-tenant', text: me.tenantName ?? me.upn?.split('@')[1] ?? '' }),
       me.phoneNumber ? h('span', { class: 'me-number', text: me.phoneNumber }) : null,
       portal.connection, notify, signOut));
 }
