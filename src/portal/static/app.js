@@ -27,6 +27,21 @@ function rootElement() {
   return made;
 }
 
+/**
+ * The calling SDK's import starts at once, beside `/api/me`, rather than after it: the two are the home page's
+ * longest waits (bench/portal.py). Not on a page the server rendered signed out (its `#portal-config` says so),
+ * which has no use for callbridge.
+ */
+function signedOutShell() {
+  try {
+    return JSON.parse(document.getElementById('portal-config')?.textContent ?? '{}').signedIn === false;
+  } catch {
+    return false;
+  }
+}
+const callingLoaded = signedOutShell() ? null : import('./calling.js');
+callingLoaded?.catch(() => {}); // its failure is reported where calling starts, not as an unhandled rejection
+
 const root = rootElement();
 const portal = { phone: null, ringer: new Ringer(), incoming: null, view: 'home' };
 window.portal = portal; // for the browser tests and a person's console: the phone, the ringer, the call's audio
@@ -106,7 +121,7 @@ function showSession(session) {
 
 async function startCalling() {
   try {
-    const sdk = await import('./calling.js');
+    const sdk = await (callingLoaded ?? import('./calling.js'));
     portal.phone = await Phone.connect(sdk);
   } catch (error) {
     portal.callingProblem = `Calling is unavailable: ${error.message}`;
