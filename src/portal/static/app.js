@@ -28,8 +28,8 @@ function rootElement() {
 }
 
 /**
- * The calling SDK's import starts at once, beside `/api/me`, rather than after it: the two are the home page's
- * longest waits (bench/portal.py). Not on a page the server rendered signed out (its `#portal-config` says so),
+ * The calling SDK's import and the communication token start at once, beside `/api/me`, rather than after it:
+ * with it they are the home page's longest waits (bench/portal.py). Not on a page the server rendered signed out (its `#portal-config` says so),
  * which has no use for callbridge.
  */
 function signedOutShell() {
@@ -39,8 +39,12 @@ function signedOutShell() {
     return false;
   }
 }
-const callingLoaded = signedOutShell() ? null : import('./calling.js');
-callingLoaded?.catch(() => {}); // its failure is reported where calling starts, not as an unhandled rejection
+const signedOutAtStart = signedOutShell();
+const callingLoaded = signedOutAtStart ? null : import('./calling.js');
+const tokenLoaded = signedOutAtStart ? null : api.communicationToken();
+// their failures are reported where calling starts, not as unhandled rejections
+callingLoaded?.catch(() => {});
+tokenLoaded?.catch(() => {});
 
 const root = rootElement();
 const portal = { phone: null, ringer: new Ringer(), incoming: null, view: 'home' };
@@ -122,7 +126,7 @@ function showSession(session) {
 async function startCalling() {
   try {
     const sdk = await (callingLoaded ?? import('./calling.js'));
-    portal.phone = await Phone.connect(sdk);
+    portal.phone = await Phone.connect(sdk, tokenLoaded);
   } catch (error) {
     portal.callingProblem = `Calling is unavailable: ${error.message}`;
     portal.connection.textContent = 'Calling unavailable';
