@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from urllib.parse import urlsplit
 
 from fastapi.responses import HTMLResponse
 
@@ -15,21 +16,34 @@ _HEAD = """<!doctype html>
 <title>{title}</title><link rel="stylesheet" href="/static/app.css"></head>"""
 
 
+def content_security_policy(sdk_url: str) -> str:
+    """What the home page may load and reach: its own modules, callbridge's SDK (a module script from
+    callbridge's origin) and callbridge's HTTPS and WebSocket endpoints; no inline script or style at all, so an
+    injected ``<script>`` never runs. The pages are written for exactly this (docs/portal-pages.md)."""
+    parts = urlsplit(sdk_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    sockets = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    return "; ".join([
+        "default-src 'self'", f"script-src 'self' {origin}", "style-src 'self'",
+        f"connect-src 'self' {origin} {sockets}", "img-src 'self' data:", "media-src 'self' blob: mediastream:",
+        "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"])
+
+
 def shell(settings: PortalSettings, signed_in: bool) -> HTMLResponse:
-    """The home page: its configuration for the modules, and an import map naming callbridge's browser SDK
-    (``/static/calling.js`` re-exports ``callbridge-sdk``; swapping in @azure/communication-calling is that file)."""
+    """The home page: the SDK's address in a ``<meta name="callbridge-sdk">`` (what ``/static/calling.js``
+    imports; swapping in @azure/communication-calling is that file), a JSON data block describing the routes, and
+    the CSP above. No import map: an inline import map is an inline script, which the CSP refuses."""
     config = {"signedIn": signed_in, "signInUrl": "/signin", "signOutUrl": "/signout", "onboardUrl": "/onboard",
               "sdkUrl": settings.callbridge_sdk_url}
-    imports = {"imports": {"callbridge-sdk": settings.callbridge_sdk_url}}
     body = f"""{_HEAD.format(title="Contoso Calling")}
 <meta name="callbridge-sdk" content="{escape(settings.callbridge_sdk_url)}">
-<script type="importmap">{_script_json(imports)}</script>
 <script id="portal-config" type="application/json">{_script_json(config)}</script>
 <body><main id="app">
 <noscript>Contoso Calling needs JavaScript.</noscript>
 {'' if signed_in else '<p><a id="signin" href="/signin">Sign in with your work account</a></p>'}
 </main><script type="module" src="/static/app.js"></script></body></html>"""
-    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(body, headers={"Cache-Control": "no-store",
+                                       "Content-Security-Policy": content_security_policy(settings.callbridge_sdk_url)})
 
 
 def message(title: str, text: str, status: int = 200, link: tuple[str, str] = ("/", "Back to Contoso Calling")) \

@@ -98,8 +98,14 @@ def test_the_onboarding_link_is_the_admin_consent(portal: RunningPortal, browser
 def test_home_shell_names_the_sdk_and_loads_the_modules(portal: RunningPortal, browser: PortalBrowser) -> None:
     home = browser.http.get(f"{portal.url}/")
     assert home.status_code == 200 and '<script type="module" src="/static/app.js">' in home.text
-    assert f'"callbridge-sdk": "{portal.settings.callbridge_sdk_url}"' in home.text
+    assert f'<meta name="callbridge-sdk" content="{portal.settings.callbridge_sdk_url}">' in home.text
     assert '"signedIn": false' in home.text
+    # the pages run under this policy: callbridge's SDK and sockets allowed, and no inline script to allow
+    callbridge = portal.callbridge.base_url
+    policy = {d.split(" ")[0]: d.split(" ")[1:] for d in home.headers["content-security-policy"].split("; ")}
+    assert policy["script-src"] == ["'self'", callbridge]
+    assert set(policy["connect-src"]) >= {callbridge, f"wss://{urlsplit(callbridge).netloc}"}
+    assert "importmap" not in home.text and "'unsafe-inline'" not in str(policy)
 
 
 def test_an_administrator_onboards_the_organisation_through_the_consent_page(portal: RunningPortal,

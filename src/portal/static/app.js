@@ -27,6 +27,25 @@ function rootElement() {
   return made;
 }
 
+/**
+ * The calling SDK's import and the communication token start at once, beside `/api/me`, rather than after it:
+ * with it they are the home page's longest waits (bench/portal.py). Not on a page the server rendered signed out (its `#portal-config` says so),
+ * which has no use for callbridge.
+ */
+function signedOutShell() {
+  try {
+    return JSON.parse(document.getElementById('portal-config')?.textContent ?? '{}').signedIn === false;
+  } catch {
+    return false;
+  }
+}
+const signedOutAtStart = signedOutShell();
+const callingLoaded = signedOutAtStart ? null : import('./calling.js');
+const tokenLoaded = signedOutAtStart ? null : api.communicationToken();
+// their failures are reported where calling starts, not as unhandled rejections
+callingLoaded?.catch(() => {});
+tokenLoaded?.catch(() => {});
+
 const root = rootElement();
 const portal = { phone: null, ringer: new Ringer(), incoming: null, view: 'home' };
 window.portal = portal; // for the browser tests and a person's console: the phone, the ringer, the call's audio
@@ -53,7 +72,8 @@ function header(me) {
       h('a', { href: '#/history', class: 'nav-history', text: 'History' })),
     h('div', { class: 'me' },
       h('span', { class: 'me-name', text: me.displayName }),
-      h('span', { class: 'me-tenant', text: me.tenantName ?? me.tenantId }),
+      // the organisation's name when the server knows it, else her sign-in's domain: never a bare tenant GUID
+      h('span', { class: 'me-tenant', text: me.tenantName ?? me.upn?.split('@')[1] ?? '' }),
       me.phoneNumber ? h('span', { class: 'me-number', text: me.phoneNumber }) : null,
       portal.connection, notify, signOut));
 }
@@ -105,8 +125,8 @@ function showSession(session) {
 
 async function startCalling() {
   try {
-    const sdk = await import('./calling.js');
-    portal.phone = await Phone.connect(sdk);
+    const sdk = await (callingLoaded ?? import('./calling.js'));
+    portal.phone = await Phone.connect(sdk, tokenLoaded);
   } catch (error) {
     portal.callingProblem = `Calling is unavailable: ${error.message}`;
     portal.connection.textContent = 'Calling unavailable';

@@ -60,10 +60,17 @@ export class Phone extends EventTarget {
       detail: { state: newValue, reason } })));
   }
 
-  static async connect(sdk) {
+  /** `firstToken`: a `/api/token` answer already under way (the page asks for it beside `/api/me`). */
+  static async connect(sdk, firstToken = null) {
     const client = new sdk.CallClient();
+    let early = firstToken;
     const credential = new sdk.AzureCommunicationTokenCredential({
-      tokenRefresher: () => api.communicationToken(), refreshProactively: true,
+      tokenRefresher: () => {
+        const token = early ?? api.communicationToken();
+        early = null;
+        return token;
+      },
+      refreshProactively: true,
     });
     const agent = await client.createTeamsCallAgent(credential);
     return new Phone(sdk, agent, await client.getDeviceManager());
