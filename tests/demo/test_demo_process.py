@@ -226,4 +226,7 @@ async def test_the_printed_meeting_opens_its_join_page_and_alice_joins_it(
     first = call.media
     assert call.role == "Organizer"
     await call.wait_for(lambda: call.media is not first, 10)  # the mixer's media session, answered
+    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=demo.ca_file)) as c:
+        exposed = (await c.get(f"{demo.base_url}/metrics")).text  # the process's own metrics
+    assert "callbridge_meetings_active 1.0" in exposed and "callbridge_mixed_participants 1.0" in exposed
     await call.hang_up()
