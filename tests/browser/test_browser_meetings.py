@@ -76,8 +76,9 @@ async def python_agents(demo: Demo) -> AsyncIterator[Callable[[str], Awaitable[T
 
 async def hears(call: TeamsCall, hz: float, seconds: float = 1.5) -> float:
     """The level (dB) of a tone at ``hz`` in what the Python agent hears over the next ``seconds``."""
+    # the call's media may move to the mixer meanwhile: read its current session each time
+    await until(lambda: call.media.pc.connectionState == "connected" and len(call.media.recorder.chunks) > 25)
     recorder = call.media.recorder
-    await until(lambda: call.media.pc.connectionState == "connected" and len(recorder.chunks) > 25)
     mark = recorder.mark()
     await asyncio.sleep(seconds)
     return tone_db(recorder.since(mark), recorder.sample_rate, hz)
