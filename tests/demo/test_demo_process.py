@@ -5,6 +5,7 @@ API. What the rest of the suite proves on a server in the test process, this tie
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -50,12 +51,16 @@ STARTUP_S = 60.0
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a person stops it; if it does not end in time, its whole process group goes (its rtpengine, Janus
+    and portal children with it: nothing is left holding ports for the next run)."""
     process.send_signal(signal.SIGINT)
     try:
         process.wait(15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +77,7 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, su
     env = {k: v for k, v in env.items() if not k.startswith("PORTAL_")}
     log = (data_dir / "demo.log").open("wb")
     process = subprocess.Popen([str(Path(sys.executable).parent / "callbridge"), "demo"], env=env, cwd=data_dir,
-                               stdout=log, stderr=subprocess.STDOUT)
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         settings = Settings(data_dir=data_dir, https_port=port, sip_port=int(env["CALLBRIDGE_SIP_PORT"]),
                             demo_portal_url=env["CALLBRIDGE_DEMO_PORTAL_URL"])
