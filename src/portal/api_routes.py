@@ -3,6 +3,7 @@ the user's own tenant (customers) or their own account (history, tokens)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -46,10 +47,10 @@ async def graph_token(request: Request, user: SessionUser) -> str:
 async def me(request: Request, user: SessionUser = User) -> dict[str, Any]:
     portal = portal_of(request)
     token = await graph_token(request, user)
-    profile = await portal.graph.me(token)
+    profile, organization = await asyncio.gather(portal.graph.me(token), portal.graph.organization_name(token))
     phones = profile.get("businessPhones") or []
     return {"id": profile.get("id", user.object_id), "displayName": profile.get("displayName"),
-            "tenantId": user.tenant_id, "tenantName": None, "upn": profile.get("userPrincipalName"),
+            "tenantId": user.tenant_id, "tenantName": organization, "upn": profile.get("userPrincipalName"),
             "phoneNumber": phones[0] if phones else profile.get("mobilePhone")}
 
 

@@ -1,5 +1,5 @@
-"""Microsoft Graph over plain HTTP (httpx) with the signed-in user's delegated token: the directory (``/users`` with
-``$search``, paged by ``@odata.nextLink``), people (``/users/{id}``), the 1:1 chat (``POST /chats``, found or
+"""Microsoft Graph over plain HTTP (httpx) with the signed-in user's delegated token: the user and their organisation
+(``/me``, ``/organization``), the directory (``/users`` with ``$search``, paged by ``@odata.nextLink``), people (``/users/{id}``), the 1:1 chat (``POST /chats``, found or
 created) and the calendar view. The same code talks to callbridge's ``/graph/v1.0`` and to graph.microsoft.com."""
 
 from __future__ import annotations
@@ -97,6 +97,17 @@ class Graph:
 
     async def me(self, token: str) -> dict[str, Any]:
         return await self._call(token, "GET", "/me", params={"$select": USER_FIELDS})
+
+    async def organization_name(self, token: str) -> str | None:
+        """The signed-in user's organisation's display name (``/organization``, readable with ``User.Read``), or
+        None when the directory will not say: the page then names the sign-in's domain."""
+        try:
+            body = await self._call(token, "GET", "/organization", params={"$select": "id,displayName"})
+        except PortalError:
+            return None
+        found = body.get("value") or [{}]
+        name = found[0].get("displayName") if isinstance(found[0], dict) else None
+        return str(name) if name else None
 
     async def user(self, token: str, user_id: str) -> dict[str, Any]:
         return await self._call(token, "GET", f"/users/{quote(user_id, safe='')}",

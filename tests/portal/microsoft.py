@@ -157,7 +157,7 @@ class Graph:
         if claims.get("aud") != "00000003-0000-0000-c000-000000000000":
             return _graph_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
         path = urlsplit(str(request.url)).path.removeprefix("/v1.0")
-        routes = {("GET", "/me"): self._me, ("GET", "/users"): self._users, ("POST", "/chats"): self._chat,
+        routes = {("GET", "/me"): self._me, ("GET", "/organization"): self._organization, ("GET", "/users"): self._users, ("POST", "/chats"): self._chat,
                   ("GET", "/me/calendar/calendarView"): self._calendar}
         if (request.method, path) in routes:
             return routes[(request.method, path)](request)
@@ -170,6 +170,10 @@ class Graph:
                                          "displayName": "Adele Vance", "userPrincipalName": "AdeleV@contoso.com",
                                          "mail": "AdeleV@contoso.com", "jobTitle": "Retail Manager",
                                          "businessPhones": ["+1 425 555 0109"], "mobilePhone": None})
+
+    def _organization(self, _request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"@odata.context": f"{GRAPH}/$metadata#organization(id,displayName)",
+                                         "value": [{"id": TENANT, "displayName": "Contoso"}]})
 
     def _user(self, user_id: str) -> httpx.Response:
         if user_id == MEGAN:

@@ -77,7 +77,7 @@ async def test_sign_in_with_entra_and_the_token_exchange(cloud: Cloud) -> None:
     assert redeemed[0]["grant_type"] == "authorization_code" and redeemed[0]["code_verifier"]
     assert redeemed[0]["redirect_uri"] == f"{PORTAL}/auth/callback"
     me = (await cloud.api("GET", "/api/me")).json()  # type: ignore[attr-defined]
-    assert me == {"id": ADELE, "displayName": "Adele Vance", "tenantId": TENANT, "tenantName": None,
+    assert me == {"id": ADELE, "displayName": "Adele Vance", "tenantId": TENANT, "tenantName": "Contoso",
                   "upn": "AdeleV@contoso.com", "phoneNumber": "+1 425 555 0109"}
     token = await cloud.api("GET", "/api/token")  # type: ignore[misc]
     assert token.status_code == 200, token.text

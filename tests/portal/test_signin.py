@@ -23,7 +23,7 @@ def test_fabrikam_user_signs_in_and_the_api_knows_her(portal: RunningPortal, bro
     assert me.status_code == 200, me.text
     alice = portal.callbridge.user("alice")
     assert me.json() == {"id": alice["id"], "displayName": "Alice Smith", "tenantId": alice["tenant_id"],
-                         "tenantName": None, "upn": "alice@fabrikam.example", "phoneNumber": "+14255550101"}
+                         "tenantName": "Fabrikam", "upn": "alice@fabrikam.example", "phoneNumber": "+14255550101"}
 
 
 def test_cookies_are_httponly_secure_and_lax(portal: RunningPortal, browser: PortalBrowser) -> None:

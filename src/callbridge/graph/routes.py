@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match
 
-from callbridge.graph import calendar, chats, odata, online_meetings, schemas, users
+from callbridge.graph import calendar, chats, odata, online_meetings, organization, schemas, users
 from callbridge.graph.auth import Caller, authenticate
 from callbridge.graph.context import GraphContext
 from callbridge.graph.errors import GraphError, bad_request, new_request_id, odata_error, throttled
@@ -88,6 +88,27 @@ def _next_link(ctx: GraphContext, request: Request, token: str | None) -> dict[s
     params = [(k, v) for k, v in request.query_params.multi_items() if k.lower() != "$skiptoken"]
     return {"@odata.nextLink": f"{ctx.root}{request.url.path.removeprefix('/graph/v1.0')}?"
                                f"{urlencode([*params, ('$skiptoken', token)])}"}
+
+
+# -- organization ---------------------------------------------------------------------------------------------
+@router.get("/organization")
+async def list_organization(request: Request, select_: str | None = Query(None, alias="$select")) -> Response:
+    """The caller's tenant: a collection of one, as Graph answers it."""
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        body = await organization.organization(s, caller, None, odata.parse_select(select_))
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#organization", "value": [body]}, {}
+
+    return await _handle(request, act)
+
+
+@router.get("/organization/{organization_id}")
+async def get_organization(request: Request, organization_id: str,
+                           select_: str | None = Query(None, alias="$select")) -> Response:
+    async def act(s: Any, caller: Caller, ctx: GraphContext) -> tuple[int, Any, dict[str, str]]:
+        body = await organization.organization(s, caller, organization_id, odata.parse_select(select_))
+        return 200, {"@odata.context": f"{ctx.root}/$metadata#organization/$entity", **body}, {}
+
+    return await _handle(request, act)
 
 
 # -- users ----------------------------------------------------------------------------------------------------

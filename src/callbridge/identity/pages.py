@@ -30,6 +30,7 @@ SCOPE_DESCRIPTIONS = {
     "Group.Read.All": "Read all groups",
     "Group.ReadWrite.All": "Read and write all groups",
     "People.Read.All": "Read all users' relevant people lists",
+    "Organization.Read.All": "Read your organisation's information",
     "Chat.Create": "Create chats",
     "Chat.Read": "Read your chat messages",
     "Chat.ReadBasic": "Read the names and members of your chats",

@@ -24,7 +24,7 @@ DEFAULT = ".default"
 ADMIN_ONLY: dict[str, frozenset[str]] = {
     GRAPH_APP_ID: frozenset({
         "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
-        "Group.Read.All", "Group.ReadWrite.All", "People.Read.All",
+        "Group.Read.All", "Group.ReadWrite.All", "People.Read.All", "Organization.Read.All",
     }),
     COMMUNICATION_APP_ID: frozenset(),
 }
@@ -40,8 +40,8 @@ DELEGATED: dict[str, frozenset[str]] = {
     COMMUNICATION_APP_ID: frozenset({"Teams.ManageCalls", "Teams.ManageChats"}),
 }
 APPLICATION: dict[str, frozenset[str]] = {
-    GRAPH_APP_ID: frozenset({"User.Read.All", "Directory.Read.All", "Chat.Create", "Chat.Read.All",
-                             "Calendars.Read", "OnlineMeetings.Read.All", "OnlineMeetings.ReadWrite.All"}),
+    GRAPH_APP_ID: frozenset({"User.Read.All", "Directory.Read.All", "Organization.Read.All", "Chat.Create",
+                             "Chat.Read.All", "Calendars.Read", "OnlineMeetings.Read.All", "OnlineMeetings.ReadWrite.All"}),
     COMMUNICATION_APP_ID: frozenset(),
 }
 _RESOURCE_BY_PREFIX = {
