@@ -1,6 +1,7 @@
 """Microsoft Graph over plain HTTP (httpx) with the signed-in user's delegated token: the user and their organisation
-(``/me``, ``/organization``), the directory (``/users`` with ``$search``, paged by ``@odata.nextLink``), people (``/users/{id}``), the 1:1 chat (``POST /chats``, found or
-created) and the calendar view. The same code talks to callbridge's ``/graph/v1.0`` and to graph.microsoft.com."""
+(``/me``, ``/organization``), the directory (``/users`` with ``$search``, paged by ``@odata.nextLink``), people
+(``/users/{id}``), the 1:1 chat (``POST /chats``, found or created) and the calendar view. The same code talks to
+callbridge's ``/graph/v1.0`` and to graph.microsoft.com."""
 
 from __future__ import annotations
 

@@ -157,7 +157,8 @@ class Graph:
         if claims.get("aud") != "00000003-0000-0000-c000-000000000000":
             return _graph_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
         path = urlsplit(str(request.url)).path.removeprefix("/v1.0")
-        routes = {("GET", "/me"): self._me, ("GET", "/organization"): self._organization, ("GET", "/users"): self._users, ("POST", "/chats"): self._chat,
+        routes = {("GET", "/me"): self._me, ("GET", "/organization"): self._organization,
+                  ("GET", "/users"): self._users, ("POST", "/chats"): self._chat,
                   ("GET", "/me/calendar/calendarView"): self._calendar}
         if (request.method, path) in routes:
             return routes[(request.method, path)](request)

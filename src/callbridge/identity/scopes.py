@@ -41,7 +41,8 @@ DELEGATED: dict[str, frozenset[str]] = {
 }
 APPLICATION: dict[str, frozenset[str]] = {
     GRAPH_APP_ID: frozenset({"User.Read.All", "Directory.Read.All", "Organization.Read.All", "Chat.Create",
-                             "Chat.Read.All", "Calendars.Read", "OnlineMeetings.Read.All", "OnlineMeetings.ReadWrite.All"}),
+                             "Chat.Read.All", "Calendars.Read", "OnlineMeetings.Read.All",
+                             "OnlineMeetings.ReadWrite.All"}),
     COMMUNICATION_APP_ID: frozenset(),
 }
 _RESOURCE_BY_PREFIX = {
