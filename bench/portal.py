@@ -30,7 +30,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from tests.browser.conftest import BROWSER_HZ, CHROMIUM, write_tone
 from tests.integration.test_carrier_api import api, carrier_server, wait_for_phone
 from tests.portal.conftest import RunningPortal, portal_settings, serve_portal
-from tests.portal_ui.test_portal_real import sign_in
+from tests.portal_ui.conftest import Browsers
 from tests.support.server import free_port
 
 from callbridge.demo import CUSTOMERS
@@ -128,8 +128,7 @@ async def run(real: RunningPortal, folder: Path, calls: int, loads: int) -> None
     test_url = f"{demo.base_url}/sdk/test.html#token={demo.communication_token('alice')}"
     async with async_playwright() as playwright:
         browser = await launch(playwright, folder)
-        contexts: list[BrowserContext] = []
-        alice = await sign_in(real, browser, contexts, "alice")
+        alice = await Browsers(browser, real, {}).sign_in("alice")
         context = alice.page.context
         for _ in range(2):  # warm-up: modules cached, connections open, as for a person's second visit
             await portal_ready(context, f"{real.url}/")

@@ -1,39 +1,57 @@
-"""Fixtures of the portal's page tests: the REAL callbridge (with its built-in carrier and the conference mixer),
-the stub portal server in front of it (stub.py; the lead swaps in the real portal server), and Debian's chromium
-with a fake microphone playing 750 Hz (tests/browser's fixtures). ``open_portal("alice")`` signs a fresh browser
-context in and waits until the page says calling is ready; ``another_tab(tab)`` opens a second tab of the same
-person (the same cookies)."""
+"""Fixtures of the portal's page tests: the REAL callbridge (with its built-in carrier and the conference mixer), the
+REAL portal server in front of it (src/portal, served as `callbridge demo` serves it, Fabrikam's customers seeded from
+the carrier's phones), and Debian's chromium with a fake microphone playing 750 Hz (tests/browser's fixtures).
+
+``sign_in(who)`` is a person signing in: the portal's "Sign in", callbridge's sign-in page (and its consent page
+when it shows), back on Home. ``open_portal(who)`` is that person opening the portal on another device: the first
+time it signs in through the pages, later it starts a fresh browser context from the signed-in cookies (the server
+keeps the tokens per user), and waits until the page says calling is ready. ``another_tab(tab)`` opens a second tab
+of the same browser."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from portal.demo import seed
 from tests.browser.conftest import BROWSER_HZ, browser, chromium  # noqa: F401 - fixtures of this tier too
 from tests.conftest import Demo
 from tests.integration.test_carrier_api import carrier_server
-from tests.portal_ui.stub import StubState, running_stub
+from tests.portal.conftest import RunningPortal, portal_settings, serve_portal
+from tests.support.server import free_port
 
 TIMEOUT_MS = 15_000
 __all__ = ["BROWSER_HZ"]
 
 
 @pytest.fixture(scope="package")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """callbridge as `callbridge demo` runs it: the carrier in the server, ring time 10 s."""
-    with carrier_server(tmp_path_factory.mktemp("portal-callbridge")) as (demo, _app):
+def portal_ui_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="package")
+def platform(tmp_path_factory: pytest.TempPathFactory, portal_ui_port: int) -> Iterator[Demo]:
+    """callbridge as `callbridge demo` runs it: the carrier in the server, the portal registered as the demo app's
+    redirect URI."""
+    with carrier_server(tmp_path_factory.mktemp("portal-callbridge"),
+                        demo_portal_url=f"https://localhost:{portal_ui_port}") as (demo, _app):
         yield demo
 
 
 @pytest.fixture(scope="package")
-def stub(platform: Demo) -> Iterator[tuple[str, StubState]]:
-    with running_stub(platform) as served:
-        yield served
+def portal(platform: Demo, tmp_path_factory: pytest.TempPathFactory, portal_ui_port: int) -> Iterator[RunningPortal]:
+    settings = portal_settings(platform, tmp_path_factory.mktemp("portal"), portal_ui_port)
+    asyncio.run(seed(settings, Path(platform.settings.data_dir) / "demo.json"))
+    with serve_portal(settings, platform) as running:
+        yield running
 
 
 class PortalTab:
@@ -67,27 +85,95 @@ class PortalTab:
                 raise AssertionError(f"no inbound audio: {stats}; stats: {report}; console: {self.console[-20:]}")
             await asyncio.sleep(0.1)
 
+    async def history(self) -> list[dict[str, Any]]:
+        """The signed-in person's call history, as the portal's server keeps it (the page's own session)."""
+        return list(await self.page.evaluate(
+            "async () => (await (await fetch('/api/history', {credentials: 'same-origin'})).json()).value"))
+
+    async def new_calls(self, known: set[str], timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The history's calls whose ids are not in ``known``, once there are some (a page records a call when it
+        ends), and a moment longer so that a second, wrong entry would show too."""
+        deadline = time.monotonic() + timeout
+        while not [c for c in await self.history() if c["callId"] not in known]:
+            if time.monotonic() > deadline:
+                raise AssertionError("the call never reached the history")
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        return [c for c in await self.history() if c["callId"] not in known]
+
+
+class Browsers:
+    """The browser contexts a test opened (closed after it), and each person's signed-in cookies (for the package)."""
+
+    def __init__(self, chromium_browser: Browser, portal: RunningPortal, sessions: dict[str, Any]) -> None:
+        self.browser, self.portal, self.sessions = chromium_browser, portal, sessions
+        self.contexts: list[BrowserContext] = []
+
+    async def context(self, **options: Any) -> BrowserContext:
+        context = await self.browser.new_context(ignore_https_errors=True, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        return context
+
+    async def sign_in(self, who: str, **options: Any) -> PortalTab:
+        """A fresh browser: the portal's home page, "Sign in", callbridge's sign-in (and consent) page, back Home."""
+        demo = self.portal.callbridge
+        tab = PortalTab(await (await self.context(**options)).new_page())
+        page, user = tab.page, demo.user(who)
+        await page.goto(f"{self.portal.url}/")
+        await page.get_by_role("link", name=re.compile("^Sign in")).first.click()
+        await page.wait_for_url(f"{demo.base_url}/**")
+        await page.get_by_label("Email or user name").fill(user["upn"])
+        await page.get_by_label("Password").fill(user["password"])
+        await page.get_by_role("button", name="Sign in").click()
+        accept = page.get_by_role("button", name="Accept")
+        home = re.compile(re.escape(self.portal.url) + r"/(#.*)?$")
+        while not home.match(page.url):
+            await page.wait_for_load_state()
+            if await accept.count():
+                await accept.click()
+            await page.wait_for_timeout(50)
+            if not (page.url.startswith(self.portal.url) or page.url.startswith(demo.base_url)):
+                raise AssertionError(f"sign-in went astray: {page.url}")
+        await tab.ready()  # callbridge's SDK loaded and its socket connected under the server's CSP
+        await expect(page.locator(".me-name")).to_have_text(user["display_name"])
+        assert not [line for line in tab.console if "Content Security Policy" in line], tab.console
+        self.sessions[who] = await page.context.storage_state()
+        return tab
+
+    async def open(self, who: str, **options: Any) -> PortalTab:
+        if who not in self.sessions:
+            return await self.sign_in(who, **options)
+        context = await self.context(storage_state=self.sessions[who], **options)
+        tab = PortalTab(await context.new_page())
+        await tab.page.goto(f"{self.portal.url}/")
+        await tab.ready()
+        return tab
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+
+
+@pytest.fixture(scope="package")
+def sessions() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def browsers(portal: RunningPortal, browser: Browser,  # noqa: F811
+                   sessions: dict[str, Any]) -> AsyncIterator[Browsers]:
+    opened = Browsers(browser, portal, sessions)
+    yield opened
+    await opened.close()
+
 
 OpenPortal = Callable[[str], Awaitable[PortalTab]]
 
 
 @pytest.fixture
-async def open_portal(stub: tuple[str, StubState], browser: Browser) -> AsyncIterator[OpenPortal]:  # noqa: F811
-    url, _ = stub
-    contexts: list[BrowserContext] = []
-
-    async def open_as(who: str) -> PortalTab:
-        context = await browser.new_context(ignore_https_errors=True)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        tab = PortalTab(await context.new_page())
-        await tab.page.goto(f"{url}/stub/signin/{who}")
-        await tab.ready()
-        return tab
-
-    yield open_as
-    for context in contexts:
-        await context.close()
+def open_portal(browsers: Browsers) -> OpenPortal:
+    return browsers.open
 
 
 async def another_tab(tab: PortalTab, url: str) -> PortalTab:
@@ -99,8 +185,6 @@ async def another_tab(tab: PortalTab, url: str) -> PortalTab:
 
 async def screenshot(page: Page, name: str) -> None:
     """With CALLBRIDGE_SCREENSHOTS=<dir> (how the README's pictures are made), the page as a person sees it."""
-    import os
-
     folder = os.environ.get("CALLBRIDGE_SCREENSHOTS")
     if folder:
         await page.screenshot(path=str(Path(folder) / f"portal-{name}.png"))

@@ -12,12 +12,12 @@ import pytest
 from playwright.async_api import expect
 
 from callbridge.demo import CUSTOMERS
+from portal.demo import NOTES
 from tests.browser.conftest import BROWSER_HZ
 from tests.browser.test_browser_phone import phone_heard
 from tests.conftest import Demo
 from tests.integration.test_carrier_api import api, wait_for_phone
-from tests.portal_ui.conftest import OpenPortal, another_tab, screenshot
-from tests.portal_ui.stub import StubState
+from tests.portal_ui.conftest import Browsers, OpenPortal, another_tab, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -38,12 +38,11 @@ HIDDEN_TAB_WITH_NOTIFICATIONS_SEEN = """() => {
         },
     });
 }"""
-KIM = CUSTOMERS[0][0]  # Kim Akers of Adatum Corporation, with a note in the stub's customer database
+KIM = CUSTOMERS[0][0]  # Kim Akers of Adatum Corporation, with a note in the portal's customer database
 RACHEL = CUSTOMERS[2][0]
 
 
-async def test_alice_calls_a_customer_from_the_customer_list(platform: Demo, open_portal: OpenPortal,
-                                                             stub: tuple[str, StubState]) -> None:
+async def test_alice_calls_a_customer_from_the_customer_list(platform: Demo, open_portal: OpenPortal) -> None:
     alice = await open_portal("alice")
     await expect(alice.page.locator(".me-name")).to_have_text("Alice Smith")
     await expect(alice.page.locator(".me-tenant")).to_have_text("Fabrikam")
@@ -80,8 +79,9 @@ async def test_alice_calls_a_customer_from_the_customer_list(platform: Demo, ope
     await expect(entry).to_contain_text("Rachel Valdez")
     await expect(entry).to_contain_text("The call ended.")
     await expect(entry).to_contain_text("Outgoing")
-    recorded = [r for r in stub[1].recorded if r["who"] == "alice" and r["peerRawId"] == f"4:{RACHEL}"][-1]
+    recorded = next(r for r in await alice.history() if r["peerRawId"] == f"4:{RACHEL}")  # the newest first
     assert recorded["connectedAt"] and recorded["endReason"] == {"code": 0, "subCode": 0}
+    assert recorded["customer"]["name"] == "Rachel Valdez" and recorded["durationS"] > 1
     assert alice.errors == []
 
 
@@ -103,10 +103,12 @@ async def test_the_dial_pad_checks_numbers_and_a_refusal_is_told_in_words(open_p
 
 
 async def test_a_customer_calls_and_two_tabs_ring_until_one_answers(
-        platform: Demo, open_portal: OpenPortal, stub: tuple[str, StubState]) -> None:
-    first = await open_portal("alice")
-    await first.page.context.grant_permissions(["notifications"], origin=stub[0])
-    second = await another_tab(first, stub[0])
+        platform: Demo, browsers: Browsers) -> None:
+    url = browsers.portal.url
+    first = await browsers.open("alice")
+    await first.page.context.grant_permissions(["notifications"], origin=url)
+    second = await another_tab(first, url)
+    calls_before = {r["callId"] for r in await first.history()}
     await second.page.evaluate(HIDDEN_TAB_WITH_NOTIFICATIONS_SEEN)
     async with api(platform) as c:
         r = await c.post(f"/phones/{KIM}/dial", json={"to": platform.user("alice")["phone_number"]})
@@ -115,11 +117,11 @@ async def test_a_customer_calls_and_two_tabs_ring_until_one_answers(
         toast = tab.page.get_by_role("alertdialog", name="Incoming call")
         await expect(toast.locator(".caller-name")).to_have_text("Kim Akers")
         await expect(toast.locator(".caller-about")).to_have_text(f"Adatum Corporation · {KIM}")
-        await expect(toast.locator(".caller-notes")).to_have_text("Escalation open: late deliveries.")
+        await expect(toast.locator(".caller-notes")).to_have_text(NOTES["Adatum Corporation"])
         assert await tab.page.evaluate("window.portal.ringer.ringing") is True
     await screenshot(second.page, "uc2-incoming")
     assert await second.page.evaluate("window.notified") == [["Kim Akers is calling",
-                                                              "Adatum Corporation\nEscalation open: late deliveries."]]
+                                                              f"Adatum Corporation\n{NOTES['Adatum Corporation']}"]]
     assert await first.page.evaluate("window.notified ?? null") is None  # a visible tab shows its toast only
 
     await expect(first.page.get_by_role("button", name="Answer")).to_be_focused()
@@ -139,8 +141,10 @@ async def test_a_customer_calls_and_two_tabs_ring_until_one_answers(
         assert (await c.post(f"/phones/{KIM}/hangup")).status_code == 200
     await expect(first.page.locator(".end-reason")).to_have_text("The other side hung up.")
     assert abs(await phone_heard(platform, KIM) - BROWSER_HZ) < 15
-    entries = [r for r in stub[1].recorded if r["who"] == "alice" and r["peerRawId"] == f"4:{KIM}"]
-    assert len({e["callId"] for e in entries}) == 1 and entries[-1]["peerName"] == "Kim Akers"
+    # one entry for the call, though two tabs rang (the tab that answered records it)
+    entries = await first.new_calls(calls_before)
+    assert [(e["direction"], e["peerRawId"], e["customer"]["name"]) for e in entries] == \
+        [("incoming", f"4:{KIM}", "Kim Akers")]
     assert first.errors == [] and second.errors == []
 
 

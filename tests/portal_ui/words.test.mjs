@@ -1,7 +1,8 @@
-// The portal's pure functions (words.js, the join box's locator), run by `node --test` (test_page_units.py).
+// The portal's pure functions (words.js, the join box's locator, the customer form's numbers), run by `node --test` (test_page_units.py).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { parseNumbers } from '../../src/portal/static/customerform.js';
 import { meetingLocator } from '../../src/portal/static/home.js';
 import {
   dtmfTone, duration, endReasonInWords, initialsOf, isMeetingEnd, toE164, whyNotE164,
@@ -57,4 +58,13 @@ test('the join box: a link, or a meeting id with its passcode, else what is miss
   assert.match(meetingLocator('', '', '').error, /Paste a meeting link/);
   assert.match(meetingLocator('', '12345', 'x').error, /10 to 20 digits/);
   assert.match(meetingLocator('', '1234567890', '').error, /passcode/);
+});
+
+test('a customer\'s numbers: one per line or comma-separated, each in E.164, none twice, at most ten', () => {
+  assert.deepEqual(parseNumbers('+1 206 555 0100\n 00 44 20 7946 0144 ,'), { numbers: ['+12065550100', '+442079460144'] });
+  assert.deepEqual(parseNumbers('  '), { numbers: [] });
+  assert.match(parseNumbers('+12065550100\n2065550101').error, /^2065550101: Start with \+/);
+  assert.equal(parseNumbers('+1 206 555 0100, +12065550100').error, '+12065550100 is listed twice.');
+  const eleven = Array.from({ length: 11 }, (_, i) => `+1206555${String(i).padStart(4, '0')}`).join('\n');
+  assert.equal(parseNumbers(eleven).error, 'A customer has at most 10 phone numbers.');
 });

@@ -75,3 +75,6 @@ export const lookupCustomer = (number) => request('GET', `/api/customers/lookup$
 export const person = (userId) => request('GET', `/api/people/${encodeURIComponent(userId)}`);
 export const history = () => request('GET', '/api/history');
 export const recordCall = (entry) => request('POST', '/api/history', entry);
+export const createCustomer = (fields) => request('POST', '/api/customers', fields);
+export const updateCustomer = (id, fields) => request('PATCH', `/api/customers/${encodeURIComponent(id)}`, fields);
+export const deleteCustomer = (id) => request('DELETE', `/api/customers/${encodeURIComponent(id)}`);

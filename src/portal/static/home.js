@@ -1,10 +1,11 @@
 /**
  * The home page: the organisation's directory (searched, paged: `/api/directory`), Contoso's customers
- * (`/api/customers`), a dial pad that takes only E.164 numbers, today's and this week's meetings (`/api/meetings`)
+ * (`/api/customers`, added and edited in a form: customerform.js), a dial pad that takes only E.164 numbers, today's and this week's meetings (`/api/meetings`)
  * with Join buttons, and a join box (a meeting link, or a meeting id and passcode). It calls through `actions`
  * (`callNumber(number, name)`, `callColleague(person)`, `prepareJoin(locator, subject)`), which app.js provides.
  */
 import * as api from './api.js';
+import { CustomerForm } from './customerform.js';
 import { actionButton, clear, h, statusLine } from './dom.js';
 import { dayAndTime, initialsOf, timeOf, toE164, whyNotE164 } from './words.js';
 
@@ -89,13 +90,19 @@ export class Home {
   #customers() {
     this.customerList = h('ul', { class: 'customer-list', 'aria-label': 'Customers' });
     this.customerProblem = statusLine('problem', 'alert');
+    this.customerSearch = '';
+    this.customerForm = new CustomerForm(() => this.searchCustomers(this.customerSearch));
     const { form } = searchForm('customers', 'Search customers', 'Name, company or number',
       (text) => this.searchCustomers(text));
-    return card('Customers', 'customers', form, this.customerList, this.customerProblem);
+    const add = h('button', { type: 'button', class: 'new-customer', text: 'New customer',
+      onclick: () => this.customerForm.open() });
+    return card('Customers', 'customers', form, this.customerList, add, this.customerProblem,
+      this.customerForm.element);
   }
 
   async searchCustomers(text) {
     this.customerProblem.textContent = '';
+    this.customerSearch = text;
     try {
       const { value } = await api.customers(text);
       const problem = this.report(this.customerProblem, 'Could not call');
@@ -104,7 +111,9 @@ export class Home {
           h('small', { text: [customer.company, customer.notes].filter(Boolean).join(' · ') })),
         h('span', { class: 'numbers' }, customer.phoneNumbers.map((number) => actionButton(number,
           () => this.actions.callNumber(number, customer.name), problem,
-          { class: 'call-number', 'aria-label': `Call ${customer.name} at ${number}` }))))));
+          { class: 'call-number', 'aria-label': `Call ${customer.name} at ${number}` }))),
+        h('button', { type: 'button', class: 'edit-customer', text: 'Edit', 'aria-label': `Edit ${customer.name}`,
+          onclick: () => this.customerForm.open(customer) }))));
       if (!value.length) this.customerList.append(h('li', { class: 'empty', text: 'No customer matches.' }));
     } catch (error) {
       clear(this.customerList);
