@@ -67,7 +67,8 @@ async def token(request: Request, user: SessionUser = User) -> Response:
 async def directory(request: Request, search: str = "", next: str | None = None,
                     user: SessionUser = User) -> dict[str, Any]:
     page = await portal_of(request).graph.directory(await graph_token(request, user), search[:100], next)
-    return {"value": [e.to_json() for e in page.value], "next": page.next}
+    others = [e.to_json() for e in page.value if e.id != user.object_id]  # nobody calls themselves
+    return {"value": others, "next": page.next}
 
 
 @router.get("/people/{user_id}")

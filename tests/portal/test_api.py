@@ -114,11 +114,11 @@ def test_directory_search_is_paged_and_limited_to_the_tenant(portal: RunningPort
                                                               signed_in: Callable[[str], PortalBrowser]) -> None:
     alice = signed_in("alice")
     first = alice.api("GET", "/api/directory").json()
-    assert len(first["value"]) == 25 and first["next"]
+    assert len(first["value"]) == 24 and first["next"]  # a page of 25 without Alice herself
     rest = alice.api("GET", "/api/directory", params={"next": first["next"]}).json()
     everyone = first["value"] + rest["value"]
     fabrikam = portal.callbridge.tenant("Fabrikam")["users"]
-    assert sorted(p["id"] for p in everyone) == sorted(u["id"] for u in fabrikam)
+    assert sorted(p["id"] for p in everyone) == sorted(u["id"] for u in fabrikam if u["upn"].split("@")[0] != "alice")
     megan = alice.api("GET", "/api/directory", params={"search": "meg"}).json()["value"]
     assert [(p["displayName"], p["jobTitle"], p["mail"]) for p in megan] == [
         ("Megan Bowen", "Marketing manager", "megan@fabrikam.example")]

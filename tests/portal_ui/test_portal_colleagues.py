@@ -31,6 +31,8 @@ async def test_megan_calls_alice_from_the_directory(open_portal: OpenPortal) -> 
     for tab, other in ((alice, "Megan Bowen"), (megan, "Alice Smith")):
         await expect(tab.page.locator(".call-state")).to_have_text("Connected")
         await expect(tab.page.locator(".call .peer")).to_have_text(other)
+    await expect(megan.page.locator(".call .peer-about")).to_have_text("Account manager")
+    await expect(alice.page.locator(".call .peer-about")).to_have_text("Marketing manager")
     assert (await alice.hears())["packetsReceived"]
     assert (await megan.hears())["packetsReceived"]
     await screenshot(megan.page, "uc3-connected")

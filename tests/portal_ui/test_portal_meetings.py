@@ -86,6 +86,8 @@ async def test_a_meeting_with_its_lobby_run_from_the_portal(
     await expect(megan_in_roster).to_have_attribute("data-hand", "true")
     await megan.page.get_by_role("button", name="Mute").click()
     await expect(megan_in_roster).to_contain_text("muted")
+    await expect(megan.page.locator(".roster li.me")).to_have_text("MBMegan Bowen (you)Presenter, muted, hand raised")
+    await expect(alice.page.locator(".roster li.me")).to_have_text("ASAlice Smith (you)Organizer")
     await screenshot(alice.page, "uc5-roster")
 
     await alice.page.get_by_role("button", name="End for everyone").click()

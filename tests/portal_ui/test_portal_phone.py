@@ -65,6 +65,8 @@ async def test_alice_calls_a_customer_from_the_customer_list(platform: Demo, ope
             await c.post(f"/phones/{RACHEL}/ringback", json={"on": False})
     await expect(alice.page.locator(".call-state")).to_have_text("Connected")
     await expect(alice.page.locator(".call .peer")).to_have_text("Rachel Valdez")
+    await expect(alice.page.locator(".call .peer-about")).to_have_text(f"Wide World Importers · {RACHEL}")
+    await alice.page.wait_for_function("() => document.querySelector('.my-level meter').value > 0.01")  # her mic
     await expect(alice.page.locator(".call-timer")).to_have_text("0:02", timeout=5000)
     await screenshot(alice.page, "uc1-connected")
 
@@ -162,6 +164,7 @@ async def test_a_phone_that_is_busy_declines_or_is_unreachable_is_told_in_words(
             await alice.page.get_by_role("textbox", name="Phone number").fill(omar)
             await alice.page.locator(".dial-pad").get_by_role("button", name="Call").click()
             await expect(alice.page.locator(".end-reason")).to_have_text(words)
+            await expect(alice.page.locator(".call .peer")).to_have_text("Omar Farouk")  # a customer's number
             await expect(alice.page.locator(".end-detail")).to_contain_text(codes)
             await alice.page.get_by_role("button", name="Back to home").click()
     finally:

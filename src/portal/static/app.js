@@ -101,7 +101,12 @@ function needPhone() {
 }
 
 const actions = {
-  callNumber: async (number, name) => needPhone().callNumber(number, name),
+  callNumber: async (number, customer) => {
+    const phone = needPhone();
+    // a number typed on the dial pad that belongs to a customer is shown with the customer's name
+    const known = customer ?? await api.lookupCustomer(number).catch(() => null);
+    return phone.callNumber(number, known);
+  },
   callColleague: async (person) => needPhone().callColleague(person),
   prepareJoin: (locator, subject) => {
     const phone = needPhone();
@@ -116,7 +121,7 @@ const actions = {
 };
 
 function showSession(session) {
-  const view = new CallView(session, { sdk: portal.phone.sdk, deviceManager: portal.phone.devices,
+  const view = new CallView(session, { sdk: portal.phone.sdk, deviceManager: portal.phone.devices, me: portal.me,
     onClose: () => { show('home'); route(); } });
   portal.views.call.replaceChildren(view.element);
   show('call');

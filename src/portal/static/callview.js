@@ -6,10 +6,12 @@
  * organizer, declined, busy...).
  */
 import * as api from './api.js';
-import { DevicePanel } from './devices.js';
+import { DevicePanel, LevelMeter } from './devices.js';
 import { actionButton, clear, h, statusLine } from './dom.js';
 import { Roster } from './roster.js';
-import { CALL_STATES, dtmfTone, duration, endReasonInWords, initialsOf, isMeetingEnd, toE164 } from './words.js';
+import {
+  CALL_STATES, aboutPeer, dtmfTone, duration, endReasonInWords, initialsOf, isMeetingEnd, toE164,
+} from './words.js';
 
 const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 const LIVE = ['Connected', 'LocalHold', 'RemoteHold'];
@@ -20,17 +22,23 @@ export class CallView {
   #timer = 0;
   #roster = null;
   #devices;
+  #level;
+  #listening = false;
+  #me;
   #onClose;
 
-  constructor(session, { sdk, deviceManager, onClose }) {
+  constructor(session, { sdk, deviceManager, me, onClose }) {
     this.#session = session;
     this.#sdk = sdk;
+    this.#me = me;
     this.#onClose = onClose;
     const { call } = session;
     this.problem = statusLine('problem', 'alert');
     this.state = h('p', { class: 'call-state', role: 'status', 'aria-live': 'polite' });
     this.clock = h('time', { class: 'call-timer', 'aria-label': 'Call duration' });
-    this.#devices = new DevicePanel(deviceManager, (error) => this.report(error, 'Audio devices'));
+    // the microphone's level stays in view through the call (the device panel's choice moves it)
+    this.#level = new LevelMeter('Your microphone level');
+    this.#devices = new DevicePanel(deviceManager, (error) => this.report(error, 'Audio devices'), this.#level);
     this.#devices.element.hidden = true;
     this.keypad = this.#keypad();
     this.adder = this.#adder();
@@ -44,7 +52,9 @@ export class CallView {
     this.element = h('section', { class: 'call', 'aria-label': 'Call', dataset: { kind: session.kind } },
       h('header', { class: 'call-head' },
         h('span', { class: 'avatar large', 'aria-hidden': 'true', text: initialsOf(session.peer.name) }),
-        h('div', {}, h('h2', { class: 'peer', text: session.peer.name }), this.state), this.clock),
+        h('div', {}, h('h2', { class: 'peer', text: session.peer.name }),
+          h('p', { class: 'peer-about', text: aboutPeer(session.peer) }), this.state),
+        h('div', { class: 'call-side' }, this.clock, h('label', { class: 'my-level' }, 'You ', this.#level.element))),
       this.waiting, this.controls, this.keypad, this.adder, this.#devices.element, this.people, this.ended,
       this.problem);
     session.addEventListener('change', () => this.render());
@@ -81,7 +91,14 @@ export class CallView {
     const capabilities = call.feature(this.#sdk.Features.Capabilities).capabilities;
     this.endAll.hidden = !capabilities?.hangUpForEveryOne?.isPresent;
     this.#tick();
+    if (live && !this.#listening) this.#listen();
     if (state === 'Disconnected') this.#end();
+  }
+
+  /** The level of the selected microphone, from the moment the call is live. */
+  #listen() {
+    this.#listening = true;
+    this.#level.listen(this.#devices.selectedMicrophone).catch((error) => this.report(error, 'Microphone level'));
   }
 
   #tick() {
@@ -126,8 +143,7 @@ export class CallView {
     const panel = this.#devices.element;
     this.#toggle(panel, this.devicesToggle);
     try {
-      if (panel.hidden) this.#devices.meter.stop();
-      else await this.#devices.open();
+      if (!panel.hidden) await this.#devices.open();
     } catch (error) {
       this.report(error, 'Audio devices');
     }
@@ -203,7 +219,8 @@ export class CallView {
 
   #showRoster() {
     if (this.#roster) return;
-    this.#roster = new Roster(this.#session.call, this.#sdk.Features, (error, what) => this.report(error, what));
+    this.#roster = new Roster(this.#session.call, this.#sdk.Features, (error, what) => this.report(error, what),
+      this.#me?.displayName);
     clear(this.people, this.#roster.element);
     if (this.#session.isMeeting) {
       const fetchDialIn = () => this.#roster.showDialIn().catch(() => {}); // a meeting without dial-in shows none

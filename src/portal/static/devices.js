@@ -46,26 +46,30 @@ export class LevelMeter {
   }
 }
 
-/** Two labelled selects and the meter; `report(error)` shows problems in words. */
+/** Two labelled selects and the meter; `report(error)` shows problems in words. `meter`: a LevelMeter shown
+ * elsewhere on the page (a call's header), which the panel moves to the chosen microphone; by default the panel
+ * shows its own. */
 export class DevicePanel {
   #devices;
   #report;
   #refresh;
 
-  constructor(devices, report) {
+  constructor(devices, report, meter = null) {
     this.#devices = devices;
     this.#report = report;
-    this.meter = new LevelMeter();
+    this.meter = meter ?? new LevelMeter();
     this.microphones = h('select', { class: 'microphones', onchange: () => this.#choose('microphone') });
     this.speakers = h('select', { class: 'speakers', onchange: () => this.#choose('speaker') });
     this.element = h('fieldset', { class: 'devices' },
       h('legend', { text: 'Audio devices' }),
       h('label', {}, 'Microphone ', this.microphones),
       h('label', {}, 'Speaker ', this.speakers),
-      h('label', { class: 'meter-label' }, 'Input level ', this.meter.element));
+      meter ? null : h('label', { class: 'meter-label' }, 'Input level ', this.meter.element));
     this.#refresh = () => this.fill().catch(report);
     devices.on('audioDevicesUpdated', this.#refresh);
   }
+
+  get selectedMicrophone() { return this.#devices.selectedMicrophone; }
 
   /** Asks for the microphone once (labels appear then), lists the devices, starts the meter. */
   async open() {

@@ -2,7 +2,7 @@
  * The home page: the organisation's directory (searched, paged: `/api/directory`), Contoso's customers
  * (`/api/customers`, added and edited in a form: customerform.js), a dial pad that takes only E.164 numbers, today's and this week's meetings (`/api/meetings`)
  * with Join buttons, and a join box (a meeting link, or a meeting id and passcode). It calls through `actions`
- * (`callNumber(number, name)`, `callColleague(person)`, `prepareJoin(locator, subject)`), which app.js provides.
+ * (`callNumber(number, customer?)`, `callColleague(person)`, `prepareJoin(locator, subject)`), which app.js provides.
  */
 import * as api from './api.js';
 import { CustomerForm } from './customerform.js';
@@ -110,7 +110,7 @@ export class Home {
         h('span', { class: 'who' }, h('strong', { text: customer.name }),
           h('small', { text: [customer.company, customer.notes].filter(Boolean).join(' · ') })),
         h('span', { class: 'numbers' }, customer.phoneNumbers.map((number) => actionButton(number,
-          () => this.actions.callNumber(number, customer.name), problem,
+          () => this.actions.callNumber(number, customer), problem,
           { class: 'call-number', 'aria-label': `Call ${customer.name} at ${number}` }))),
         h('button', { type: 'button', class: 'edit-customer', text: 'Edit', 'aria-label': `Edit ${customer.name}`,
           onclick: () => this.customerForm.open(customer) }))));

@@ -7,7 +7,7 @@
  */
 import * as api from './api.js';
 import { actionButton, h } from './dom.js';
-import { endReasonInWords, initialsOf } from './words.js';
+import { aboutPeer, endReasonInWords, initialsOf } from './words.js';
 
 /** `{rawId, name, title, company, notes, initials}` of whoever is calling; the lookups' failures leave the number. */
 export async function callerOf(callerInfo) {
@@ -86,7 +86,7 @@ export class IncomingCalls {
       toast.answered = true;
       this.#stopRinging(incomingCall, element);
       try {
-        await this.#phone.answer(incomingCall, { rawId: caller.rawId, name: toast.caller.name });
+        await this.#phone.answer(incomingCall, toast.caller);
       } catch (error) {
         toast.answered = false;
         throw error;
@@ -109,8 +109,7 @@ export class IncomingCalls {
       toast.caller = who;
       name.textContent = who.name;
       avatar.textContent = who.initials ?? initialsOf(who.name);
-      const details = who.customer ? [who.company, who.number] : [who.title, who.number && who.number !== who.name ? who.number : null];
-      about.textContent = details.filter(Boolean).join(' · ');
+      about.textContent = aboutPeer(who);
       notes.textContent = who.notes ?? '';
       notes.hidden = !who.notes;
     };

@@ -8,7 +8,8 @@
 import * as api from './api.js';
 
 export class CallSession extends EventTarget {
-  /** `peer`: `{rawId, name}` of the other side (or the meeting); `kind`: 'phone', 'colleague' or 'meeting'. */
+  /** `peer`: `{rawId, name}` of the other side (or the meeting), with `{customer, company, number}` or `{title}`
+   * when known; `kind`: 'phone', 'colleague' or 'meeting'. */
   constructor(call, { peer, kind, direction }) {
     super();
     this.call = call;
@@ -80,17 +81,18 @@ export class Phone extends EventTarget {
     return Boolean(this.session && this.session.call.state !== 'Disconnected');
   }
 
-  /** Use case 1: a customer's (or any) phone number, from the user's own number. */
-  callNumber(phoneNumber, name) {
-    return this.#show(this.agent.startCall([{ phoneNumber }]), {
-      peer: { rawId: `4:${phoneNumber}`, name: name ?? phoneNumber }, kind: 'phone' });
+  /** Use case 1: a customer's (or any) phone number, from the user's own number; `customer`: `{name, company}`. */
+  callNumber(phoneNumber, customer = null) {
+    const peer = { rawId: `4:${phoneNumber}`, name: customer?.name ?? phoneNumber, number: phoneNumber,
+      company: customer?.company, customer: Boolean(customer) };
+    return this.#show(this.agent.startCall([{ phoneNumber }]), { peer, kind: 'phone' });
   }
 
   /** Use case 3: a colleague, over the 1:1 chat the portal finds or creates. */
   async callColleague(person) {
     const { threadId } = await api.startChat(person.id);
     return this.#show(this.agent.startCall([{ microsoftTeamsUserId: person.id }], { threadId }), {
-      peer: { rawId: `8:orgid:${person.id}`, name: person.displayName }, kind: 'colleague' });
+      peer: { rawId: `8:orgid:${person.id}`, name: person.displayName, title: person.jobTitle }, kind: 'colleague' });
   }
 
   /** Use case 5: `{meetingLink}` or `{meetingId, passcode}`. */

@@ -1,6 +1,6 @@
 /**
- * Who is in a call (use case 5 and group calls): each participant's name, state, mute state, a ring while they
- * speak, a raised hand; for organizers and presenters (capability `manageLobby`) the lobby panel: admit, reject,
+ * Who is in a call (use case 5 and group calls): you first, then each participant's name, state, mute state, a
+ * ring while they speak, a raised hand; for organizers and presenters (capability `manageLobby`) the lobby panel: admit, reject,
  * admit all; and the meeting's dial-in details (TeamsMeetingAudioConferencing).
  */
 import { actionButton, clear, h } from './dom.js';
@@ -14,10 +14,13 @@ export class Roster {
   #features;
   #report;
   #followed = new WeakSet();
+  #myName;
+  #myHand = false;
 
-  constructor(call, Features, report) {
+  constructor(call, Features, report, myName = 'You') {
     this.#call = call;
     this.#report = report;
+    this.#myName = myName;
     this.#features = {
       capabilities: call.feature(Features.Capabilities),
       hands: call.feature(Features.RaiseHand),
@@ -36,6 +39,8 @@ export class Roster {
     const render = () => this.render();
     call.on('remoteParticipantsUpdated', ({ added }) => { added.forEach((p) => this.#follow(p)); render(); });
     call.on('stateChanged', render);
+    call.on('isMutedChanged', render);
+    call.on('roleChanged', render);
     call.lobby.on('lobbyParticipantsUpdated', render);
     this.#features.capabilities.on('capabilitiesChanged', render);
     this.#features.hands.on('raisedHandEvent', render);
@@ -58,10 +63,20 @@ export class Roster {
       .forEach((event) => remote.on(event, () => this.render()));
   }
 
+  #me() {
+    const call = this.#call;
+    const marks = [call.role && !['Unknown', 'Attendee'].includes(call.role) ? call.role : null,
+      call.isMuted ? 'muted' : null, this.#myHand ? 'hand raised' : null].filter(Boolean);
+    return h('li', { class: 'participant me', dataset: { muted: String(call.isMuted), hand: String(this.#myHand) } },
+      h('span', { class: 'avatar', 'aria-hidden': 'true', text: initialsOf(this.#myName) }),
+      h('span', { class: 'who', text: `${this.#myName} (you)` }),
+      h('span', { class: 'marks', text: marks.join(', ') }));
+  }
+
   render() {
     const raised = this.#raised();
     const present = this.#call.remoteParticipants.filter((p) => p.state !== 'InLobby' && p.state !== 'Disconnected');
-    clear(this.list, present.map((remote) => {
+    clear(this.list, this.#me(), present.map((remote) => {
       const hand = raised.has(rawIdOf(remote.identifier));
       const marks = [PARTICIPANT_STATES[remote.state] ?? remote.state,
         remote.role && !['Unknown', 'Attendee'].includes(remote.role) ? remote.role : null,
@@ -102,7 +117,9 @@ export class Roster {
     this.dialIn.hidden = false;
   }
 
-  raiseHand(up) {
-    return up ? this.#features.hands.raiseHand() : this.#features.hands.lowerHand();
+  async raiseHand(up) {
+    await (up ? this.#features.hands.raiseHand() : this.#features.hands.lowerHand());
+    this.#myHand = up;
+    this.render();
   }
 }

@@ -78,6 +78,13 @@ export const PARTICIPANT_STATES = {
 };
 
 /** E.164: a plus, a country code not starting with 0, at most 15 digits in all. */
+/** The line under a caller's or callee's name: a customer's company and number, a colleague's title. */
+export function aboutPeer(who) {
+  const details = who.customer ? [who.company, who.number]
+    : [who.title, who.number && who.number !== who.name ? who.number : null];
+  return details.filter(Boolean).join(' · ');
+}
+
 export const E164 = /^\+[1-9]\d{6,14}$/;
 
 /** The number as E.164 (spaces, dashes, dots and brackets dropped; `00` taken for `+`), or null. */
