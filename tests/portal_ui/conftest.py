@@ -183,8 +183,8 @@ async def another_tab(tab: PortalTab, url: str) -> PortalTab:
     return second
 
 
-async def screenshot(page: Page, name: str) -> None:
+async def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
     """With CALLBRIDGE_SCREENSHOTS=<dir> (how the README's pictures are made), the page as a person sees it."""
     folder = os.environ.get("CALLBRIDGE_SCREENSHOTS")
     if folder:
-        await page.screenshot(path=str(Path(folder) / f"portal-{name}.png"))
+        await page.screenshot(path=str(Path(folder) / f"portal-{name}.png"), full_page=full_page)

@@ -70,6 +70,7 @@ async def test_a_meeting_with_its_lobby_run_from_the_portal(
     await expect(megan.page.get_by_role("heading", name="Waiting in the lobby")).to_be_visible()
     await expect(megan.page.locator(".call-state")).to_have_text(
         "Waiting in the lobby: someone in the meeting will let you in.")
+    await expect(megan.page.locator(".roster")).to_be_hidden()
     await screenshot(megan.page, "uc5-lobby-waiting")
     await expect(alice.page.locator(".lobby-list li")).to_have_text("Megan BowenAdmitReject")
     await screenshot(alice.page, "uc5-lobby-panel")

@@ -47,7 +47,7 @@ async def test_alice_calls_a_customer_from_the_customer_list(platform: Demo, ope
     await expect(alice.page.locator(".me-name")).to_have_text("Alice Smith")
     await expect(alice.page.locator(".me-tenant")).to_have_text("Fabrikam")
     await expect(alice.page.locator(".meetings .meeting").first).to_be_visible()
-    await screenshot(alice.page, "home")
+    await screenshot(alice.page, "home", full_page=True)
     async with api(platform) as c:
         assert (await c.post(f"/phones/{RACHEL}/ringback", json={"on": True})).status_code == 200
     try:

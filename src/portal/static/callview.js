@@ -80,6 +80,7 @@ export class CallView {
     if (state === 'Connected' && this.#session.sawEarlyMedia && this.#session.kind === 'phone') words = 'Connected';
     this.state.textContent = words;
     this.waiting.hidden = state !== 'InLobby';
+    this.people.hidden = state === 'InLobby'; // the lobby sees nobody in the meeting (as in Teams)
     const live = LIVE.includes(state);
     this.mute.textContent = call.isMuted ? 'Unmute' : 'Mute';
     this.mute.setAttribute('aria-pressed', String(call.isMuted));

@@ -111,9 +111,9 @@ export class Home {
           h('small', { text: [customer.company, customer.notes].filter(Boolean).join(' · ') })),
         h('span', { class: 'numbers' }, customer.phoneNumbers.map((number) => actionButton(number,
           () => this.actions.callNumber(number, customer), problem,
-          { class: 'call-number', 'aria-label': `Call ${customer.name} at ${number}` }))),
+          { class: 'call-number', 'aria-label': `Call ${customer.name} at ${number}` })),
         h('button', { type: 'button', class: 'edit-customer', text: 'Edit', 'aria-label': `Edit ${customer.name}`,
-          onclick: () => this.customerForm.open(customer) }))));
+          onclick: () => this.customerForm.open(customer) })))));
       if (!value.length) this.customerList.append(h('li', { class: 'empty', text: 'No customer matches.' }));
     } catch (error) {
       clear(this.customerList);
