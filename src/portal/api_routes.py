@@ -85,9 +85,11 @@ def initials(name: str) -> str:
 
 @router.post("/chats")
 async def chat(request: Request, body: ChatIn, user: SessionUser = User) -> dict[str, str]:
-    thread = await portal_of(request).graph.one_on_one_chat(await graph_token(request, user), user.object_id,
-                                                            body.userId)
-    return {"threadId": thread}
+    graph, token = portal_of(request).graph, await graph_token(request, user)
+    if body.userIds is not None:
+        return {"threadId": await graph.group_chat(token, user.object_id, body.userIds, body.topic)}
+    assert body.userId is not None
+    return {"threadId": await graph.one_on_one_chat(token, user.object_id, body.userId)}
 
 
 @router.get("/meetings")

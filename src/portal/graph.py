@@ -146,12 +146,19 @@ class Graph:
         """The 1:1 chat's thread id; Graph answers the existing chat when there is one."""
         if other == me:
             raise PortalError(400, "InvalidRequest", "You cannot start a chat with yourself.")
-
-        def member(user_id: str) -> dict[str, Any]:
-            return {"@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": ["owner"],
-                    "user@odata.bind": f"https://graph.microsoft.com/v1.0/users('{user_id}')"}
         body = await self._call(token, "POST", "/chats", json={"chatType": "oneOnOne",
-                                                               "members": [member(me), member(other)]})
+                                                               "members": [_member(me), _member(other)]})
+        return str(body["id"])
+
+    async def group_chat(self, token: str, me: str, others: list[str], topic: str | None) -> str:
+        """A new group chat of the user and ``others`` (Graph makes a new one each time): its thread id."""
+        members = [me, *dict.fromkeys(o for o in others if o != me)]
+        if len(members) < 3:
+            raise PortalError(400, "InvalidRequest", "A group chat needs at least two colleagues besides you.")
+        payload: dict[str, Any] = {"chatType": "group", "members": [_member(m) for m in members]}
+        if topic:
+            payload["topic"] = topic
+        body = await self._call(token, "POST", "/chats", json=payload)
         return str(body["id"])
 
     async def calendar_view(self, token: str, start: datetime, end: datetime) -> list[Meeting]:
@@ -168,6 +175,11 @@ class Graph:
                 break
             url, params = link, {}
         return meetings
+
+
+def _member(user_id: str) -> dict[str, Any]:
+    return {"@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": ["owner"],
+            "user@odata.bind": f"https://graph.microsoft.com/v1.0/users('{user_id}')"}
 
 
 def _encode(link: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from portal.customers import CustomerFields
 from portal.history import Direction, FinishedCall
@@ -54,9 +54,25 @@ class CustomerPatch(BaseModel):
                               self.notes if self.notes is not None else current.notes)
 
 
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class ChatIn(BaseModel):
+    """``{userId}``: the 1:1 chat with that colleague (found or created); ``{userIds, topic?}``: a new group chat
+    of the signed-in user and those colleagues (a call grown beyond two people calls over it)."""
+
     model_config = ConfigDict(extra="forbid")
-    userId: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    userId: UserId | None = None
+    userIds: list[UserId] | None = Field(default=None, min_length=2, max_length=49)
+    topic: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ChatIn:
+        if (self.userId is None) == (self.userIds is None):
+            raise ValueError("give either userId (a 1:1 chat) or userIds (a group chat)")
+        if self.userId is not None and self.topic:
+            raise ValueError("a 1:1 chat has no topic")
+        return self
 
 
 class EndReason(BaseModel):

@@ -207,12 +207,18 @@ class Graph:
     def _chat(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         members = frozenset(m["user@odata.bind"].split("'")[1] for m in body["members"])
-        if body.get("chatType") != "oneOnOne" or len(members) != 2 or ADELE not in members:
+        kind = body.get("chatType")
+        if ADELE not in members or not ((kind == "oneOnOne" and len(members) == 2)
+                                        or (kind == "group" and len(members) >= 3)):
             return _graph_error(400, "BadRequest", "Invalid chat members.")
-        chat_id = self.chats.setdefault(members, f"19:{ADELE}_{sorted(members - {ADELE})[0]}@unq.gbl.spaces")
+        if kind == "group":  # a new chat every time, as Graph makes them
+            chat_id = f"19:{len(self.chats):032x}@thread.v2"
+            self.chats[frozenset([*members, chat_id])] = chat_id
+        else:
+            chat_id = self.chats.setdefault(members, f"19:{ADELE}_{sorted(members - {ADELE})[0]}@unq.gbl.spaces")
         return httpx.Response(201, json={"@odata.context": f"{GRAPH}/$metadata#chats/$entity", "id": chat_id,
-                                         "topic": None, "createdDateTime": "2026-12-07T03:20:00.123Z",
-                                         "lastUpdatedDateTime": "2026-12-07T03:20:00.123Z", "chatType": "oneOnOne",
+                                         "topic": body.get("topic"), "createdDateTime": "2026-12-07T03:20:00.123Z",
+                                         "lastUpdatedDateTime": "2026-12-07T03:20:00.123Z", "chatType": kind,
                                          "webUrl": f"https://teams.microsoft.com/l/chat/{chat_id}/0",
                                          "tenantId": TENANT})
 

@@ -157,6 +157,26 @@ def test_the_one_on_one_chat_is_created_once(portal: RunningPortal,
     assert refused.status_code in (400, 403, 404) and refused.json()["error"]["message"]
 
 
+def test_a_group_chat_for_a_call_grown_beyond_two(portal: RunningPortal,
+                                                 signed_in: Callable[[str], PortalBrowser]) -> None:
+    b = signed_in("alice")
+    megan, adele = portal.callbridge.user("megan")["id"], portal.callbridge.user("adele")["id"]
+    made = b.api("POST", "/api/chats", json={"userIds": [megan, adele], "topic": "Call with Megan and Adele"})
+    assert made.status_code == 200, made.text
+    thread = made.json()["threadId"]
+    assert thread.startswith("19:") and thread.endswith("@thread.v2")
+    with portal.callbridge.graph("adele") as g:  # Adele is in it, as Graph keeps it
+        members = g.get(f"/chats/{thread}/members").json()["value"]
+    assert {m["userId"] for m in members} == {portal.callbridge.user("alice")["id"], megan, adele}
+    for body, words in [({"userIds": [megan]}, "at least 2"), ({"userId": megan, "userIds": [megan, adele]}, "either"),
+                        ({}, "either"), ({"userId": megan, "topic": "x"}, "no topic")]:
+        r = b.api("POST", "/api/chats", json=body)
+        assert r.status_code == 400 and words in r.json()["error"]["message"], (body, r.text)
+    nina = portal.callbridge.user("nina")["id"]
+    refused = b.api("POST", "/api/chats", json={"userIds": [megan, nina]})
+    assert refused.status_code in (400, 403, 404) and refused.json()["error"]["message"]
+
+
 def test_meetings_come_from_the_calendar_view(signed_in: Callable[[str], PortalBrowser]) -> None:
     b = signed_in("alice")
     now = datetime.now(UTC)

@@ -136,6 +136,10 @@ async def test_graph_search_paging_people_chats_and_calendar(cloud: Cloud) -> No
     assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
     chat = (await cloud.api("POST", "/api/chats", json={"userId": MEGAN})).json()  # type: ignore[attr-defined]
     assert chat == {"threadId": f"19:{ADELE}_{MEGAN}@unq.gbl.spaces"}
+    group = await cloud.api("POST", "/api/chats", json={"userIds": [MEGAN, microsoft.PEOPLE[0]["id"]]})  # type: ignore[misc]
+    assert group.status_code == 200 and group.json()["threadId"].endswith("@thread.v2")
+    sent = json.loads(cloud.graph.calls[-1].content)
+    assert sent["chatType"] == "group" and [m["roles"] for m in sent["members"]] == [["owner"]] * 3
     meetings = (await cloud.api("GET", "/api/meetings", params={  # type: ignore[attr-defined]
         "start": "2026-12-07T00:00:00Z", "end": "2026-12-14T00:00:00Z"})).json()["value"]
     assert meetings[0]["subject"] == "Plan summer company picnic" and meetings[0]["isOrganizer"] is True

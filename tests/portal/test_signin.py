@@ -150,6 +150,8 @@ async def test_a_new_organisation_onboards_through_the_consent_page_then_signs_i
 
     async def litware(s: Any) -> Any:
         tenant = await tenants.create_tenant(s, "Litware", ["litware.example"])
+        await users.create_user(s, tenant.id, users.NewUser(
+            upn="leo@litware.example", display_name="Leo Park", password="Demo-Leo-2026!", licences=["TEAMS"]))
         return await users.create_user(s, tenant.id, users.NewUser(
             upn="lia@litware.example", display_name="Lia Admin", password="Demo-Lia-2026!", admin=True,
             licences=["TEAMS"]))
@@ -166,5 +168,6 @@ async def test_a_new_organisation_onboards_through_the_consent_page_then_signs_i
     assert browser.pages == []  # still signed in at the identity provider, and consented: no page at all
     me = await asyncio.to_thread(browser.api, "GET", "/api/me")
     assert me.json()["id"] == lia.id and me.json()["tenantId"] == lia.tenant_id
+    assert me.json()["tenantName"] == "Litware"
     people = (await asyncio.to_thread(browser.api, "GET", "/api/directory")).json()["value"]
-    assert [p["displayName"] for p in people] == ["Lia Admin"]
+    assert [p["displayName"] for p in people] == ["Leo Park"]  # her organisation, without herself

@@ -46,7 +46,7 @@ async def test_megan_calls_alice_from_the_directory(open_portal: OpenPortal) -> 
     await alice.page.get_by_role("button", name="Key 5").click()
     await alice.page.get_by_role("button", name="Key #").click()
     await expect(alice.page.locator(".dtmf-sent")).to_have_text("5#")
-    await megan.page.get_by_role("button", name="Mute").click()
+    await megan.page.get_by_role("button", name="Mute", exact=True).click()
     await expect(megan.page.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
 
     await megan.page.get_by_role("button", name="Hang up").click()
@@ -56,3 +56,36 @@ async def test_megan_calls_alice_from_the_directory(open_portal: OpenPortal) -> 
     await megan.page.get_by_role("link", name="History").click()
     await expect(megan.page.locator(".history-entry").first).to_contain_text("Alice Smith")
     assert alice.errors == [] and megan.errors == []
+
+
+async def test_a_call_grows_into_a_group_call_from_the_page(open_portal: OpenPortal) -> None:
+    """Megan calls Alice, then adds Adele from the call's "Add people": Adele's page rings naming Megan, and once she
+    answers the three pages show the other two in the roster and receive audio through the mixer."""
+    alice, megan, adele = await open_portal("alice"), await open_portal("megan"), await open_portal("adele")
+    directory = megan.page.locator(".directory")
+    await directory.get_by_role("searchbox").fill("Alice")
+    await directory.get_by_role("button", name="Search").click()
+    await directory.get_by_role("button", name="Call Alice Smith").click()
+    await alice.page.get_by_role("alertdialog", name="Incoming call").get_by_role("button", name="Answer").click()
+    await expect(megan.page.locator(".call-state")).to_have_text("Connected")
+
+    await megan.page.get_by_role("button", name="Add people").click()
+    await megan.page.get_by_role("textbox", name="Colleague or phone number to add").fill("Adele")
+    await megan.page.get_by_role("button", name="Add or search").click()
+    await megan.page.get_by_role("button", name="Add Adele Vance").click()
+    toast = adele.page.get_by_role("alertdialog", name="Incoming call")
+    await expect(toast.locator(".caller-name")).to_have_text("Megan Bowen")
+    await toast.get_by_role("button", name="Answer").click()
+    names = {"alice": "Alice Smith", "megan": "Megan Bowen", "adele": "Adele Vance"}
+    for who, tab in (("alice", alice), ("megan", megan), ("adele", adele)):
+        roster = tab.page.locator(".roster")
+        await expect(roster.locator("li.me")).to_contain_text(f"{names[who]} (you)")
+        for other in set(names) - {who}:
+            await expect(roster.locator("li", has_text=names[other])).to_contain_text("In the call")
+        assert (await tab.hears())["packetsReceived"], who
+    await megan.page.get_by_role("button", name="Hang up").click()
+    await expect(megan.page.locator(".end-reason")).to_have_text("The call ended.")
+    await expect(alice.page.locator(".roster li", has_text="Megan Bowen")).to_have_count(0)  # the others go on
+    await alice.page.get_by_role("button", name="Hang up").click()
+    await expect(adele.page.locator(".end-reason")).to_have_text("The call ended.")
+    assert alice.errors == [] and megan.errors == [] and adele.errors == []

@@ -4,8 +4,9 @@ microphone) and sees its dial-in details; Megan joins by the link in the join bo
 organizer set the lobby to "organizer only") until Alice admits her from the lobby panel; the roster shows her
 state, her raised hand and her mute; both pages receive audio; Alice ends the meeting for everyone and Megan reads
 so. Then Megan joins again by meeting id and passcode, Alice (back in) rejects her, and Megan reads that she was
-not admitted. And the organizer adds a customer to her meeting by number from the page: the carrier's phone rings,
-answers, shows in the roster and hears the browser through the mixer."""
+not admitted; and once more by the link: Alice admits her, mutes her from the roster and removes her, and Megan
+reads that she was removed. And the organizer adds a customer to her meeting by number from the page: the
+carrier's phone rings, answers, shows in the roster and hears the browser through the mixer."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ async def test_a_meeting_with_its_lobby_run_from_the_portal(
 
     await megan.page.get_by_role("button", name="Raise hand").click()
     await expect(megan_in_roster).to_have_attribute("data-hand", "true")
-    await megan.page.get_by_role("button", name="Mute").click()
+    await megan.page.get_by_role("button", name="Mute", exact=True).click()
     await expect(megan_in_roster).to_contain_text("muted")
     await expect(megan.page.locator(".roster li.me")).to_have_text("MBMegan Bowen (you)Presenter, muted, hand raised")
     await expect(alice.page.locator(".roster li.me")).to_have_text("ASAlice Smith (you)Organizer")
@@ -107,6 +108,19 @@ async def test_a_meeting_with_its_lobby_run_from_the_portal(
     await alice.page.get_by_role("button", name="Reject Megan Bowen").click()
     await expect(megan.page.locator(".end-reason")).to_have_text("You were not admitted to the meeting.")
     await expect(alice.page.locator(".lobby")).to_be_hidden()
+
+    # and once more: admitted, muted by the organizer from the roster, then removed
+    await megan.page.get_by_role("button", name="Back to home").click()
+    await join_from_the_join_box(megan, **{"Meeting link": online["joinUrl"]})
+    await alice.page.get_by_role("button", name="Admit Megan Bowen").click()
+    await expect(megan.page.locator(".call-state")).to_have_text("Connected")
+    await alice.page.get_by_role("button", name="Mute Megan Bowen").click()
+    await expect(megan.page.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
+    await expect(alice.page.locator(".roster li", has_text="Megan Bowen")).to_contain_text("muted")
+    await expect(alice.page.get_by_role("button", name="Mute Megan Bowen")).to_be_hidden()
+    await alice.page.get_by_role("button", name="Remove Megan Bowen").click()
+    await expect(megan.page.locator(".end-reason")).to_have_text("You were removed from the meeting.")
+    await expect(alice.page.locator(".roster li", has_text="Megan Bowen")).to_have_count(0)
     await alice.page.get_by_role("button", name="Leave").click()
     await expect(alice.page.locator(".end-reason")).to_have_text("The call ended.")
     assert alice.errors == [] and megan.errors == []

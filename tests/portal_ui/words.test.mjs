@@ -68,3 +68,20 @@ test('a customer\'s numbers: one per line or comma-separated, each in E.164, non
   const eleven = Array.from({ length: 11 }, (_, i) => `+1206555${String(i).padStart(4, '0')}`).join('\n');
   assert.equal(parseNumbers(eleven).error, 'A customer has at most 10 phone numbers.');
 });
+
+test('every module of the page parses (node --check, as ES modules) and those that need no document load', async () => {
+  const { copyFile, mkdtemp, readdir } = await import('node:fs/promises');
+  const { execFileSync } = await import('node:child_process');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const folder = new URL('../../src/portal/static/', import.meta.url);
+  const modules = (await readdir(folder)).filter((name) => name.endsWith('.js'));
+  assert.ok(modules.length > 10, modules.join());
+  const scratch = await mkdtemp(join(tmpdir(), 'portal-modules-'));
+  for (const name of modules) {
+    const copy = join(scratch, name.replace(/\.js$/, '.mjs'));
+    await copyFile(new URL(name, folder), copy);
+    execFileSync(process.execPath, ['--check', copy]); // throws with the syntax error and its line
+    if (!['app.js', 'calling.js'].includes(name)) await import(new URL(name, folder)); // these touch `document`
+  }
+});

@@ -68,6 +68,7 @@ export async function communicationToken() {
 
 export const directory = (search, next) => request('GET', `/api/directory${query({ search, next })}`);
 export const startChat = (userId) => request('POST', '/api/chats', { userId });
+export const startGroupChat = (userIds, topic) => request('POST', '/api/chats', { userIds, topic });
 export const meetings = (start, end) => request('GET', `/api/meetings${query({ start: start.toISOString(),
   end: end.toISOString() })}`);
 export const customers = (search) => request('GET', `/api/customers${query({ search })}`);

@@ -185,18 +185,19 @@ export class CallView {
       const number = toE164(input.value);
       try {
         if (number) {
-          this.#add({ phoneNumber: number });
+          await this.#add({ phoneNumber: number });
           input.value = '';
           return;
         }
         if (!input.value.trim()) throw new Error('Type a colleague\'s name or a number starting with +.');
         const { value } = await api.directory(input.value.trim());
         clear(matches, value.length ? value.map((person) => h('li', {},
-          h('button', { type: 'button', class: 'add-person', text: `Add ${person.displayName}`, onclick: () => {
-            this.#add({ microsoftTeamsUserId: person.id });
+          actionButton(`Add ${person.displayName}`, async () => {
+            await this.#add({ microsoftTeamsUserId: person.id });
             clear(matches);
             input.value = '';
-          } }))) : h('li', { text: 'Nobody in your organisation matches that.' }));
+          }, (error) => this.report(error, 'Could not add'), { class: 'add-person' })))
+          : h('li', { text: 'Nobody in your organisation matches that.' }));
       } catch (error) {
         this.report(error, 'Could not add');
       }
@@ -204,9 +205,21 @@ export class CallView {
     return form;
   }
 
-  #add(identifier) {
+  /** A colleague joins a meeting over the meeting's thread; a call between people grows over a new group chat of
+   * everyone in it (Graph, through the portal), as Teams does. A phone number needs no thread. */
+  async #threadFor(identifier) {
     const { call } = this.#session;
-    const threadId = call.info?.threadId;
+    if (!identifier.microsoftTeamsUserId) return undefined;
+    if (this.#session.isMeeting) return call.info?.threadId;
+    const colleagues = call.remoteParticipants.filter((p) => p.state !== 'Disconnected')
+      .map((p) => p.identifier?.microsoftTeamsUserId).filter(Boolean);
+    const { threadId } = await api.startGroupChat([...colleagues, identifier.microsoftTeamsUserId]);
+    return threadId;
+  }
+
+  async #add(identifier) {
+    const { call } = this.#session;
+    const threadId = await this.#threadFor(identifier);
     const remote = call.addParticipant(identifier, threadId ? { threadId } : undefined);
     remote.on('stateChanged', () => {
       if (remote.state === 'Disconnected' && remote.callEndReason?.code) {

@@ -7,6 +7,22 @@ import { actionButton, clear, h } from './dom.js';
 import { PARTICIPANT_STATES, initialsOf } from './words.js';
 
 const nameOf = (remote) => remote.displayName || remote.identifier?.phoneNumber || remote.identifier?.rawId || 'Someone';
+/** Keeps `container` in step with `items`: one row (`{element}`) per item, made once by `make` and kept while the
+ * item stays, so a button being clicked is never replaced under the pointer or the keyboard's focus. */
+function keep(rows, container, items, make) {
+  for (const [item, row] of rows) {
+    if (!items.includes(item)) {
+      row.element.remove();
+      rows.delete(item);
+    }
+  }
+  for (const item of items.filter((i) => !rows.has(i))) {
+    rows.set(item, make(item));
+    container.append(rows.get(item).element);
+  }
+}
+
+const shownRole = (role) => (role && !['Unknown', 'Attendee'].includes(role) ? role : null);
 const rawIdOf = (identifier) => identifier?.rawId ?? identifier?.communicationUserId ?? identifier?.microsoftTeamsUserId;
 
 export class Roster {
@@ -16,6 +32,9 @@ export class Roster {
   #followed = new WeakSet();
   #myName;
   #myHand = false;
+  #me;
+  #rows = new Map();
+  #waiting = new Map();
 
   constructor(call, Features, report, myName = 'You') {
     this.#call = call;
@@ -34,8 +53,11 @@ export class Roster {
       h('div', { class: 'actions' }, actionButton('Admit all', () => this.#admitAll(), (e) => report(e, 'Could not admit'),
         { class: 'admit-all' })), this.admitted);
     this.dialIn = h('section', { class: 'dial-in', hidden: true, 'aria-label': 'Dial-in details' });
+    this.#me = this.#myRow();
+    this.list.append(this.#me.element);
+    this.nobody = h('p', { class: 'empty', text: 'Nobody else yet.' });
     this.element = h('div', { class: 'people' }, this.lobby, h('section', { class: 'in-call' },
-      h('h3', { text: 'In the call' }), this.list), this.dialIn);
+      h('h3', { text: 'In the call' }), this.list, this.nobody), this.dialIn);
     const render = () => this.render();
     call.on('remoteParticipantsUpdated', ({ added }) => { added.forEach((p) => this.#follow(p)); render(); });
     call.on('stateChanged', render);
@@ -63,40 +85,66 @@ export class Roster {
       .forEach((event) => remote.on(event, () => this.render()));
   }
 
-  #me() {
-    const call = this.#call;
-    const marks = [call.role && !['Unknown', 'Attendee'].includes(call.role) ? call.role : null,
-      call.isMuted ? 'muted' : null, this.#myHand ? 'hand raised' : null].filter(Boolean);
-    return h('li', { class: 'participant me', dataset: { muted: String(call.isMuted), hand: String(this.#myHand) } },
+  /** You, first in the roster: your role, your mute and your hand. */
+  #myRow() {
+    const element = h('li', { class: 'participant me' },
       h('span', { class: 'avatar', 'aria-hidden': 'true', text: initialsOf(this.#myName) }),
-      h('span', { class: 'who', text: `${this.#myName} (you)` }),
-      h('span', { class: 'marks', text: marks.join(', ') }));
+      h('span', { class: 'who', text: `${this.#myName} (you)` }));
+    const marks = h('span', { class: 'marks' });
+    element.append(marks);
+    const update = () => {
+      const call = this.#call;
+      marks.textContent = [shownRole(call.role), call.isMuted ? 'muted' : null, this.#myHand ? 'hand raised' : null]
+        .filter(Boolean).join(', ');
+      Object.assign(element.dataset, { muted: String(call.isMuted), hand: String(this.#myHand) });
+    };
+    return { element, update };
+  }
+
+  /** One participant's row, updated in place; Mute and Remove for those whose capabilities allow them. */
+  #row(remote) {
+    const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true' });
+    const who = h('span', { class: 'who' });
+    const marks = h('span', { class: 'marks' });
+    const speaking = h('span', { class: 'visually-hidden', text: ' (speaking)' });
+    const mute = actionButton('Mute', () => remote.mute(), (e) => this.#report(e, 'Could not mute'),
+      { class: 'mute-other' });
+    const remove = actionButton('Remove', () => this.#call.removeParticipant(remote),
+      (e) => this.#report(e, 'Could not remove'), { class: 'remove-other' });
+    const element = h('li', { class: 'participant' }, avatar, who, marks, speaking, mute, remove);
+    const update = (hand, capabilities) => {
+      const name = nameOf(remote);
+      avatar.textContent = initialsOf(name);
+      who.textContent = name;
+      marks.textContent = [PARTICIPANT_STATES[remote.state] ?? remote.state, shownRole(remote.role),
+        remote.isMuted ? 'muted' : null, hand ? 'hand raised' : null].filter(Boolean).join(', ');
+      element.classList.toggle('speaking', Boolean(remote.isSpeaking));
+      speaking.hidden = !remote.isSpeaking;
+      Object.assign(element.dataset, { state: remote.state, muted: String(remote.isMuted), hand: String(hand) });
+      mute.hidden = !capabilities.muteOthers?.isPresent || remote.isMuted;
+      mute.setAttribute('aria-label', `Mute ${name}`);
+      remove.hidden = !capabilities.removeParticipant?.isPresent;
+      remove.setAttribute('aria-label', `Remove ${name}`);
+    };
+    return { element, update };
   }
 
   render() {
     const raised = this.#raised();
+    const capabilities = this.#features.capabilities.capabilities ?? {};
     const present = this.#call.remoteParticipants.filter((p) => p.state !== 'InLobby' && p.state !== 'Disconnected');
-    clear(this.list, this.#me(), present.map((remote) => {
-      const hand = raised.has(rawIdOf(remote.identifier));
-      const marks = [PARTICIPANT_STATES[remote.state] ?? remote.state,
-        remote.role && !['Unknown', 'Attendee'].includes(remote.role) ? remote.role : null,
-        remote.isMuted ? 'muted' : null, hand ? 'hand raised' : null].filter(Boolean);
-      return h('li', { class: `participant${remote.isSpeaking ? ' speaking' : ''}`,
-        dataset: { state: remote.state, muted: String(remote.isMuted), hand: String(hand) } },
-      h('span', { class: 'avatar', 'aria-hidden': 'true', text: initialsOf(nameOf(remote)) }),
-      h('span', { class: 'who', text: nameOf(remote) }),
-      h('span', { class: 'marks', text: marks.join(', ') }),
-      remote.isSpeaking ? h('span', { class: 'visually-hidden', text: ' (speaking)' }) : null);
-    }));
-    if (!present.length) this.list.append(h('li', { class: 'empty', text: 'Nobody else yet.' }));
+    this.#me.update();
+    keep(this.#rows, this.list, present, (remote) => this.#row(remote));
+    present.forEach((remote) => this.#rows.get(remote).update(raised.has(rawIdOf(remote.identifier)), capabilities));
+    this.nobody.hidden = present.length > 0;
     const waiting = this.#call.lobby.participants;
     this.lobby.hidden = !(this.canManageLobby && waiting.length);
-    clear(this.lobbyList, waiting.map((remote) => h('li', { class: 'waiting' },
+    keep(this.#waiting, this.lobbyList, waiting, (remote) => ({ element: h('li', { class: 'waiting' },
       h('span', { class: 'who', text: nameOf(remote) }),
       actionButton('Admit', () => this.#call.lobby.admit(remote.identifier), (e) => this.#report(e, 'Could not admit'),
         { class: 'admit', 'aria-label': `Admit ${nameOf(remote)}` }),
       actionButton('Reject', () => this.#call.lobby.reject(remote.identifier), (e) => this.#report(e, 'Could not reject'),
-        { class: 'reject', 'aria-label': `Reject ${nameOf(remote)}` }))));
+        { class: 'reject', 'aria-label': `Reject ${nameOf(remote)}` })) }));
   }
 
   async #admitAll() {
