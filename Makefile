@@ -61,6 +61,7 @@ bench: install
 	$(PY) -m bench.call_setup
 	$(PY) -m bench.sip_calls
 	$(PY) -m bench.meetings
+	$(PY) -m bench.portal
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(NODE_DIRS:%=%/node_modules)

@@ -1,5 +1,5 @@
 /**
- * The portal server's JSON API (PORTAL_CONTRACT.md, "Routes"), one function per route. Every failure becomes a
+ * The portal server's JSON API (docs/portal.md, "The JSON API"), one function per route. Every failure becomes a
  * `PortalError` whose message is a sentence a person understands: the server's `{error: {code, message}}` when
  * it sent one, else a sentence made here from what happened (no answer, not signed in, an unexpected status).
  */

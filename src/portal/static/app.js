@@ -1,7 +1,7 @@
 /**
  * The portal's page: the signed-in header (name, organisation, sign out), Home and History, the call on screen,
  * and incoming calls ringing in every tab. The server serves `/` as a shell (shell.html: the SDK's address in a
- * meta, this module, app.css) and the JSON API of PORTAL_CONTRACT.md; calling goes through calling.js only.
+ * meta, this module, app.css) and the JSON API of docs/portal.md; calling goes through calling.js only.
  *
  * Calling is loaded apart from the rest: when callbridge cannot be reached, the directory, customers, meetings and
  * history still show, and the reason calling is unavailable is said in words.

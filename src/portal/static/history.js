@@ -19,7 +19,7 @@ export class HistoryPage {
           scope: 'col', text })))), this.rows)), this.problem);
   }
 
-  async load() { // entries: PORTAL_CONTRACT's POST body, with `customer` {id, name, company} where the number is one
+  async load() { // entries: the POST body of docs/portal.md's history route, with `customer` {id, name, company} where the number is one
     this.problem.textContent = '';
     try {
       const data = await api.history();
