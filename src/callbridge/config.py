@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     http_max_connections: int = 10_000  # open HTTP connections in all; one more is closed at once
     http_max_connections_per_address: int = 256  # open HTTP connections from one client address
     tls_handshake_timeout_s: float = 10.0  # a TLS handshake not done by then is dropped
+    # how long a closing TLS connection waits for the peer's close_notify (asyncio's default, 30 s, held every stop
+    # of the server for as long as one idle keep-alive client stayed connected)
+    tls_shutdown_timeout_s: float = 2.0
     hsts_max_age_s: int = 365 * 24 * 3600  # Strict-Transport-Security max-age (0: no header)
     api_docs_enabled: bool = False  # serve /docs, /redoc and /openapi.json (`callbridge demo` does)
     metrics_enabled: bool = False  # serve Prometheus metrics (`callbridge demo` does, on the HTTPS port)

@@ -47,12 +47,14 @@ def uvicorn_options(settings: Settings, tls: TlsFiles) -> dict[str, Any]:
 
 
 class EdgeServer(uvicorn.Server):
-    """uvicorn's server with a bound on the TLS handshake: uvicorn passes none to ``create_server``, so asyncio's
-    default (60 s) would let a client that never finishes its handshake hold a socket that long."""
+    """uvicorn's server with bounds on the TLS handshake and the TLS close: uvicorn passes neither to
+    ``create_server``, so asyncio's defaults would let a client that never finishes its handshake hold a socket for
+    60 s, and every stop wait 30 s for each idle keep-alive client's close_notify (a browser left open)."""
 
-    def __init__(self, config: uvicorn.Config, handshake_timeout_s: float) -> None:
+    def __init__(self, config: uvicorn.Config, handshake_timeout_s: float, shutdown_timeout_s: float) -> None:
         super().__init__(config)
         self.handshake_timeout_s = handshake_timeout_s
+        self.shutdown_timeout_s = shutdown_timeout_s
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         loop: Any = asyncio.get_running_loop()
@@ -61,6 +63,7 @@ class EdgeServer(uvicorn.Server):
         async def bounded_create_server(*args: Any, **kwargs: Any) -> Any:
             if kwargs.get("ssl") is not None:  # the HTTPS listener (and SIP over TLS, started meanwhile)
                 kwargs.setdefault("ssl_handshake_timeout", self.handshake_timeout_s)
+                kwargs.setdefault("ssl_shutdown_timeout", self.shutdown_timeout_s)
             return await create_server(*args, **kwargs)
 
         loop.create_server = bounded_create_server
@@ -73,7 +76,7 @@ class EdgeServer(uvicorn.Server):
 def edge_server(app: FastAPI, settings: Settings, tls: TlsFiles, **overrides: Any) -> EdgeServer:
     """The server ``serve`` (one worker), ``demo`` and the test suite run."""
     config = uvicorn.Config(app, **{**uvicorn_options(settings, tls), **overrides})
-    return EdgeServer(config, settings.tls_handshake_timeout_s)
+    return EdgeServer(config, settings.tls_handshake_timeout_s, settings.tls_shutdown_timeout_s)
 
 
 def serve(settings: Settings) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
 
 from portal.settings import PortalSettings
+
+TLS_SHUTDOWN_TIMEOUT_S = 2.0
 
 
 @click.group(invoke_without_command=True)
@@ -19,6 +23,26 @@ def main(ctx: click.Context) -> None:
     """Contoso Calling, the vendor's web app (settings: PORTAL_* environment variables, see docs/portal.md)."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server with a bound on the TLS close: asyncio waits 30 s for a peer's close_notify by default, so
+    one browser left open held every stop that long."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        loop: Any = asyncio.get_running_loop()
+        create_server = loop.create_server
+
+        async def bounded(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("ssl") is not None:
+                kwargs.setdefault("ssl_shutdown_timeout", TLS_SHUTDOWN_TIMEOUT_S)
+            return await create_server(*args, **kwargs)
+
+        loop.create_server = bounded
+        try:
+            await super().startup(sockets)
+        finally:
+            del loop.create_server
 
 
 @main.command()
@@ -35,7 +59,7 @@ def serve() -> None:
     if settings.workers > 1:  # each worker builds the app from the same PORTAL_* environment
         uvicorn.run("portal.app:create_app", factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]
     else:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        Server(uvicorn.Config(create_app(settings), **options)).run()  # type: ignore[arg-type]
 
 
 @main.command()
