@@ -6,10 +6,7 @@ Settings the operator gave as ``PORTAL_*`` win. The child dies with callbridge (
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from callbridge.config import Settings
+from callbridge.media.child_process import die_with_parent
 from callbridge.private_files import PRIVATE_FILE
 from callbridge.tls import TlsFiles
-
-_PR_SET_PDEATHSIG = 1
 
 
 def portal_environment(settings: Settings, info: dict[str, Any], tls: TlsFiles) -> dict[str, str]:
@@ -41,11 +37,6 @@ def portal_environment(settings: Settings, info: dict[str, Any], tls: TlsFiles) 
     return {**os.environ, **ours, **given}
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 class PortalProcess:
     def __init__(self, settings: Settings, info: dict[str, Any], tls: TlsFiles) -> None:
         self.env = portal_environment(settings, info, tls)
@@ -60,7 +51,7 @@ class PortalProcess:
             subprocess.run([sys.executable, "-m", "portal", "seed-demo", str(Path(self.demo_json).resolve())],  # noqa: S603
                            env=self.env, stdout=log, stderr=log, check=True, timeout=120)
             self._process = subprocess.Popen([sys.executable, "-m", "portal", "serve"], env=self.env, stdout=log,
-                                             stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                             stderr=log, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         finally:
             os.close(log)
         atexit.register(self.stop)

@@ -1,18 +1,28 @@
 """A daemon callbridge runs as its child (rtpengine, Janus): started in the foreground with its output in a log file
-private to this account, killed if callbridge dies without stopping it (so no orphan keeps its ports), stopped with
-SIGTERM and, after ``STOP_WITHIN`` seconds, SIGKILL."""
+private to this account, stopped with SIGTERM and, after ``STOP_WITHIN`` seconds, SIGKILL. It never outlives
+callbridge: killed at a normal exit that skipped its stop, and sent SIGTERM by the kernel when callbridge dies any
+other way (SIGKILL, a crash: Linux's parent-death signal), so no orphan keeps its ports."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
 import contextlib
+import ctypes
 import os
+import signal
 from pathlib import Path
 
 from callbridge.private_files import PRIVATE_FILE
 
 STOP_WITHIN = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """``preexec_fn``: the kernel sends this child SIGTERM when the process (thread) that started it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ChildProcess:
@@ -33,7 +43,8 @@ class ChildProcess:
         log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
         try:
             self._process = await asyncio.create_subprocess_exec(
-                executable, *args, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, cwd=cwd)
+                executable, *args, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, cwd=cwd,
+                preexec_fn=die_with_parent)
         finally:
             os.close(log)
         atexit.register(self._kill_at_exit)
