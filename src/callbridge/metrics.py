@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
+from collections.abc import Iterator
+from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
 from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import start_http_server as start_prometheus_listener
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callbridge.config import Settings
@@ -20,16 +26,48 @@ LATENCY = Histogram("callbridge_http_request_seconds", "HTTP request latency", [
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 TOKENS_ISSUED = Counter("callbridge_tokens_issued_total", "Tokens issued", ["kind"])
 SIGNIN_FAILURES = Counter("callbridge_signin_failures_total", "Failed sign-ins")
-CALLS_ACTIVE = Gauge("callbridge_calls_active", "Calls in progress on this node")
-AGENTS_CONNECTED = Gauge("callbridge_agents_connected", "Call agents (and phone legs) attached to this node")
 CALLS_ENDED = Counter("callbridge_calls_ended_total", "Calls ended, by ACS end reason", ["code", "sub_code"])
 TRUNK_UP = Gauge("callbridge_sip_trunk_up", "1 when the trunk answered the last OPTIONS ping", ["trunk"])
 TRUNK_FAILOVERS = Counter("callbridge_sip_trunk_failovers_total",
                           "Calls a trunk failed (408, 5xx before ringing), tried on the next trunk", ["trunk"])
 PHONE_LEGS = Counter("callbridge_phone_legs_total", "Phone legs opened", ["direction"])
-MEETINGS_ACTIVE = Gauge("callbridge_meetings_active", "Meetings in progress on this node")
-MIXED_PARTICIPANTS = Gauge("callbridge_mixed_participants", "Parties of group calls and meetings on this node")
 MIXER_FAILURES = Counter("callbridge_mixer_failures_total", "Mixer actions that failed", ["action"])
+
+# Gauges read at scrape time from the calling services alive in this process: (name, help, what a service reports)
+LIVE_GAUGES = {
+    "callbridge_calls_active": "Calls in progress on this node",
+    "callbridge_agents_connected": "Call agents (and phone legs) attached to this node",
+    "callbridge_meetings_active": "Meetings in progress on this node",
+    "callbridge_mixed_participants": "Parties of group calls and meetings on this node",
+}
+
+
+class GaugeSource(Protocol):
+    def gauges(self) -> dict[str, int]:
+        """The value of each of ``LIVE_GAUGES`` now."""
+
+
+class LiveGauges(Collector):
+    """``LIVE_GAUGES``, summed over the live sources of this process: one calling service in production; the test
+    suite runs several platforms in one process, each counted while it runs and none after it stopped."""
+
+    def __init__(self) -> None:
+        self._sources: weakref.WeakSet[GaugeSource] = weakref.WeakSet()
+
+    def add(self, source: GaugeSource) -> None:
+        self._sources.add(source)
+
+    def remove(self, source: GaugeSource) -> None:
+        self._sources.discard(source)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        readings = [source.gauges() for source in list(self._sources)]
+        for name, documentation in LIVE_GAUGES.items():
+            yield GaugeMetricFamily(name, documentation, value=sum(r.get(name, 0) for r in readings))
+
+
+LIVE = LiveGauges()
+REGISTRY.register(LIVE)
 
 
 class MetricsMiddleware:
@@ -70,7 +108,7 @@ def start_listener(settings: Settings) -> WSGIServer | None:
     if not settings.metrics_enabled or settings.metrics_port == 0:
         return None
     try:
-        server, _ = start_http_server(settings.metrics_port, settings.metrics_host)
+        server, _ = start_prometheus_listener(settings.metrics_port, settings.metrics_host)
     except OSError as exc:  # another worker process holds the port
         log.warning("no metrics listener in this process", extra={"error": str(exc)})
         return None

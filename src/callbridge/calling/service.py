@@ -66,12 +66,14 @@ class CallingService:
         self.meetings: Meetings | None = None  # set by bootstrap: the directory's meetings
         self._dialling: dict[tuple[str, str], PhoneCleared] = {}  # (call, participant) -> a number to dial
         self._tasks: set[asyncio.Task[None]] = set()
-        metrics.CALLS_ACTIVE.set_function(lambda: len(self.switchboard.calls))
-        metrics.AGENTS_CONNECTED.set_function(lambda: len(self._owners))
-        calls = self.switchboard.calls.values
-        metrics.MEETINGS_ACTIVE.set_function(lambda: sum(isinstance(call, Meeting) for call in calls()))
-        metrics.MIXED_PARTICIPANTS.set_function(
-            lambda: sum(sum(1 for _ in call.live_legs()) for call in calls() if call.mixed))
+        metrics.LIVE.add(self)
+
+    def gauges(self) -> dict[str, int]:
+        """This node's calling gauges (``metrics.LIVE_GAUGES``), read at each scrape."""
+        calls = list(self.switchboard.calls.values())
+        return {"callbridge_calls_active": len(calls), "callbridge_agents_connected": len(self._owners),
+                "callbridge_meetings_active": sum(isinstance(call, Meeting) for call in calls),
+                "callbridge_mixed_participants": sum(sum(1 for _ in c.live_legs()) for c in calls if c.mixed)}
 
     # -- life -----------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -79,6 +81,7 @@ class CallingService:
         self.records.start()
 
     async def stop(self) -> None:
+        metrics.LIVE.remove(self)
         await cancelled(self._timers)
         for task in list(self._tasks):
             await cancelled(task)
