@@ -75,3 +75,37 @@ async def test_alice_adds_edits_and_deletes_customers(platform: Demo, open_porta
     await toast.get_by_role("button", name="Decline").click()
     await wait_for_phone(platform, SOPHIE, lambda p: p["state"] == "idle")
     assert alice.errors == [], alice.errors
+
+
+async def test_a_number_from_the_history_becomes_a_customer_and_is_called_back(open_portal: OpenPortal) -> None:
+    """Alice dials a number that is nobody's (the network says it does not exist); in her history she adds it to
+    the customers (the form comes filled with the number), the entry takes the new name, and "Call back" calls it
+    named."""
+    alice = await open_portal("alice")
+    page = alice.page
+    await page.get_by_role("textbox", name="Phone number").fill("+1 425 555 0142")
+    await page.locator(".dial-pad").get_by_role("button", name="Call").click()
+    await expect(page.locator(".end-reason")).to_have_text("That number does not exist.")
+    await page.get_by_role("button", name="Back to home").click()
+    await page.get_by_role("link", name="History").click()
+    entry = page.locator(".history-entry").first
+    await expect(entry).to_contain_text("+14255550142")
+    await entry.get_by_role("button", name="Add +14255550142 to customers").click()
+    form = page.get_by_role("dialog", name="New customer")
+    await expect(form.get_by_label("Phone numbers")).to_have_value("+14255550142")
+    await form.get_by_label("Name").fill("Jamie Lee")
+    await form.get_by_label("Company").fill("Fourth Coffee")
+    await form.get_by_role("button", name="Save").click()
+    await expect(entry.locator("strong")).to_have_text("Jamie Lee")
+    await expect(entry.get_by_role("button", name="Add +14255550142 to customers")).to_have_count(0)
+    await entry.get_by_role("button", name="Call Jamie Lee back").click()
+    await expect(page.locator(".call .peer")).to_have_text("Jamie Lee")
+    await expect(page.locator(".call .peer-about")).to_have_text("Fourth Coffee · +14255550142")
+    await expect(page.locator(".end-reason")).to_have_text("That number does not exist.")
+    await page.get_by_role("button", name="Back to home").click()
+    await expect(page.locator(".customer", has_text="Jamie Lee")).to_be_visible()  # the list knows her too
+    await page.get_by_role("button", name="Edit Jamie Lee").click()
+    await page.get_by_role("button", name="Delete customer").click()
+    await page.get_by_role("button", name="Really delete?").click()
+    await expect(page.locator(".customer", has_text="Jamie Lee")).to_have_count(0)
+    assert alice.errors == [], alice.errors

@@ -122,7 +122,7 @@ const actions = {
 
 function showSession(session) {
   const view = new CallView(session, { sdk: portal.phone.sdk, deviceManager: portal.phone.devices, me: portal.me,
-    onClose: () => { show('home'); route(); } });
+    onClose: () => { window.history.replaceState(null, '', '#/'); route(); } }); // "Back to home", wherever it began
   portal.views.call.replaceChildren(view.element);
   show('call');
   view.controls.querySelector('button')?.focus();
@@ -170,11 +170,12 @@ async function main() {
   portal.problem = statusLine('problem global', 'alert');
   portal.toasts = h('div', { class: 'toasts', 'aria-label': 'Incoming calls' });
   portal.home = new Home(actions);
-  portal.history = new HistoryPage();
+  portal.history = new HistoryPage(actions, portal.home.customerForm);
   portal.views = { home: portal.home.element, history: portal.history.element,
     call: h('div', { class: 'call-area' }) };
   root.replaceChildren(header(me), portal.problem,
-    h('main', { id: 'main' }, portal.views.home, portal.views.history, portal.views.call), portal.toasts);
+    h('main', { id: 'main' }, portal.views.home, portal.views.history, portal.views.call), portal.toasts,
+    portal.home.customerForm.element);
   window.addEventListener('hashchange', route);
   route();
   portal.home.load();

@@ -2,7 +2,8 @@
  * Contoso's customer card, edited in the page: a modal form (name, company, phone numbers, notes) for a new customer
  * or an existing one, saved through `/api/customers`. Numbers are checked as E.164 here before anything is sent;
  * what the server refuses (a number that already belongs to another customer) is said in words in the form, and
- * nothing typed is lost. Deleting asks once more on the same button. `onSaved()` runs after every change.
+ * nothing typed is lost. Deleting asks once more on the same button. The dialog sends `saved` after every change
+ * (the customer list and the history listen).
  */
 import * as api from './api.js';
 import { h, statusLine } from './dom.js';
@@ -23,8 +24,7 @@ export function parseNumbers(text) {
 }
 
 export class CustomerForm {
-  constructor(onSaved) {
-    this.onSaved = onSaved;
+  constructor() {
     const field = (label, input) => h('label', {}, label, input);
     this.name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200, autocomplete: 'off' });
     this.company = h('input', { type: 'text', name: 'company', maxlength: 200, autocomplete: 'organization' });
@@ -89,7 +89,7 @@ export class CustomerForm {
       return;
     }
     this.element.close();
-    this.onSaved();
+    this.element.dispatchEvent(new Event('saved'));
   }
 
   async #delete() {
@@ -104,6 +104,6 @@ export class CustomerForm {
       return;
     }
     this.element.close();
-    this.onSaved();
+    this.element.dispatchEvent(new Event('saved'));
   }
 }

@@ -91,13 +91,13 @@ export class Home {
     this.customerList = h('ul', { class: 'customer-list', 'aria-label': 'Customers' });
     this.customerProblem = statusLine('problem', 'alert');
     this.customerSearch = '';
-    this.customerForm = new CustomerForm(() => this.searchCustomers(this.customerSearch));
+    this.customerForm = new CustomerForm(); // its dialog sits at the page's root (app.js): the history opens it too
+    this.customerForm.element.addEventListener('saved', () => this.searchCustomers(this.customerSearch));
     const { form } = searchForm('customers', 'Search customers', 'Name, company or number',
       (text) => this.searchCustomers(text));
     const add = h('button', { type: 'button', class: 'new-customer', text: 'New customer',
       onclick: () => this.customerForm.open() });
-    return card('Customers', 'customers', form, this.customerList, add, this.customerProblem,
-      this.customerForm.element);
+    return card('Customers', 'customers', form, this.customerList, add, this.customerProblem);
   }
 
   async searchCustomers(text) {

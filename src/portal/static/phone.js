@@ -137,5 +137,5 @@ export async function inboundAudio(call) {
   if (!inbound) return null;
   const codec = stats.find((s) => s.id === inbound.codecId);
   return { packetsReceived: inbound.packetsReceived, bytesReceived: inbound.bytesReceived,
-    audioLevel: inbound.audioLevel, codec: codec?.mimeType };
+    audioLevel: inbound.audioLevel, totalAudioEnergy: inbound.totalAudioEnergy, codec: codec?.mimeType };
 }
