@@ -98,6 +98,7 @@ async def test_a_number_from_the_history_becomes_a_customer_and_is_called_back(o
     await form.get_by_role("button", name="Save").click()
     await expect(entry.locator("strong")).to_have_text("Jamie Lee")
     await expect(entry.get_by_role("button", name="Add +14255550142 to customers")).to_have_count(0)
+    await screenshot(page, "history")
     await entry.get_by_role("button", name="Call Jamie Lee back").click()
     await expect(page.locator(".call .peer")).to_have_text("Jamie Lee")
     await expect(page.locator(".call .peer-about")).to_have_text("Fourth Coffee · +14255550142")
