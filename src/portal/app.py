@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from portal import api_routes, auth_routes, errors
 from portal.bootstrap import Adapters, Portal, build
+from portal.observability import RequestLog, noted_error
 from portal.settings import PortalSettings
 
 log = logging.getLogger("portal")
@@ -37,6 +38,7 @@ def _origin_of(request: Request) -> str | None:
 
 
 def _json_error(status: int, code: str, message: str) -> JSONResponse:
+    noted_error(status, code, message)
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
                         headers={"Cache-Control": "no-store"})
 
@@ -90,6 +92,7 @@ def create_app(settings: PortalSettings | None = None, adapters: Adapters | None
     app.include_router(auth_routes.router)
     app.include_router(api_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+    app.add_middleware(RequestLog)
     return app
 
 

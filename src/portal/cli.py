@@ -4,7 +4,6 @@ the demo's customers from callbridge's demo.json (``portal seed-demo``)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import click
 import uvicorn
 
+from portal.observability import configure_logs, start_metrics_listener
 from portal.settings import PortalSettings
 
 TLS_SHUTDOWN_TIMEOUT_S = 2.0
@@ -51,10 +51,12 @@ def serve() -> None:
     from portal.app import create_app
 
     settings = PortalSettings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logs(settings.log_level, settings.log_format)
+    start_metrics_listener(settings.metrics_host, settings.metrics_port)
     tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)} \
         if settings.tls_cert_file and settings.tls_key_file else {}
     options = {"host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
+               "log_config": None, "access_log": False,  # our JSON lines, and one line a request (observability)
                "proxy_headers": False, "server_header": False, **tls}
     if settings.workers > 1:  # each worker builds the app from the same PORTAL_* environment
         uvicorn.run("portal.app:create_app", factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]

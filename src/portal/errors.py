@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from portal.observability import noted_error
+
 
 @dataclass
 class PortalError(Exception):
@@ -37,5 +39,6 @@ def upstream(service: str, message: str, status: int = 502) -> PortalError:
 
 async def render(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PortalError)
+    noted_error(exc.status, exc.code, exc.message)
     return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status,
                         headers={"Cache-Control": "no-store"})

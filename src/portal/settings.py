@@ -47,6 +47,9 @@ class PortalSettings(BaseSettings):
     signin_flow_lifetime_s: int = 600  # how long a started sign-in may take before its cookie expires
     http_timeout_s: float = 15.0
     log_level: str = "INFO"
+    log_format: str = "json"  # json | text
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0  # 0: no metrics listener; else Prometheus's /metrics there (plain HTTP)
 
     @field_validator("authority", "redirect_base", "graph_base_url")
     @classmethod
