@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from portal import api_routes, auth_routes, errors
 from portal.bootstrap import Adapters, Portal, build
-from portal.observability import RequestLog, noted_error
+from portal.observability import RequestLog, noted_error, start_metrics_listener, stop_metrics_listener
 from portal.settings import PortalSettings
 
 log = logging.getLogger("portal")
@@ -77,7 +77,9 @@ def create_app(settings: PortalSettings | None = None, adapters: Adapters | None
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await portal.db.migrate()
+        metrics = start_metrics_listener(settings.metrics_host, settings.metrics_port)
         yield
+        stop_metrics_listener(metrics)
         await portal.close()
 
     app = FastAPI(title="Contoso Calling (portal)", lifespan=lifespan, docs_url=None, redoc_url=None,

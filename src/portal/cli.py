@@ -11,7 +11,7 @@ from typing import Any
 import click
 import uvicorn
 
-from portal.observability import configure_logs, start_metrics_listener
+from portal.observability import configure_logs
 from portal.settings import PortalSettings
 
 TLS_SHUTDOWN_TIMEOUT_S = 2.0
@@ -52,7 +52,6 @@ def serve() -> None:
 
     settings = PortalSettings()
     configure_logs(settings.log_level, settings.log_format)
-    start_metrics_listener(settings.metrics_host, settings.metrics_port)
     tls = {"ssl_certfile": str(settings.tls_cert_file), "ssl_keyfile": str(settings.tls_key_file)} \
         if settings.tls_cert_file and settings.tls_key_file else {}
     options = {"host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),

@@ -11,6 +11,7 @@ import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import Counter, Histogram
 from prometheus_client import start_http_server as start_prometheus_listener
@@ -43,10 +44,23 @@ def configure_logs(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
 
 
-def start_metrics_listener(host: str, port: int) -> None:
-    """``/metrics`` in Prometheus's text format on ``host:port`` (plain HTTP; loopback by default)."""
-    if port:
-        start_prometheus_listener(port, host)
+def start_metrics_listener(host: str, port: int) -> WSGIServer | None:
+    """``/metrics`` in Prometheus's text format on ``host:port`` (plain HTTP; loopback by default), in this process
+    (a worker: the first of several to bind the port gets it)."""
+    if not port:
+        return None
+    try:
+        server, _ = start_prometheus_listener(port, host)
+    except OSError as exc:
+        log.warning("no metrics listener in this process", extra={"error": str(exc)})
+        return None
+    return server
+
+
+def stop_metrics_listener(server: WSGIServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
 
 
 def noted_error(status: int, code: str, message: str) -> None:
