@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     dialin_first_digit_timeout_s: float = 10.0  # after a prompt, no key within this: goodbye
     dialin_inter_digit_timeout_s: float = 5.0  # a pause this long after a key submits the entry (as # does)
     dialin_max_attempts: int = 3  # conference ids not found before goodbye
+    # wrong conference ids one calling number may try over all its calls in the window, before it is told to call
+    # again later (guessing a meeting's id by calling again and again)
+    dialin_wrong_ids_per_number: int = 10
+    dialin_wrong_ids_window_s: float = 900.0
     dialin_max_digits: int = 15  # keys past this many are dropped
     dialin_lookup_timeout_s: float = 10.0  # the meeting service must answer a lookup within this, else goodbye
 

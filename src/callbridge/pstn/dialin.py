@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from callbridge.calling.call import CallError
@@ -21,7 +22,9 @@ from callbridge.calling.events import CallStateChanged, Event
 from callbridge.calling.protocol import CallCommand, CallCommandKind, HangUp
 from callbridge.calling.states import CallState
 from callbridge.config import Settings
+from callbridge.logs import Throttled
 from callbridge.meetings.dialin import Verdict
+from callbridge.meetings.dialin_guard import WrongIdGuard
 from callbridge.meetings.dialin_session import (
     DialinJoined,
     DialinSession,
@@ -35,17 +38,20 @@ from callbridge.pstn.legs import Inbox
 from callbridge.sip.useragent_incoming import IncomingSession
 
 log = logging.getLogger("callbridge.pstn")
+_throttled = Throttled(log)
 _IN = (CallState.CONNECTED,)
 _WAITING = (CallState.IN_LOBBY,)
 _GONE = (CallState.DISCONNECTED,)
+_JOINED = {CallState.CONNECTED: Verdict.FOUND, CallState.IN_LOBBY: Verdict.LOBBY}
 
 
 class DialIn:
     """Answers calls to the toll number; ``drive`` runs the phone leg once the phone is in its meeting."""
 
     def __init__(self, ports: Ports, prompts: Prompts, settings: Settings,
-                 drive: Callable[[LegDriver], Coroutine[Any, Any, None]]) -> None:
-        self.ports, self.prompts, self.settings, self._drive = ports, prompts, settings, drive
+                 drive: Callable[[LegDriver], Coroutine[Any, Any, None]], now: Callable[[], datetime]) -> None:
+        self.ports, self.prompts, self.settings, self._drive, self._now = ports, prompts, settings, drive, now
+        self.wrong_ids = WrongIdGuard(settings.dialin_wrong_ids_per_number, settings.dialin_wrong_ids_window_s)
 
     async def answer(self, session: IncomingSession) -> None:
         caller_number, _ = session.caller
@@ -64,12 +70,9 @@ class DialIn:
                     return event.state
 
         async def lookup(conference_id: str) -> Verdict:
-            try:
-                meeting.append(await calling.join_from_phone(leg, caller, conference_id))
-            except CallError as refused:
-                return Verdict.NOT_FOUND if refused.code == 404 else Verdict.DENIED
-            state = await until_state(_IN + _WAITING)
-            return {CallState.CONNECTED: Verdict.FOUND, CallState.IN_LOBBY: Verdict.LOBBY}.get(state, Verdict.DENIED)
+            refused = await self._join(caller_number, lambda: calling.join_from_phone(leg, caller, conference_id),
+                                       meeting)
+            return refused or _JOINED.get(await until_state(_IN + _WAITING), Verdict.DENIED)
 
         async def admission(conference_id: str) -> Verdict:
             return Verdict.ADMITTED if await until_state(_IN) is CallState.CONNECTED else Verdict.DENIED
@@ -94,6 +97,23 @@ class DialIn:
         inbox.listen_to(session.next_event)
         machine = PhoneLeg.dialled_in_leg(meeting[-1], caller_number)
         await self._drive(LegDriver(self.ports, leg, machine, inbox, session=session, attached=True))
+
+    async def _join(self, number: str | None, join: Callable[[], Coroutine[Any, Any, str]],
+                    meeting: list[str]) -> Verdict | None:
+        """The phone joins the meeting of the id it typed (``meeting`` gets the call), or the verdict why not: a
+        number that typed too many wrong ids is not even looked up (``WrongIdGuard``)."""
+        if self.wrong_ids.blocked(number, self._now()):
+            _throttled.warning("dial-in: too many wrong conference ids from one number", key="wrong ids",
+                               extra={"caller": number or "anonymous"})
+            return Verdict.UNAVAILABLE
+        try:
+            meeting.append(await join())
+        except CallError as refused:
+            if refused.code != 404:
+                return Verdict.DENIED
+            self.wrong_ids.wrong(number, self._now())
+            return Verdict.NOT_FOUND
+        return None
 
     async def _leave(self, leg: str, meeting: list[str]) -> None:
         """The dial-in ended (a goodbye, or the caller hung up): out of the meeting, off the bus."""

@@ -85,7 +85,7 @@ def _tls(settings: Settings) -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
     return server, client
 
 
-async def _dial_in(settings: Settings, bridge: Bridge) -> None:
+async def _dial_in(settings: Settings, bridge: Bridge, clock: Clock) -> None:
     """Calls to the meetings' toll number are answered by the dial-in, whose spoken prompts are made now (once,
     cached); without espeak-ng they are refused with 503 and the log says why."""
     if not settings.meeting_toll_number:
@@ -100,7 +100,7 @@ async def _dial_in(settings: Settings, bridge: Bridge) -> None:
     except PromptError as exc:
         log.error("phone dial-in is off: its prompts cannot be made", extra={"why": str(exc)})
         return
-    bridge.dialin = DialIn(bridge.ports, prompts, settings, bridge.drive)
+    bridge.dialin = DialIn(bridge.ports, prompts, settings, bridge.drive, clock.now)
 
 
 async def start_phone_side(settings: Settings, calling: CallingService, db: Database, clock: Clock) -> PhoneSide:
@@ -116,7 +116,7 @@ async def start_phone_side(settings: Settings, calling: CallingService, db: Data
     screening = Screening(db.fetch_all, clock.now, secret, unlisted=settings.sip_unlisted)
     await screening.start()
     bridge = Bridge(calling, ua, media, screening)
-    await _dial_in(settings, bridge)
+    await _dial_in(settings, bridge, clock)
     await bridge.start()
     calling.phones = bridge
     keepalive = TrunkKeepAlive(ua, screening, settings.sip_options_interval_s)
