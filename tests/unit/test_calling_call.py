@@ -14,12 +14,12 @@ from callbridge.calling.states import (
     CALL_TRANSITIONS,
     CallEvent,
     CallState,
-    InvalidTransition,
     ParticipantEvent,
     ParticipantState,
     call_next,
     participant_next,
 )
+from callbridge.state_tables import InvalidTransition
 
 T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
 ALICE, MEGAN = "8:orgid:aaaa", "8:orgid:bbbb"

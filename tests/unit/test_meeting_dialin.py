@@ -24,7 +24,6 @@ from callbridge.meetings.dialin import (
     Digit,
     HangUp,
     HangUpReason,
-    InvalidTransition,
     Join,
     Lookup,
     Play,
@@ -35,6 +34,7 @@ from callbridge.meetings.dialin import (
 )
 from callbridge.meetings.dialin_session import PromptPlayer
 from callbridge.meetings.prompts import Prompt, PromptError, check_voiced, parse_streamed_wav, resample
+from callbridge.state_tables import InvalidTransition
 
 SETTINGS = DialinSettings(first_digit_timeout_s=10.0, inter_digit_timeout_s=5.0, max_attempts=3, max_digits=6)
 S, STOP = DialinState, StopPlaying()

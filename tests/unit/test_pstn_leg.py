@@ -25,7 +25,7 @@ from callbridge.calling.events import (
     ParticipantChanged,
 )
 from callbridge.calling.protocol import Accept, CallCommand, CallCommandKind, EarlyMedia, HangUp, Payload, Reject, Sdp
-from callbridge.calling.states import CallState, InvalidTransition, ParticipantState
+from callbridge.calling.states import CallState, ParticipantState
 from callbridge.media.gateway import Side
 from callbridge.pstn.inbound import InboundRoute
 from callbridge.pstn.leg import PhoneLeg
@@ -66,6 +66,7 @@ from callbridge.pstn.leg_table import TRANSITIONS, LegEvent, LegState, describe,
 from callbridge.sip.offer_answer import build_offer
 from callbridge.sip.sdp import Direction
 from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Ringing
+from callbridge.state_tables import InvalidTransition
 
 K, S = CallCommandKind, LegState
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"

@@ -12,12 +12,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
 
-
-class InvalidTransition(Exception):
-    def __init__(self, machine: str, state: str, event: str) -> None:
-        super().__init__(f"{machine}: no transition from {state} on {event}")
-        self.state = state
-        self.event = event
+from callbridge.state_tables import InvalidTransition, moves_by_state
 
 
 class ParticipantState(StrEnum):
@@ -143,11 +138,9 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 def _table(heading: str, states: type[_S], events: type[_E], transitions: Mapping[tuple[_S, _E], _S]) -> list[str]:
-    rows = [f"| {heading} | event → next state |", "|---|---|"]
-    for state in states:
-        moves = [f"`{event}` → `{transitions[state, event]}`" for event in events if (state, event) in transitions]
-        rows.append(f"| `{state}` | {', '.join(moves) or 'final'} |")
-    return rows
+    return moves_by_state(f"{heading} | event → next state", states, events,
+                          lambda state, event: f"`{transitions[state, event]}`" if (state, event) in transitions
+                          else None)
 
 
 def describe() -> str:

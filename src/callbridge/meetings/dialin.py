@@ -25,13 +25,7 @@ from enum import StrEnum
 from typing import Final
 
 from callbridge.meetings.prompts import Prompt
-
-
-class InvalidTransition(Exception):
-    def __init__(self, state: str, event: str) -> None:
-        super().__init__(f"dial-in: no transition from {state} on {event}")
-        self.state = state
-        self.event = event
+from callbridge.state_tables import InvalidTransition, moves_by_state
 
 
 # -- inputs -------------------------------------------------------------------------------------------------------
@@ -283,7 +277,7 @@ class DialinMachine:
         try:
             self.state, steps = DIALIN_TRANSITIONS[(self.state, event)]
         except KeyError:
-            raise InvalidTransition(self.state, event) from None
+            raise InvalidTransition("dial-in", self.state, event) from None
         actions: list[Action] = []
         for step in steps:
             if isinstance(step, Step):
@@ -322,12 +316,13 @@ class DialinMachine:
 
 def describe() -> str:
     """The table as Markdown (docs/operations.md embeds it; a unit test keeps the two equal)."""
-    rows = ["| state | event → next state: what is done |", "|---|---|"]
-    for state in DialinState:
-        moves = [f"`{event}` → `{DIALIN_TRANSITIONS[state, event][0]}`{_steps(DIALIN_TRANSITIONS[state, event][1])}"
-                 for event in DialinEvent if (state, event) in DIALIN_TRANSITIONS]
-        rows.append(f"| `{state}` | {'; '.join(moves) or 'final'} |")
-    return "\n".join(rows) + "\n"
+    def move(state: DialinState, event: DialinEvent) -> str | None:
+        if (state, event) not in DIALIN_TRANSITIONS:
+            return None
+        target, steps = DIALIN_TRANSITIONS[state, event]
+        return f"`{target}`{_steps(steps)}"
+    return "\n".join(moves_by_state("state | event → next state: what is done", DialinState, DialinEvent, move,
+                                     joined_by="; ")) + "\n"
 
 
 def _steps(steps: tuple[Do, ...]) -> str:

@@ -47,7 +47,7 @@ from callbridge.calling.events import (
     RoleChanged,
 )
 from callbridge.calling.protocol import Accept, CallCommand, CallCommandKind, EarlyMedia, HangUp, Payload, Reject, Sdp
-from callbridge.calling.states import CallState, InvalidTransition
+from callbridge.calling.states import CallState
 from callbridge.media.gateway import Side
 from callbridge.pstn import leg_io as io
 from callbridge.pstn.inbound import InboundRoute, Refusal, called_number, judge_user
@@ -58,6 +58,7 @@ from callbridge.sip.dialog_states import glare_delay
 from callbridge.sip.offer_answer import NotAcceptableHere, is_hold
 from callbridge.sip.sdp import Direction
 from callbridge.sip.useragent_events import Answered, Cancelled, Ended, Failed, Ringing, SessionEvent
+from callbridge.state_tables import InvalidTransition
 
 WARN_AGENT: Final = "callbridge"  # the warn-agent of Warning header fields (RFC 3261 section 20.43: a pseudonym)
 FAILOVER_STATUSES: Final = frozenset({408, 500, 503, 504})  # the trunk (not the phone) failed: try the next

@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-from callbridge.calling.states import InvalidTransition
+from callbridge.state_tables import InvalidTransition
 
 
 class LegState(StrEnum):

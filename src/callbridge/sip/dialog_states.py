@@ -14,12 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-
-class InvalidTransition(Exception):
-    def __init__(self, machine: str, state: str, event: str) -> None:
-        super().__init__(f"{machine}: no transition from {state} on {event}")
-        self.state = state
-        self.event = event
+from callbridge.state_tables import InvalidTransition, moves_by_state
 
 
 class DialogState(StrEnum):
@@ -68,12 +63,9 @@ def dialog_next(state: DialogState, event: DialogEvent) -> DialogState:
 
 def describe() -> str:
     """The transition table as Markdown (docs/architecture.md embeds this text; a unit test keeps them equal)."""
-    rows = ["| dialog state | event → next state |", "|---|---|"]
-    for state in DialogState:
-        moves = [f"`{event}` → `{DIALOG_TRANSITIONS[state, event]}`" for event in DialogEvent
-                 if (state, event) in DIALOG_TRANSITIONS]
-        rows.append(f"| `{state}` | {', '.join(moves) or 'final'} |")
-    return "\n".join(rows) + "\n"
+    return "\n".join(moves_by_state("dialog state | event → next state", DialogState, DialogEvent,
+                                     lambda state, event: f"`{DIALOG_TRANSITIONS[state, event]}`"
+                                     if (state, event) in DIALOG_TRANSITIONS else None)) + "\n"
 
 
 @dataclass(frozen=True)

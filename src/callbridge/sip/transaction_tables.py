@@ -17,13 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
-
-class InvalidTransition(Exception):
-    def __init__(self, machine: str, state: str, event: str) -> None:
-        super().__init__(f"{machine}: no transition from {state} on {event}")
-        self.machine = machine
-        self.state = state
-        self.event = event
+from callbridge.state_tables import InvalidTransition
 
 
 class State(StrEnum):

@@ -32,7 +32,6 @@ from callbridge.sip.dialog_states import (
     DIALOG_TRANSITIONS,
     DialogEvent,
     DialogState,
-    InvalidTransition,
     SuccessRetransmission,
     Timers,
     describe,
@@ -44,6 +43,7 @@ from callbridge.sip.message import Request, Response
 from callbridge.sip.offer_answer import answer, build_offer, hold, is_hold, resume
 from callbridge.sip.transaction import cancel_for
 from callbridge.sip.uri import SipUri
+from callbridge.state_tables import InvalidTransition
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
 ALICE_VIA = Via("UDP", "alice.example.com", 5060, (("rport", None),))

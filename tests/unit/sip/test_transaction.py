@@ -36,7 +36,6 @@ from callbridge.sip.transaction_tables import (
     NON_INVITE_SERVER,
     Do,
     Event,
-    InvalidTransition,
     MachineSpec,
     State,
     Timer,
@@ -44,6 +43,7 @@ from callbridge.sip.transaction_tables import (
     describe,
 )
 from callbridge.sip.transport import Address, response_destination, stamp_received, stamped_via
+from callbridge.state_tables import InvalidTransition
 
 PEER_UDP = Address("192.0.2.10", 5060, "UDP")
 PEER_TCP = Address("192.0.2.10", 5060, "TCP")
