@@ -2,7 +2,9 @@
 for a terminal), one line per request (method, route template, status, milliseconds: never the query, which may
 carry a search or a code), a warning for each error the portal answers with a 5xx (the upstream that failed, in
 the error's code), and Prometheus counters of requests, their latency and those errors, served on a listener of
-their own when ``PORTAL_METRICS_PORT`` is set."""
+their own when ``PORTAL_METRICS_PORT`` is set. The shapes are callbridge's (``callbridge.logs``,
+``callbridge.metrics``), written again on purpose: the portal is the vendor's app and imports nothing of callbridge
+(tests/unit/test_layers.py)."""
 
 from __future__ import annotations
 

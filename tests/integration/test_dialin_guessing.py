@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from callbridge.carrier.network import Carrier, PhoneSpec
+from callbridge.carrier.network import Carrier
 from callbridge.carrier.phone import PhoneState, VirtualPhone
 from callbridge.demo import CUSTOMERS
 from callbridge.media.rtp_endpoint import PortRange
-from callbridge.sip.transport import Address
 from tests.conftest import Demo, seeded_platform
 from tests.integration.test_meetings import the_meeting
+from tests.support.carrier import running_carrier
 from tests.support.server import free_sip_port
 
 KIM, BEN = CUSTOMERS[0][0], CUSTOMERS[1][0]
@@ -32,11 +32,8 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture
 async def carrier(guarded: Demo) -> AsyncIterator[Carrier]:
-    network = Carrier(Address("127.0.0.1", guarded.settings.sip_port, "UDP"), port=guarded.settings.carrier_port,
-                      rtp_ports=PortRange(46_400, 46_599))
-    await network.start([PhoneSpec(number, name) for number, name in CUSTOMERS])
-    yield network
-    await network.stop()
+    async with running_carrier(guarded, PortRange(46_400, 46_599)) as network:
+        yield network
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 import pytest
 
-from callbridge.carrier.network import Carrier, PhoneSpec
+from callbridge.carrier.network import Carrier
 from callbridge.carrier.phone import PhoneState, VirtualPhone
 from callbridge.demo import CUSTOMERS
 from callbridge.media.audio import Tone
@@ -27,11 +27,11 @@ from callbridge.sdk import (
     TeamsCallAgent,
     ToneSource,
 )
-from callbridge.sip.transport import Address
 from tests.conftest import Demo
 from tests.integration.test_calling_signalling import chat_between
 from tests.integration.test_group_calls import incoming, until
 from tests.integration.test_pstn_calls import ENGINES, phone_platform
+from tests.support.carrier import running_carrier
 from tests.support.tones import ABSENT_DB, HEARD_DB, tone_db
 
 pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="group calls need the mixer (janus)")
@@ -46,11 +46,8 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 async def carrier(demo: Demo) -> AsyncIterator[Carrier]:
-    network = Carrier(Address("127.0.0.1", demo.settings.sip_port, "UDP"), port=demo.settings.carrier_port,
-                      rtp_ports=PortRange(46_000, 46_199))
-    await network.start([PhoneSpec(number, name) for number, name in CUSTOMERS])
-    yield network
-    await network.stop()
+    async with running_carrier(demo, PortRange(46_000, 46_199)) as network:
+        yield network
 
 
 @pytest.fixture

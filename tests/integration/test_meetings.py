@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callbridge.carrier.network import Carrier, PhoneSpec
+from callbridge.carrier.network import Carrier
 from callbridge.carrier.phone import PhoneState, VirtualPhone
 from callbridge.demo import CUSTOMERS
 from callbridge.media.audio import Tone
@@ -34,9 +34,9 @@ from callbridge.sdk import (
     TeamsMeetingLinkLocator,
     ToneSource,
 )
-from callbridge.sip.transport import Address
 from tests.conftest import Demo
 from tests.integration.test_calling_limits import communication_user
+from tests.support.carrier import running_carrier
 from tests.support.tones import ABSENT_DB, HEARD_DB, tone_db
 
 pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="meetings need the conference mixer (janus)")
@@ -113,11 +113,8 @@ def hears_the_meeting(phone: VirtualPhone) -> bool:
 @pytest.fixture
 async def carrier(demo: Demo) -> AsyncIterator[Carrier]:
     """Virtual phones calling in over the demo tenant's trunk ("carrier", admitting 127.0.0.1)."""
-    network = Carrier(Address("127.0.0.1", demo.settings.sip_port, "UDP"), port=demo.settings.carrier_port,
-                      rtp_ports=PortRange(46_200, 46_399))
-    await network.start([PhoneSpec(number, name) for number, name in CUSTOMERS])
-    yield network
-    await network.stop()
+    async with running_carrier(demo, PortRange(46_200, 46_399)) as network:
+        yield network
 
 
 def reason(call: TeamsCall) -> tuple[int, int]:

@@ -18,15 +18,15 @@ import httpx
 import numpy as np
 import pytest
 
-from callbridge.carrier.network import Carrier, PhoneSpec
+from callbridge.carrier.network import Carrier
 from callbridge.carrier.phone import RINGBACK_HZ, AnswerMode, PhoneState, VirtualPhone
 from callbridge.demo import CUSTOMERS
 from callbridge.media.rtp_endpoint import PortRange
 from callbridge.sdk import CallClient, CommunicationTokenCredential, PhoneNumberIdentifier, TeamsCallAgent, ToneSource
 from callbridge.sdk.media import dominant_frequency
-from callbridge.sip.transport import Address
 from tests.conftest import Demo, seeded_platform
 from tests.integration.test_calling_audio import collect_incoming, heard, loopback_ice, until
+from tests.support.carrier import running_carrier
 from tests.support.server import free_sip_port
 
 __all__ = ["loopback_ice"]  # the fixture pins ICE to 127.0.0.1 for this module too
@@ -60,11 +60,8 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 async def carrier(demo: Demo) -> AsyncIterator[Carrier]:
-    network = Carrier(Address("127.0.0.1", demo.settings.sip_port, "UDP"), port=demo.settings.carrier_port,
-                      rtp_ports=PortRange(43_000, 43_499))
-    await network.start([PhoneSpec(number, name) for number, name in CUSTOMERS])
-    yield network
-    await network.stop()
+    async with running_carrier(demo, PortRange(43_000, 43_499)) as network:
+        yield network
 
 
 @pytest.fixture
