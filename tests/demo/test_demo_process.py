@@ -68,18 +68,21 @@ def _stop(process: subprocess.Popen[bytes]) -> float:
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, subprocess.Popen[bytes]]]:
-    """`callbridge demo` in a fresh data directory, on free ports; the demo's own description (demo.json)."""
-    data_dir = tmp_path_factory.mktemp("demo-process")
+    """`callbridge demo` as `make demo` runs it, from a fresh checkout-like directory with its default data directory
+    (`var`, relative to where it runs), on free ports; the demo's own description (demo.json)."""
+    checkout = tmp_path_factory.mktemp("demo-process")
+    data_dir = checkout / "var"
+    data_dir.mkdir()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    env.update({"CALLBRIDGE_DATA_DIR": str(data_dir), "CALLBRIDGE_HTTPS_PORT": str(port),
+    env.update({"CALLBRIDGE_HTTPS_PORT": str(port),
                 "CALLBRIDGE_SIP_PORT": str(free_sip_port()), "CALLBRIDGE_CARRIER_PORT": str(free_sip_port()),
                 "CALLBRIDGE_RTP_PORT_MIN": "46000", "CALLBRIDGE_RTP_PORT_MAX": "46199",
                 "CALLBRIDGE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
                 "CALLBRIDGE_DEMO_PORTAL_URL": f"https://localhost:{free_port()}"})
     env = {k: v for k, v in env.items() if not k.startswith("PORTAL_")}
     log = (data_dir / "demo.log").open("wb")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "callbridge"), "demo"], env=env, cwd=data_dir,
+    process = subprocess.Popen([str(Path(sys.executable).parent / "callbridge"), "demo"], env=env, cwd=checkout,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         settings = Settings(data_dir=data_dir, https_port=port, sip_port=int(env["CALLBRIDGE_SIP_PORT"]),

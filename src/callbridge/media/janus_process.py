@@ -102,12 +102,12 @@ class JanusProcess:
     def __init__(self, workdir: Path, *, binary: str = "janus", api_port: int = 0,
                  webrtc_ports: PortRange | None = None, rtp_ports: PortRange | None = None,
                  rtp_address: str = "127.0.0.1") -> None:
-        self.workdir, self.binary = workdir, binary
+        self.workdir, self.binary = workdir.resolve(), binary  # janus runs in it: its -F must not be relative
         self.fixed_api_port = api_port  # 0: a free loopback port chosen at each start
         self.webrtc_ports = webrtc_ports or PortRange(41_000, 41_499)
         self.rtp_ports = rtp_ports or PortRange(41_500, 41_999)
         self.rtp_address = rtp_address
-        self.log_file = workdir / "janus.log"
+        self.log_file = self.workdir / "janus.log"
         self.access: JanusAccess | None = None
         self._child = ChildProcess(self.log_file)
 
