@@ -23,6 +23,7 @@ from callbridge.bootstrap import Platform
 from callbridge.config import Settings
 from callbridge.demo import seed_and_describe
 from callbridge.tls import TlsFiles, ensure_local_tls
+from tests.support.postgres import throwaway_postgres
 from tests.support.server import free_port, free_sip_port, running_server
 
 TEAMS_SCOPES = [
@@ -208,3 +209,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for tier in ("unit", "integration", "interop", "demo", "portal"):
             if tier in parts:
                 item.add_marker(getattr(pytest.mark, tier))
+
+
+# -- PostgreSQL: one throwaway server for the session (tests/support/postgres.py), a database per test ---------
+SKIP_POSTGRES = "CALLBRIDGE_SKIP_POSTGRES"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    if os.environ.get(SKIP_POSTGRES) == "1":
+        pytest.skip(f"{SKIP_POSTGRES}=1")
+    with throwaway_postgres() as url:  # raises, failing the tests, when PostgreSQL is not installed
+        yield url

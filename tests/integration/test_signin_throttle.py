@@ -14,17 +14,14 @@ import json
 import re
 import ssl
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from callbridge.bootstrap import Platform
 from callbridge.clock import FakeClock
@@ -32,6 +29,7 @@ from callbridge.config import Settings
 from callbridge.demo import seed_and_describe
 from callbridge.identity.pkce import s256
 from tests.conftest import Demo
+from tests.support.postgres import fresh_database
 from tests.support.server import free_port, running_server
 
 # Demo users no other test signs in with (their counters are this module's own).
@@ -139,21 +137,11 @@ def test_sign_ins_beyond_the_pool_answer_and_count_every_failure_sqlite(demo: De
 @pytest.fixture(scope="module")
 def postgres_demo(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo, seeded into a database of its own on the throwaway PostgreSQL server, served by its own node."""
-    server = make_url(postgres_server)
-    name = f"cb_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        admin = await asyncpg.connect(server.set(drivername="postgresql").render_as_string(hide_password=False))
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
+    database_url = asyncio.run(fresh_database(postgres_server, "cb"))
     data_dir = tmp_path_factory.mktemp("callbridge-pg")
     port = free_port()
     settings = Settings(data_dir=data_dir, https_port=port, base_url=f"https://localhost:{port}",
-                        database_url=server.set(database=name).render_as_string(hide_password=False),
+                        database_url=database_url,
                         log_level="WARNING", sip_enabled=False, trusted_proxies=["127.0.0.1/32"])
     asyncio.run(seed_and_describe(settings))
     info = json.loads((data_dir / "demo.json").read_text())

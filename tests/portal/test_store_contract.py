@@ -3,16 +3,12 @@ their numbers unique within a tenant, idempotent history, and token caches per u
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import msal
 import pytest
-from sqlalchemy.engine import make_url
 
 from portal import customers, history
 from portal.cookies import SessionUser
@@ -20,17 +16,9 @@ from portal.customers import CustomerFields
 from portal.db import Database
 from portal.errors import PortalError
 from portal.token_store import TokenStore
-from tests.support.postgres import throwaway_postgres
+from tests.support.postgres import fresh_database
 
 FABRIKAM, NORTHWIND = "tenant-fabrikam", "tenant-northwind"
-
-
-@pytest.fixture(scope="module")
-def postgres_server() -> Iterator[str]:
-    if os.environ.get("CALLBRIDGE_TEST_SKIP_POSTGRES") == "1":
-        pytest.skip("CALLBRIDGE_TEST_SKIP_POSTGRES=1")
-    with throwaway_postgres() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -38,14 +26,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'portal.db'}"
     else:
-        server = make_url(request.getfixturevalue("postgres_server"))
-        name = f"portal_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(server.set(drivername="postgresql").render_as_string(hide_password=False))
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        url = server.set(database=name).render_as_string(hide_password=False)
+        url = await fresh_database(request.getfixturevalue("postgres_server"), "portal")
     database = Database(url)
     await database.migrate()
     await database.migrate()  # every start migrates: harmless the second time

@@ -83,3 +83,20 @@ def _wait_ready(bin_dir: Path, port: int, server: subprocess.Popen[bytes]) -> No
             return
         time.sleep(0.1)
     raise RuntimeError("postgres did not become ready within 30 s")
+
+
+async def fresh_database(server_url: str, prefix: str) -> str:
+    """A new, empty database on the throwaway server: its SQLAlchemy URL (each test gets one of its own)."""
+    import uuid
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return server.set(database=name).render_as_string(hide_password=False)
